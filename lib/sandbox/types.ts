@@ -1,0 +1,95 @@
+/** The sandbox port: where the agent's commands and file edits happen (bubblewrap locally, E2B in the cloud). */
+
+export type SandboxProviderName = 'local' | 'unsafe-local' | 'e2b';
+
+export interface RunOptions {
+  /** Relative to the workspace; default the workspace root. */
+  cwd?: string;
+  /** default 120 s; the whole process tree is killed when it runs out */
+  timeoutMs?: number;
+  /** Start and return at once with a handle id; output goes to a log file in the workspace. */
+  background?: boolean;
+  /** default false: no network at all */
+  network?: boolean;
+  env?: Record<string, string>;
+  signal?: AbortSignal;
+  onStdout?(chunk: string): void;
+  onStderr?(chunk: string): void;
+}
+
+export interface CommandResult {
+  stdout: string;
+  stderr: string;
+  /** null when killed */
+  exitCode: number | null;
+  timedOut: boolean;
+  /** true when stdout or stderr hit the output cap */
+  truncated: boolean;
+  durationMs: number;
+  /** set for background commands */
+  backgroundId?: string;
+}
+
+export interface FileEntry {
+  path: string;
+  type: 'file' | 'dir' | 'symlink';
+  size: number;
+}
+
+export interface SandboxInfo {
+  id: string;
+  provider: SandboxProviderName;
+  workdir: string;
+  resources: { cpus?: number; memoryMb?: number; diskMb?: number };
+  /** seconds until the sandbox expires, when it does */
+  timeLeftSeconds?: number;
+  network: 'off-by-default' | 'on';
+}
+
+/** A long-lived process inside the sandbox with piped stdio (used for stdio MCP servers). */
+export interface SpawnSpec {
+  command: string;
+  args: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  network?: boolean;
+}
+
+/**
+ * One isolated workspace. Paths are relative to the workspace; escapes (`..`, absolute paths, symlinks
+ * pointing out) are refused with code `path_outside_workspace`.
+ */
+export interface Sandbox extends AsyncDisposable {
+  readonly id: string;
+  readonly provider: SandboxProviderName;
+  /** The workspace path as commands inside the sandbox see it. */
+  readonly workdir: string;
+  run(command: string, options?: RunOptions): Promise<CommandResult>;
+  readFile(path: string): Promise<string>;
+  readFileBytes(path: string): Promise<Uint8Array>;
+  writeFile(path: string, content: string | Uint8Array): Promise<void>;
+  listFiles(path?: string): Promise<FileEntry[]>;
+  info(): Promise<SandboxInfo>;
+  /**
+   * The command line that runs `spec` inside this sandbox with stdio piped to the caller, for MCP stdio
+   * transports. Providers that cannot do this (a remote VM) leave it undefined.
+   */
+  wrapSpawn?(spec: SpawnSpec): { command: string; args: string[]; env: Record<string, string>; cwd?: string };
+  /** Kills every process and frees the sandbox. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface CreateSandboxOptions {
+  taskId: string;
+  env?: Record<string, string>;
+  metadata?: Record<string, string>;
+  /** seconds; a cloud sandbox's lifetime before it is extended */
+  timeoutSeconds?: number;
+}
+
+export interface SandboxProvider {
+  readonly name: SandboxProviderName;
+  create(options: CreateSandboxOptions): Promise<Sandbox>;
+  /** Reattach to a sandbox that still runs (after a durable replay or a restart). */
+  connect?(sandboxId: string, options: CreateSandboxOptions): Promise<Sandbox>;
+}

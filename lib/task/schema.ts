@@ -1,0 +1,133 @@
+/**
+ * Wire shapes of tasks and events (DESIGN section 3). zod schemas are the single source of truth; types are
+ * inferred from them.
+ */
+import { z } from 'zod';
+
+export const TASK_STATUSES = ['queued', 'running', 'waiting_approval', 'succeeded', 'failed', 'cancelled'] as const;
+export const TaskStatusSchema = z.enum(TASK_STATUSES);
+export type TaskStatus = z.infer<typeof TaskStatusSchema>;
+
+/** Statuses after which a task never changes again. */
+export const TERMINAL_STATUSES: readonly TaskStatus[] = ['succeeded', 'failed', 'cancelled'];
+export const isTerminal = (s: TaskStatus): boolean => TERMINAL_STATUSES.includes(s);
+
+export const TaskSourceSchema = z.enum(['cli', 'http', 'sqs', 'schedule']);
+export type TaskSource = z.infer<typeof TaskSourceSchema>;
+
+export const PlanItemSchema = z.object({
+  content: z.string().min(1).max(2_000),
+  status: z.enum(['pending', 'in_progress', 'completed']),
+});
+export type PlanItem = z.infer<typeof PlanItemSchema>;
+
+export const UsageSchema = z.object({
+  inputTokens: z.number().int().nonnegative(),
+  outputTokens: z.number().int().nonnegative(),
+  cacheReadTokens: z.number().int().nonnegative(),
+  cacheWriteTokens: z.number().int().nonnegative(),
+  costUsd: z.number().nonnegative(),
+});
+export type Usage = z.infer<typeof UsageSchema>;
+export const emptyUsage = (): Usage => ({ inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0 });
+export function addUsage(a: Usage, b: Usage): Usage {
+  return {
+    inputTokens: a.inputTokens + b.inputTokens,
+    outputTokens: a.outputTokens + b.outputTokens,
+    cacheReadTokens: a.cacheReadTokens + b.cacheReadTokens,
+    cacheWriteTokens: a.cacheWriteTokens + b.cacheWriteTokens,
+    costUsd: Math.round((a.costUsd + b.costUsd) * 1e6) / 1e6,
+  };
+}
+
+export const BudgetSchema = z
+  .object({
+    maxSteps: z.number().int().positive().max(10_000).optional(),
+    maxCostUsd: z.number().positive().max(10_000).optional(),
+    deadlineSeconds: z.number().int().positive().max(7 * 24 * 3600).optional(),
+  })
+  .strict();
+export type Budget = z.infer<typeof BudgetSchema>;
+
+export const ErrorInfoSchema = z.object({ code: z.string(), message: z.string() });
+export type ErrorInfo = z.infer<typeof ErrorInfoSchema>;
+
+export const TaskRecordSchema = z.object({
+  id: z.string(),
+  prompt: z.string(),
+  status: TaskStatusSchema,
+  source: TaskSourceSchema,
+  accountId: z.string().optional(),
+  idempotencyKey: z.string().optional(),
+  createdAt: z.string(),
+  startedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+  attempts: z.number().int().nonnegative(),
+  plan: z.array(PlanItemSchema),
+  result: z.object({ text: z.string() }).optional(),
+  error: ErrorInfoSchema.optional(),
+  usage: UsageSchema,
+  steps: z.number().int().nonnegative(),
+  budget: BudgetSchema.optional(),
+  mcpServers: z.array(z.string()).optional(),
+});
+export type TaskRecord = z.infer<typeof TaskRecordSchema>;
+
+/** Body of `POST /tasks` (and of an SQS task message). */
+export const SubmitTaskSchema = z
+  .object({
+    prompt: z.string().trim().min(1).max(100_000),
+    idempotencyKey: z.string().min(1).max(128).optional(),
+    budget: BudgetSchema.optional(),
+    mcpServers: z.array(z.string().min(1).max(64)).max(32).optional(),
+  })
+  .strict();
+export type SubmitTask = z.infer<typeof SubmitTaskSchema>;
+
+export const EVENT_TYPES = [
+  'task.queued',
+  'task.started',
+  'plan.updated',
+  'model.response',
+  'tool.called',
+  'tool.result',
+  'approval.requested',
+  'approval.resolved',
+  'subagent.started',
+  'subagent.finished',
+  'context.compacted',
+  'task.retrying',
+  'task.succeeded',
+  'task.failed',
+  'task.cancelled',
+] as const;
+export const EventTypeSchema = z.enum(EVENT_TYPES);
+export type EventType = z.infer<typeof EventTypeSchema>;
+
+export const TaskEventSchema = z.object({
+  taskId: z.string(),
+  seq: z.number().int().positive(),
+  ts: z.string(),
+  type: EventTypeSchema,
+  data: z.record(z.string(), z.unknown()),
+});
+export type TaskEvent = z.infer<typeof TaskEventSchema>;
+
+/** Creates a fresh queued record. */
+export function newTaskRecord(input: SubmitTask & { id: string; source: TaskSource; accountId?: string; now?: Date }): TaskRecord {
+  return {
+    id: input.id,
+    prompt: input.prompt,
+    status: 'queued',
+    source: input.source,
+    ...(input.accountId ? { accountId: input.accountId } : {}),
+    ...(input.idempotencyKey ? { idempotencyKey: input.idempotencyKey } : {}),
+    createdAt: (input.now ?? new Date()).toISOString(),
+    attempts: 0,
+    plan: [],
+    usage: emptyUsage(),
+    steps: 0,
+    ...(input.budget ? { budget: input.budget } : {}),
+    ...(input.mcpServers ? { mcpServers: input.mcpServers } : {}),
+  };
+}
