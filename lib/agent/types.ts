@@ -1,0 +1,44 @@
+/** The agent core's public contract: what a runtime (CLI, local worker, durable Lambda) passes in. */
+import type { ModelClient } from '../model/types.js';
+import type { SandboxProvider } from '../sandbox/types.js';
+import type { TaskStore } from '../store/types.js';
+import type { Tool } from '../tools/types.js';
+import type { StepJournal } from './journal.js';
+
+export interface AgentLimits {
+  /** Model turns before `budget_exceeded` (default 50; the task's own budget wins). */
+  maxSteps: number;
+  /** default 5 USD */
+  maxCostUsd: number;
+  /** wall-clock seconds from start (default 3600) */
+  deadlineSeconds: number;
+  /** tool calls of one model turn run at most this many at a time (default 4) */
+  toolConcurrency: number;
+  /** characters of one tool output the model sees; the log keeps more (default 20_000) */
+  maxToolOutputChars: number;
+  /** max_tokens per model call (default 8192) */
+  maxTokens: number;
+}
+
+/** Says whether a tool call needs a person's approval; returns the reason when it does. */
+export type ApprovalPolicy = (tool: Tool, input: unknown) => string | undefined;
+
+export interface RunTaskOptions {
+  /** The task must already exist in `store` (status queued). */
+  taskId: string;
+  store: TaskStore;
+  model: ModelClient;
+  /** The sandbox is created lazily, on the first tool that needs it, and always closed at the end. */
+  sandboxProvider: SandboxProvider;
+  /** Every model turn and tool call runs as a named step of this journal. */
+  journal: StepJournal;
+  /** Extra tools (MCP tools, the MCP builder) beside the built-in ones. */
+  tools?: Tool[];
+  signal?: AbortSignal;
+  limits?: Partial<AgentLimits>;
+  approvalPolicy?: ApprovalPolicy;
+  /** Appended to the built-in system prompt. */
+  instructions?: string;
+  /** Called with each text delta of the model's answer (live progress). */
+  onTextDelta?(text: string): void;
+}
