@@ -1,0 +1,151 @@
+/**
+ * The model client on `@anthropic-ai/sdk` (and `@anthropic-ai/bedrock-sdk` behind the same interface):
+ * streaming, retries with backoff that honour `retry-after`, prompt-cache breakpoints, usage and cost.
+ */
+import Anthropic, { APIError, APIUserAbortError } from '@anthropic-ai/sdk';
+import { DeepAgentError } from '../errors/index.js';
+import type { Config } from '../config/index.js';
+import { costOf } from './prices.js';
+import type { MessageParam, ModelCallHooks, ModelClient, ModelRequest, ModelResponse } from './types.js';
+
+/** The slice of the SDK client we use; both `Anthropic` and `AnthropicBedrock` have it. */
+interface MessagesApi {
+  messages: { stream(body: any, options?: { signal?: AbortSignal }): { on(event: 'text', cb: (t: string) => void): unknown; finalMessage(): Promise<Anthropic.Message> } };
+}
+
+export interface ModelClientOptions {
+  /** Place cache_control breakpoints (default true). */
+  promptCaching?: boolean;
+  /** Retries after the first attempt (default 4). */
+  maxRetries?: number;
+  /** Base of the exponential backoff when the server gives no retry-after (default 500 ms). */
+  retryBaseDelayMs?: number;
+  /** Longest single wait, retry-after included (default 60 s). */
+  maxRetryDelayMs?: number;
+}
+
+const RETRYABLE = (status: number | undefined) => status === undefined || status === 408 || status === 409 || status === 429 || status >= 500;
+const EPHEMERAL = { type: 'ephemeral' } as const;
+
+/**
+ * Adds cache breakpoints: the last tool (tools), the system prompt (tools + system), the conversation tail
+ * (moving), and the previous user turn, so a cache entry written by the last request is found even when a
+ * turn adds many blocks. At most 4, as the API allows.
+ */
+export function withCacheBreakpoints(req: ModelRequest): { tools: any[]; system: any[]; messages: any[] } {
+  const tools: any[] = req.tools.map((t, i) => (i === req.tools.length - 1 ? { ...t, cache_control: EPHEMERAL } : { ...t }));
+  const system: any[] = [{ type: 'text', text: req.system, cache_control: EPHEMERAL }];
+  const messages: any[] = req.messages.map((m) => ({ ...m, content: typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : [...m.content] }));
+  const mark = (mi: number) => {
+    const m = messages[mi];
+    if (!m || m.content.length === 0) return;
+    const last = m.content.length - 1;
+    m.content[last] = { ...m.content[last], cache_control: EPHEMERAL };
+  };
+  mark(messages.length - 1);
+  let prevUser = -1;
+  for (let i = messages.length - 3; i >= 0; i--) if (messages[i].role === 'user') { prevUser = i; break; }
+  if (prevUser >= 0) mark(prevUser);
+  return { tools, system, messages };
+}
+
+function retryDelayMs(err: unknown, attempt: number, opts: Required<ModelClientOptions>): number {
+  const headers = (err as { headers?: Headers }).headers;
+  const ms = headers?.get?.('retry-after-ms');
+  const s = headers?.get?.('retry-after');
+  let delay: number | undefined;
+  if (ms && !Number.isNaN(Number(ms))) delay = Number(ms);
+  else if (s && !Number.isNaN(Number(s))) delay = Number(s) * 1000;
+  else if (s && !Number.isNaN(Date.parse(s))) delay = Date.parse(s) - Date.now();
+  if (delay === undefined || delay < 0) {
+    const exp = opts.retryBaseDelayMs * 2 ** (attempt - 1);
+    delay = exp / 2 + Math.random() * (exp / 2);
+  }
+  return Math.min(delay, opts.maxRetryDelayMs);
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(new DeepAgentError('cancelled', 'the task was cancelled'));
+    const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
+    const onAbort = () => { clearTimeout(t); reject(new DeepAgentError('cancelled', 'the task was cancelled')); };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+/** A model client over any SDK client with the Messages API. */
+export class MessagesModelClient implements ModelClient {
+  private readonly opts: Required<ModelClientOptions>;
+  constructor(
+    private readonly sdk: MessagesApi,
+    readonly model: string,
+    readonly provider: 'anthropic' | 'bedrock',
+    options: ModelClientOptions = {},
+  ) {
+    this.opts = { promptCaching: true, maxRetries: 4, retryBaseDelayMs: 500, maxRetryDelayMs: 60_000, ...options };
+  }
+
+  async createMessage(request: ModelRequest, hooks: ModelCallHooks = {}): Promise<ModelResponse> {
+    const shaped = this.opts.promptCaching
+      ? withCacheBreakpoints(request)
+      : { tools: request.tools, system: request.system, messages: request.messages as MessageParam[] };
+    const body = { model: this.model, max_tokens: request.maxTokens ?? 8192, ...shaped };
+    for (let attempt = 1; ; attempt++) {
+      if (hooks.signal?.aborted) throw new DeepAgentError('cancelled', 'the task was cancelled');
+      try {
+        const stream = this.sdk.messages.stream(body, { signal: hooks.signal });
+        if (hooks.onTextDelta) stream.on('text', hooks.onTextDelta);
+        const msg = await stream.finalMessage();
+        const u = msg.usage;
+        const tokens = {
+          inputTokens: u.input_tokens ?? 0,
+          outputTokens: u.output_tokens ?? 0,
+          cacheReadTokens: u.cache_read_input_tokens ?? 0,
+          cacheWriteTokens: u.cache_creation_input_tokens ?? 0,
+        };
+        return {
+          content: msg.content,
+          stopReason: msg.stop_reason,
+          usage: { ...tokens, costUsd: costOf(this.model, tokens) },
+          model: msg.model ?? this.model,
+          ...((msg as { _request_id?: string })._request_id ? { requestId: (msg as { _request_id?: string })._request_id } : {}),
+        };
+      } catch (err) {
+        if (hooks.signal?.aborted || err instanceof APIUserAbortError) throw new DeepAgentError('cancelled', 'the task was cancelled');
+        const status = (err as { status?: number }).status;
+        const apiError = err instanceof APIError;
+        const message = apiError ? ((err as APIError).apiMessage ?? (err as Error).message) : (err as Error).message;
+        if (!apiError || !RETRYABLE(status) || attempt > this.opts.maxRetries) {
+          const code = status === 429 ? 'rate_limited' : 'model_error';
+          const hint = status === 401 ? ' (check ANTHROPIC_API_KEY)' : '';
+          throw new DeepAgentError(code, `model call failed${status ? ` (${status})` : ''}: ${message}${hint}`, { status }, { cause: err });
+        }
+        const delayMs = retryDelayMs(err, attempt, this.opts);
+        hooks.onRetry?.({ attempt, ...(status ? { status } : {}), delayMs, message });
+        await sleep(delayMs, hooks.signal);
+      }
+    }
+  }
+}
+
+/**
+ * Builds the model client that configuration asks for.
+ *
+ * @example
+ * const model = await createModelClient(loadConfig(process.env));
+ */
+export async function createModelClient(config: Config, options: ModelClientOptions = {}): Promise<ModelClient> {
+  if (config.modelProvider === 'bedrock') {
+    const { AnthropicBedrock } = await import('@anthropic-ai/bedrock-sdk');
+    const sdk = new AnthropicBedrock({ maxRetries: 0, ...(config.awsRegion ? { awsRegion: config.awsRegion } : {}) });
+    const model = /^(?:[a-z]+\.)?anthropic\./.test(config.model) ? config.model : `global.anthropic.${config.model}`;
+    return new MessagesModelClient(sdk as unknown as MessagesApi, model, 'bedrock', options);
+  }
+  // The SDK reads ANTHROPIC_API_KEY / ANTHROPIC_BASE_URL itself; we pass the values read once from config.
+  const sdk = new Anthropic({
+    apiKey: config.anthropicApiKey ?? null,
+    ...(config.env.ANTHROPIC_AUTH_TOKEN ? { authToken: config.env.ANTHROPIC_AUTH_TOKEN } : {}),
+    ...(config.anthropicBaseUrl ? { baseURL: config.anthropicBaseUrl } : {}),
+    maxRetries: 0,
+  });
+  return new MessagesModelClient(sdk as unknown as MessagesApi, config.model, 'anthropic', options);
+}

@@ -1,0 +1,3 @@
+export * from './types.js';
+export * from './prices.js';
+export { createModelClient, MessagesModelClient, withCacheBreakpoints, type ModelClientOptions } from './anthropic.js';
