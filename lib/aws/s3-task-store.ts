@@ -1,0 +1,241 @@
+/**
+ * The task store on S3: one JSON object per record, one per event, one per idempotency key.
+ *
+ * S3 has no transactions, so every write that must not be lost or doubled is a conditional write: a record or
+ * an idempotency key is created with `If-None-Match: *`, a record is updated with `If-Match: <etag>` (on 412
+ * the record is read again and the patch re-applied), and an event is created with `If-None-Match: *` at the
+ * next sequence number (on 412 another writer took that number, so the next one is tried). Keys follow the
+ * shared AWS contract: `tasks/<id>/record.json`, `tasks/<id>/events/<seq:10>.json`,
+ * `idempotency/<accountId>/<sha256(key)>.json`.
+ */
+import { createHash } from 'node:crypto';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeepAgentError } from '../errors/index.js';
+import { Redactor } from '../secrets/index.js';
+import type { TaskStore } from '../store/types.js';
+import { TaskEventSchema, TaskRecordSchema, type EventType, type TaskEvent, type TaskRecord } from '../task/index.js';
+
+/** The part of `S3Client` the store uses (any configured client fits). */
+export type S3Sender = Pick<S3Client, 'send'>;
+
+export interface S3TaskStoreOptions {
+  s3: S3Sender;
+  /** The `TASK_BUCKET`. */
+  bucket: string;
+  /** Applied to every object before it is written. @default a redactor that only knows token shapes */
+  redactor?: Redactor;
+  /** Attempts of one conditional write before giving up with `conflict`. @default 20 */
+  maxAttempts?: number;
+  /** Account of records created without one (the idempotency namespace). @default "default" */
+  defaultAccountId?: string;
+}
+
+export const SEQ_DIGITS = 10;
+export const recordKey = (taskId: string) => `tasks/${taskId}/record.json`;
+export const eventsPrefix = (taskId: string) => `tasks/${taskId}/events/`;
+export const eventKey = (taskId: string, seq: number) => `${eventsPrefix(taskId)}${String(seq).padStart(SEQ_DIGITS, '0')}.json`;
+export const transcriptKey = (taskId: string, name: string) => `tasks/${taskId}/transcript/${name.replace(/[^A-Za-z0-9._-]/g, '_')}.json`;
+export const idempotencyKeyOf = (accountId: string, key: string) =>
+  `idempotency/${accountId}/${createHash('sha256').update(key).digest('hex')}.json`;
+
+/** True for S3's answers to a failed condition (412, and 409 for a concurrent conditional write). */
+export function isPreconditionFailure(e: unknown): boolean {
+  const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return (
+    err?.name === 'PreconditionFailed' ||
+    err?.name === 'ConditionalRequestConflict' ||
+    err?.$metadata?.httpStatusCode === 412 ||
+    err?.$metadata?.httpStatusCode === 409
+  );
+}
+
+/** True for a missing key. */
+export function isNoSuchKey(e: unknown): boolean {
+  const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return err?.name === 'NoSuchKey' || err?.name === 'NotFound' || err?.$metadata?.httpStatusCode === 404;
+}
+
+/**
+ * `TaskStore` on an S3 bucket with conditional writes.
+ *
+ * @example
+ * const store = new S3TaskStore({ s3: new S3Client({}), bucket: process.env.TASK_BUCKET!, redactor });
+ * const { record } = await store.create(newTaskRecord({ id, prompt, source: 'http' }));
+ */
+export class S3TaskStore implements TaskStore {
+  private readonly s3: S3Sender;
+  readonly bucket: string;
+  private readonly redactor: Redactor;
+  private readonly maxAttempts: number;
+  private readonly defaultAccountId: string;
+  /** Highest seq this process has seen per task: a hint for the next append, never trusted alone. */
+  private readonly lastSeq = new Map<string, number>();
+
+  constructor(options: S3TaskStoreOptions) {
+    this.s3 = options.s3;
+    this.bucket = options.bucket;
+    this.redactor = options.redactor ?? new Redactor();
+    this.maxAttempts = options.maxAttempts ?? 20;
+    this.defaultAccountId = options.defaultAccountId ?? 'default';
+  }
+
+  async create(record: TaskRecord): Promise<{ record: TaskRecord; created: boolean }> {
+    const clean = this.redactor.redact(TaskRecordSchema.parse(record));
+    if (clean.idempotencyKey) {
+      const key = idempotencyKeyOf(clean.accountId ?? this.defaultAccountId, clean.idempotencyKey);
+      const claimed = await this.putJson(key, { taskId: clean.id, createdAt: clean.createdAt }, { ifNoneMatch: true });
+      if (!claimed) {
+        const existing = await this.recordForIdempotencyKey(key);
+        return { record: existing, created: false };
+      }
+    }
+    const created = await this.putJson(recordKey(clean.id), clean, { ifNoneMatch: true });
+    if (!created) throw new DeepAgentError('conflict', `task ${clean.id} already exists`);
+    return { record: clean, created: true };
+  }
+
+  async get(id: string): Promise<TaskRecord | undefined> {
+    const found = await this.getJson(recordKey(id));
+    return found ? TaskRecordSchema.parse(found.value) : undefined;
+  }
+
+  async update(id: string, patch: Partial<TaskRecord>): Promise<TaskRecord> {
+    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+      const found = await this.getJson(recordKey(id));
+      if (!found) throw new DeepAgentError('not_found', `task ${id} does not exist`);
+      const next = this.redactor.redact(TaskRecordSchema.parse({ ...(found.value as TaskRecord), ...patch, id }));
+      if (await this.putJson(recordKey(id), next, { ifMatch: found.etag })) return next;
+    }
+    throw new DeepAgentError('conflict', `task ${id} changed ${this.maxAttempts} times while being updated`);
+  }
+
+  async appendEvent(taskId: string, type: EventType, data: Record<string, unknown>): Promise<TaskEvent> {
+    let seq = (this.lastSeq.get(taskId) ?? (await this.findLastSeq(taskId))) + 1;
+    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+      const event = TaskEventSchema.parse({ taskId, seq, ts: new Date().toISOString(), type, data: this.redactor.redact(data) });
+      if (await this.putJson(eventKey(taskId, seq), event, { ifNoneMatch: true })) {
+        this.lastSeq.set(taskId, Math.max(seq, this.lastSeq.get(taskId) ?? 0));
+        return event;
+      }
+      // Another writer took `seq`: try the next one, and after a few misses stop guessing and list.
+      seq = attempt % 3 === 0 ? (await this.findLastSeq(taskId)) + 1 : seq + 1;
+    }
+    throw new DeepAgentError('conflict', `could not append an event to task ${taskId} after ${this.maxAttempts} attempts`);
+  }
+
+  async listEvents(taskId: string, after = 0, limit = 1000): Promise<TaskEvent[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.s3.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: eventsPrefix(taskId),
+          ...(after > 0 && !token ? { StartAfter: eventKey(taskId, after) } : {}),
+          ...(token ? { ContinuationToken: token } : {}),
+          MaxKeys: Math.min(1000, limit - keys.length),
+        }),
+      );
+      for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token && keys.length < limit);
+    const events: TaskEvent[] = [];
+    // Bounded parallel reads: events are small and a page can hold hundreds.
+    for (let i = 0; i < keys.length; i += 16) {
+      const batch = await Promise.all(keys.slice(i, i + 16).map((k) => this.getJson(k)));
+      for (const found of batch) if (found) events.push(TaskEventSchema.parse(found.value));
+    }
+    return events.sort((a, b) => a.seq - b.seq);
+  }
+
+  /** Writes a JSON document under the task's transcript prefix (large step results, transcripts). */
+  async putTranscript(taskId: string, name: string, json: string): Promise<string> {
+    const key = transcriptKey(taskId, name);
+    await this.s3.send(
+      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: this.redactor.redactString(json), ContentType: 'application/json' }),
+    );
+    return key;
+  }
+
+  /** Reads a document written by `putTranscript` (or any JSON object of the bucket); throws `not_found`. */
+  async getObjectText(key: string): Promise<string> {
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return await out.Body!.transformToString();
+    } catch (e) {
+      if (isNoSuchKey(e)) throw new DeepAgentError('not_found', `object ${key} does not exist`);
+      throw e;
+    }
+  }
+
+  /** Writes any JSON document (redacted) without conditions, e.g. an approval's callback id. */
+  async putDocument(key: string, value: unknown): Promise<void> {
+    await this.putJson(key, value, {});
+  }
+
+  /** Reads any JSON document; undefined when missing. */
+  async getDocument<T = unknown>(key: string): Promise<T | undefined> {
+    return (await this.getJson(key))?.value as T | undefined;
+  }
+
+  private async recordForIdempotencyKey(key: string): Promise<TaskRecord> {
+    const claim = await this.getJson(key);
+    const taskId = (claim?.value as { taskId?: string } | undefined)?.taskId;
+    if (!taskId) throw new DeepAgentError('conflict', 'idempotency key is being claimed; retry');
+    // The winner writes its record right after claiming the key; give it a moment.
+    for (let i = 0; i < 10; i++) {
+      const record = await this.get(taskId);
+      if (record) return record;
+      await new Promise((r) => setTimeout(r, 50 * (i + 1)));
+    }
+    throw new DeepAgentError('conflict', `idempotency key belongs to task ${taskId}, which is not readable yet; retry`);
+  }
+
+  private async findLastSeq(taskId: string): Promise<number> {
+    let last = 0;
+    let token: string | undefined;
+    do {
+      const page = await this.s3.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: eventsPrefix(taskId), ...(token ? { ContinuationToken: token } : {}) }),
+      );
+      for (const o of page.Contents ?? []) {
+        const seq = Number(o.Key?.slice(eventsPrefix(taskId).length, -'.json'.length));
+        if (Number.isInteger(seq) && seq > last) last = seq;
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return last;
+  }
+
+  private async getJson(key: string): Promise<{ value: unknown; etag: string } | undefined> {
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return { value: JSON.parse(await out.Body!.transformToString()), etag: out.ETag ?? '' };
+    } catch (e) {
+      if (isNoSuchKey(e)) return undefined;
+      throw e;
+    }
+  }
+
+  /** Returns false when the write's condition failed. */
+  private async putJson(key: string, value: unknown, cond: { ifNoneMatch?: boolean; ifMatch?: string }): Promise<boolean> {
+    try {
+      await this.s3.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: JSON.stringify(this.redactor.redact(value)),
+          ContentType: 'application/json',
+          ...(cond.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
+          ...(cond.ifMatch ? { IfMatch: cond.ifMatch } : {}),
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (isPreconditionFailure(e)) return false;
+      // If-Match on a key deleted meanwhile: the caller re-reads and reports not_found.
+      if (cond.ifMatch && isNoSuchKey(e)) return false;
+      throw e;
+    }
+  }
+}
