@@ -1,0 +1,82 @@
+/**
+ * GitHub and Notion presets: each attaches only when its token is set, and says why when it does not.
+ *
+ * GitHub: the remote server at https://api.githubcopilot.com/mcp/ over streamable HTTP with the token as
+ * bearer (default), or the npm stdio server when `DEEP_AGENT_GITHUB_MCP=stdio`.
+ * Notion: `@notionhq/notion-mcp-server` over stdio; it reads `NOTION_TOKEN` (its README's recommended option).
+ * Any preset can be redirected to a `{ url, headers }` endpoint (E2B's MCP gateway plugs in this way).
+ */
+import type { Config } from '../config/index.js';
+import { DeepAgentError } from '../errors/index.js';
+import type { McpServerSpec } from './config.js';
+
+export type PresetName = 'github' | 'notion';
+
+/** An HTTP endpoint that replaces a preset's default transport (e.g. from `createE2BMcpGateway`). */
+export interface PresetEndpoint {
+  url: string;
+  headers: Record<string, string>;
+}
+
+export interface PresetOptions {
+  overrides?: Partial<Record<PresetName, PresetEndpoint>>;
+}
+
+export interface PresetDescription {
+  name: PresetName;
+  attached: boolean;
+  /** Why it is (not) attached, in one line, for `deep-agent mcp list`. */
+  reason: string;
+  /** Present when attached. */
+  spec?: McpServerSpec;
+}
+
+export const GITHUB_REMOTE_MCP_URL = 'https://api.githubcopilot.com/mcp/';
+export const GITHUB_STDIO_PACKAGE = '@modelcontextprotocol/server-github';
+export const NOTION_STDIO_PACKAGE = '@notionhq/notion-mcp-server';
+
+function githubPreset(config: Config, override?: PresetEndpoint): PresetDescription {
+  if (!config.githubToken) return { name: 'github', attached: false, reason: 'GITHUB_TOKEN is not set' };
+  if (override) {
+    return { name: 'github', attached: true, reason: `GITHUB_TOKEN is set; via ${override.url}`, spec: { transport: 'http', url: override.url, headers: override.headers, source: 'preset' } };
+  }
+  const mode = (config.env.DEEP_AGENT_GITHUB_MCP ?? 'http').trim() || 'http';
+  if (mode === 'stdio') {
+    return {
+      name: 'github',
+      attached: true,
+      reason: `GITHUB_TOKEN is set; npm stdio server ${GITHUB_STDIO_PACKAGE} (DEEP_AGENT_GITHUB_MCP=stdio)`,
+      spec: { transport: 'stdio', command: 'npx', args: ['-y', GITHUB_STDIO_PACKAGE], env: { GITHUB_PERSONAL_ACCESS_TOKEN: config.githubToken }, source: 'preset' },
+    };
+  }
+  if (mode !== 'http') throw new DeepAgentError('invalid_input', `DEEP_AGENT_GITHUB_MCP must be "http" or "stdio", not "${mode}".`);
+  return {
+    name: 'github',
+    attached: true,
+    reason: `GITHUB_TOKEN is set; GitHub's remote MCP server ${GITHUB_REMOTE_MCP_URL}`,
+    spec: { transport: 'http', url: GITHUB_REMOTE_MCP_URL, headers: { Authorization: `Bearer ${config.githubToken}` }, source: 'preset' },
+  };
+}
+
+function notionPreset(config: Config, override?: PresetEndpoint): PresetDescription {
+  if (!config.notionToken) return { name: 'notion', attached: false, reason: 'NOTION_TOKEN is not set' };
+  if (override) {
+    return { name: 'notion', attached: true, reason: `NOTION_TOKEN is set; via ${override.url}`, spec: { transport: 'http', url: override.url, headers: override.headers, source: 'preset' } };
+  }
+  return {
+    name: 'notion',
+    attached: true,
+    reason: `NOTION_TOKEN is set; npm stdio server ${NOTION_STDIO_PACKAGE}`,
+    spec: { transport: 'stdio', command: 'npx', args: ['-y', NOTION_STDIO_PACKAGE], env: { NOTION_TOKEN: config.notionToken }, source: 'preset' },
+  };
+}
+
+/**
+ * Each preset, attached or not and why.
+ *
+ * @example
+ * for (const p of describePresets(config)) console.log(`${p.name}: ${p.attached ? 'attached' : 'not attached'} (${p.reason})`);
+ */
+export function describePresets(config: Config, options: PresetOptions = {}): PresetDescription[] {
+  return [githubPreset(config, options.overrides?.github), notionPreset(config, options.overrides?.notion)];
+}
