@@ -30,8 +30,8 @@ export interface ToolContext {
   signal: AbortSignal;
   /** Appends an event to the task's log. */
   emit(type: EventType, data: Record<string, unknown>): Promise<void>;
-  /** Runs a sub-agent (the `task` tool); provided by the agent loop. */
-  runSubagent?(input: { description: string; prompt: string; tools?: string[] }): Promise<string>;
+  /** Replaces the task's plan (the `write_todos` tool); provided by the agent loop. */
+  setPlan?(plan: { content: string; status: 'pending' | 'in_progress' | 'completed' }[]): Promise<void>;
 }
 
 export interface Tool {

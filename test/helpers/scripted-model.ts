@@ -46,6 +46,12 @@ export interface ScriptedModelServer {
   close(): Promise<void>;
 }
 
+/** Text of the first user message (the task prompt), whether sent as a string or as blocks. */
+export function firstUserText(request: CapturedRequest): string {
+  const c = request.body.messages[0]?.content;
+  return typeof c === 'string' ? c : (c ?? []).map((b: any) => b.text ?? '').join('');
+}
+
 /** Tool-result blocks of the latest user message, keyed by tool_use_id. */
 export function lastToolResults(request: CapturedRequest): Map<string, { text: string; isError: boolean }> {
   const out = new Map<string, { text: string; isError: boolean }>();
