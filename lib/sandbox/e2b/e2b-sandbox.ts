@@ -1,0 +1,449 @@
+/**
+ * One E2B cloud sandbox behind the project's `Sandbox` port, with the same semantics as the local provider:
+ * paths confined to the workspace, per-stream output caps, timeouts that kill the whole process tree,
+ * background processes, and no network unless a command asks for it (see `NetworkPolicy`).
+ */
+import { posix } from 'node:path';
+import { DeepAgentError } from '../../errors/index.js';
+import type { Redactor } from '../../secrets/index.js';
+import type { CommandResult, FileEntry, RunOptions, Sandbox, SandboxInfo } from '../types.js';
+import { mapE2BError } from './errors.js';
+import { SandboxKeepAlive } from './keep-alive.js';
+import type { E2BCommandHandle, E2BCommandOutcome, E2BSandboxInstance } from './sdk.js';
+
+/** Where the agent works inside an E2B sandbox (the template's default user is `user`). */
+export const E2B_WORKDIR = '/home/user/workspace';
+/** Per-stream output cap, equal to the local provider's. */
+export const DEFAULT_OUTPUT_CAP_BYTES = 256 * 1024;
+export const DEFAULT_COMMAND_TIMEOUT_MS = 120_000;
+/** Background commands write their output here, relative to the workspace. */
+export const BACKGROUND_LOG_DIR = '.deep-agent/background';
+
+/**
+ * How network access is enforced. E2B filters egress per sandbox, not per process:
+ * - `per-command` (default): the sandbox is created with `allowInternetAccess: false` (E2B then denies all
+ *   outbound traffic, as `denyOut: ['0.0.0.0/0']`). A command with `network: true` turns internet on with
+ *   `updateNetwork` for as long as it (or a background process started with it) runs, then off again. While it
+ *   is on, every process in the sandbox can reach the internet, not only that command.
+ * - `always-on`: E2B's default, internet for everything (the MCP gateway sandbox needs it).
+ */
+export type NetworkPolicy = 'per-command' | 'always-on';
+
+export const NETWORK_POLICY_TEXT: Record<NetworkPolicy, string> = {
+  'per-command':
+    'E2B egress is denied (allowInternetAccess=false) except while a command run with network=true is running; ' +
+    'while it runs the whole sandbox has internet (E2B has no per-process network control).',
+  'always-on': 'E2B default: the sandbox has internet access for every command.',
+};
+
+/** `SandboxInfo` plus what is specific to E2B; the `sandbox_info` tool shows all of it. */
+export interface E2BSandboxInfo extends SandboxInfo {
+  template?: string;
+  state?: string;
+  networkPolicy: string;
+  /** seconds left under the plan's lifetime cap (1 h Hobby, 24 h Pro) */
+  lifetimeLeftSeconds: number;
+  notes: string[];
+}
+
+export interface E2BSandboxSettings {
+  workdir: string;
+  outputCapBytes: number;
+  defaultCommandTimeoutMs: number;
+  networkPolicy: NetworkPolicy;
+  redactor?: Redactor;
+  /** Reattaches to the same sandbox after a pause (Sandbox.connect). */
+  reconnect(sandboxId: string): Promise<E2BSandboxInstance>;
+  /** Builds the keep-alive for an instance. */
+  keepAlive(instance: E2BSandboxInstance): SandboxKeepAlive;
+}
+
+const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** Stops a process, then SIGKILLs its descendants and itself (reads /proc, so it needs no procps). */
+const killTreeScript = (pid: number) =>
+  `kt() { kill -STOP "$1" 2>/dev/null; for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do kt "$c"; done; kill -KILL "$1" 2>/dev/null; }; kt ${pid}`;
+
+/** Keeps the first `cap` bytes of a stream and remembers whether more came. */
+class CappedText {
+  private bytes = 0;
+  private parts: string[] = [];
+  truncated = false;
+  seen = false;
+  constructor(private readonly cap: number) {}
+  /** Returns the part that was kept ('' once the cap is reached). */
+  push(chunk: string): string {
+    this.seen = true;
+    if (this.truncated) return '';
+    const size = Buffer.byteLength(chunk);
+    if (this.bytes + size <= this.cap) {
+      this.bytes += size;
+      this.parts.push(chunk);
+      return chunk;
+    }
+    const kept = Buffer.from(chunk).subarray(0, this.cap - this.bytes).toString('utf8');
+    this.bytes = this.cap;
+    this.truncated = true;
+    if (kept) this.parts.push(kept);
+    return kept;
+  }
+  get text(): string {
+    return this.parts.join('');
+  }
+}
+
+const e2bErrorName = (e: unknown) => (e instanceof Error ? e.name : '');
+
+/**
+ * The `Sandbox` implementation on one E2B sandbox instance. Create it through `E2BSandboxProvider`.
+ *
+ * @example
+ * const sandbox = await provider.create({ taskId });
+ * try { await sandbox.run('python3 --version'); } finally { await sandbox.close(); }
+ */
+export class E2BSandbox implements Sandbox {
+  readonly provider = 'e2b' as const;
+  readonly id: string;
+  readonly workdir: string;
+  private closed: Promise<void> | undefined;
+  private paused = false;
+  private networkUsers = 0;
+  /** true when turning the network back off failed: we can no longer promise it is off */
+  private networkUnknown = false;
+  private networkQueue: Promise<void> = Promise.resolve();
+  private backgroundSeq = 0;
+  private keepAlive: SandboxKeepAlive;
+
+  constructor(
+    private instance: E2BSandboxInstance,
+    private readonly settings: E2BSandboxSettings,
+    private readonly template?: string,
+  ) {
+    this.id = instance.sandboxId;
+    this.workdir = settings.workdir;
+    this.keepAlive = settings.keepAlive(instance);
+    this.keepAlive.start();
+  }
+
+  /** The keep-alive of this sandbox (tests and diagnostics). */
+  get timeoutKeeper(): SandboxKeepAlive {
+    return this.keepAlive;
+  }
+
+  get isClosed(): boolean {
+    return this.closed !== undefined;
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  private fail(e: unknown, operation: string, path?: string): DeepAgentError {
+    return mapE2BError(e, { operation, sandboxId: this.id, path, redactor: this.settings.redactor });
+  }
+
+  private assertUsable(operation: string): void {
+    if (this.closed) throw new DeepAgentError('sandbox_error', `sandbox ${this.id} is closed; ${operation} is not possible.`);
+    if (this.paused) throw new DeepAgentError('sandbox_error', `sandbox ${this.id} is paused; resume it before ${operation}.`);
+  }
+
+  /** Runs a short helper script and returns its outcome, whatever the exit code. */
+  private async exec(script: string, timeoutMs = 30_000): Promise<E2BCommandOutcome> {
+    const handle = await this.instance.commands.run(script, { background: true, timeoutMs });
+    try {
+      return await handle.wait();
+    } catch (e) {
+      if (e2bErrorName(e) === 'CommandExitError') return e as E2BCommandOutcome;
+      throw e;
+    }
+  }
+
+  /**
+   * Resolves a workspace path to an absolute path inside the sandbox, refusing escapes: first lexically
+   * (`..`, absolute paths) on our side, then through symlinks with `realpath` inside the sandbox.
+   */
+  async resolvePath(path: string | undefined, operation: string): Promise<string> {
+    const wanted = posix.resolve(this.workdir, path ?? '.');
+    const inside = (p: string) => p === this.workdir || p.startsWith(this.workdir + '/');
+    const refuse = () =>
+      new DeepAgentError('path_outside_workspace', `${path} is outside the workspace ${this.workdir}.`, { path: path ?? '.' });
+    if (!inside(wanted)) throw refuse();
+    let real: E2BCommandOutcome;
+    try {
+      real = await this.exec(`realpath -m -- ${quote(wanted)}`);
+    } catch (e) {
+      throw this.fail(e, operation, path);
+    }
+    const resolved = real.stdout.trim();
+    if (real.exitCode !== 0 || !resolved) throw new DeepAgentError('sandbox_error', `cannot resolve ${path} in sandbox ${this.id}.`);
+    if (!inside(resolved)) throw refuse();
+    return resolved;
+  }
+
+  private serializeNetwork(fn: () => Promise<void>): Promise<void> {
+    const next = this.networkQueue.then(fn);
+    this.networkQueue = next.catch(() => {});
+    return next;
+  }
+
+  private acquireNetwork(): Promise<void> {
+    if (this.settings.networkPolicy === 'always-on') return Promise.resolve();
+    return this.serializeNetwork(async () => {
+      if (this.networkUsers === 0) {
+        try {
+          await this.instance.updateNetwork({ allowInternetAccess: true });
+        } catch (e) {
+          throw this.fail(e, 'enable network');
+        }
+      }
+      this.networkUsers++;
+    });
+  }
+
+  private releaseNetwork(): Promise<void> {
+    if (this.settings.networkPolicy === 'always-on') return Promise.resolve();
+    return this.serializeNetwork(async () => {
+      this.networkUsers = Math.max(0, this.networkUsers - 1);
+      if (this.networkUsers > 0 || this.closed) return;
+      try {
+        await this.instance.updateNetwork({ allowInternetAccess: false });
+        this.networkUnknown = false;
+      } catch {
+        this.networkUnknown = true;
+      }
+    });
+  }
+
+  /** SIGKILLs a command's whole process tree inside the sandbox; best effort. */
+  private async killTree(handle: E2BCommandHandle): Promise<void> {
+    await this.exec(killTreeScript(handle.pid), 15_000).catch(() => undefined);
+    await handle.kill().catch(() => false);
+  }
+
+  async run(command: string, options: RunOptions = {}): Promise<CommandResult> {
+    this.assertUsable('running a command');
+    if (options.signal?.aborted) throw new DeepAgentError('cancelled', 'the command was cancelled before it started.');
+    const cwd = await this.resolvePath(options.cwd, 'run_command');
+    if (options.network) await this.acquireNetwork();
+    let releaseLater = false;
+    try {
+      if (options.background) {
+        const result = await this.runBackground(command, cwd, options);
+        releaseLater = Boolean(options.network);
+        return result;
+      }
+      return await this.runForeground(command, cwd, options);
+    } finally {
+      if (options.network && !releaseLater) await this.releaseNetwork();
+    }
+  }
+
+  private async runBackground(command: string, cwd: string, options: RunOptions): Promise<CommandResult> {
+    const started = Date.now();
+    const log = `${BACKGROUND_LOG_DIR}/${++this.backgroundSeq}-${started}.log`;
+    const logAbs = posix.join(this.workdir, log);
+    const script = `mkdir -p ${quote(posix.dirname(logAbs))} && exec > ${quote(logAbs)} 2>&1 && ${command}`;
+    let handle: E2BCommandHandle;
+    try {
+      // timeoutMs 0: a background process lives as long as the sandbox (E2B's command deadline is off).
+      handle = await this.instance.commands.run(script, { background: true, cwd, envs: options.env, timeoutMs: 0 });
+    } catch (e) {
+      throw this.fail(e, 'run_command');
+    }
+    if (options.network) {
+      // The network stays on until the background process ends.
+      void handle.wait().then(
+        () => this.releaseNetwork(),
+        () => this.releaseNetwork(),
+      );
+    }
+    return {
+      stdout: `started in the background with id ${handle.pid}; output goes to ${log}\n`,
+      stderr: '',
+      exitCode: null,
+      timedOut: false,
+      truncated: false,
+      durationMs: Date.now() - started,
+      backgroundId: String(handle.pid),
+    };
+  }
+
+  private async runForeground(command: string, cwd: string, options: RunOptions): Promise<CommandResult> {
+    const started = Date.now();
+    const timeoutMs = options.timeoutMs ?? this.settings.defaultCommandTimeoutMs;
+    const out = new CappedText(this.settings.outputCapBytes);
+    const err = new CappedText(this.settings.outputCapBytes);
+    let handle: E2BCommandHandle;
+    try {
+      handle = await this.instance.commands.run(command, {
+        background: true,
+        cwd,
+        envs: options.env,
+        // E2B's own deadline is only a backstop: ours below kills the whole process tree first.
+        timeoutMs: timeoutMs + 30_000,
+        onStdout: (d) => {
+          const kept = out.push(d);
+          if (kept) options.onStdout?.(kept);
+        },
+        onStderr: (d) => {
+          const kept = err.push(d);
+          if (kept) options.onStderr?.(kept);
+        },
+      });
+    } catch (e) {
+      throw this.fail(e, 'run_command');
+    }
+    let timedOut = false;
+    let cancelled = false;
+    let killing: Promise<void> | undefined;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killing ??= this.killTree(handle);
+    }, timeoutMs);
+    const onAbort = () => {
+      cancelled = true;
+      killing ??= this.killTree(handle);
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    let outcome: E2BCommandOutcome | undefined;
+    try {
+      outcome = await handle.wait();
+    } catch (e) {
+      if (e2bErrorName(e) === 'CommandExitError') outcome = e as E2BCommandOutcome;
+      else if (e2bErrorName(e) === 'TimeoutError' && !this.closed) timedOut = true;
+      else if (!timedOut && !cancelled) throw this.fail(e, 'run_command');
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+    if (killing) await killing;
+    if (cancelled) throw new DeepAgentError('cancelled', 'the command was cancelled; its processes were killed.');
+    const stdout = out.seen ? out : new CappedText(this.settings.outputCapBytes);
+    const stderr = err.seen ? err : new CappedText(this.settings.outputCapBytes);
+    if (!out.seen && outcome?.stdout) stdout.push(outcome.stdout);
+    if (!err.seen && outcome?.stderr) stderr.push(outcome.stderr);
+    return {
+      stdout: stdout.text,
+      stderr: stderr.text,
+      exitCode: timedOut ? null : (outcome?.exitCode ?? null),
+      timedOut,
+      truncated: stdout.truncated || stderr.truncated,
+      durationMs: Date.now() - started,
+    };
+  }
+
+  async readFileBytes(path: string): Promise<Uint8Array> {
+    this.assertUsable('reading a file');
+    const abs = await this.resolvePath(path, 'read_file');
+    try {
+      return await this.instance.files.read(abs, { format: 'bytes' });
+    } catch (e) {
+      throw this.fail(e, 'read_file', path);
+    }
+  }
+
+  async readFile(path: string): Promise<string> {
+    return new TextDecoder().decode(await this.readFileBytes(path));
+  }
+
+  async writeFile(path: string, content: string | Uint8Array): Promise<void> {
+    this.assertUsable('writing a file');
+    const abs = await this.resolvePath(path, 'write_file');
+    const data =
+      typeof content === 'string' ? content : (content.buffer.slice(content.byteOffset, content.byteOffset + content.byteLength) as ArrayBuffer);
+    try {
+      await this.instance.files.write(abs, data);
+    } catch (e) {
+      throw this.fail(e, 'write_file', path);
+    }
+  }
+
+  async listFiles(path?: string): Promise<FileEntry[]> {
+    this.assertUsable('listing files');
+    const abs = await this.resolvePath(path, 'list_files');
+    try {
+      const entries = await this.instance.files.list(abs, { depth: 1 });
+      return entries
+        .map((e): FileEntry => ({
+          path: posix.relative(this.workdir, e.path) || '.',
+          type: e.symlinkTarget !== undefined && e.symlinkTarget !== '' ? 'symlink' : e.type === 'dir' ? 'dir' : e.type === 'symlink' ? 'symlink' : 'file',
+          size: e.size,
+        }))
+        .sort((a, b) => a.path.localeCompare(b.path));
+    } catch (e) {
+      throw this.fail(e, 'list_files', path ?? '.');
+    }
+  }
+
+  async info(): Promise<E2BSandboxInfo> {
+    this.assertUsable('reading sandbox info');
+    let details;
+    try {
+      details = await this.instance.getInfo();
+    } catch (e) {
+      throw this.fail(e, 'sandbox_info');
+    }
+    const networkOn = this.settings.networkPolicy === 'always-on' || this.networkUsers > 0 || this.networkUnknown;
+    return {
+      id: this.id,
+      provider: 'e2b',
+      workdir: this.workdir,
+      resources: { cpus: details.cpuCount, memoryMb: details.memoryMB },
+      timeLeftSeconds: Math.max(0, Math.round((details.endAt.getTime() - Date.now()) / 1000)),
+      network: networkOn ? 'on' : 'off-by-default',
+      template: details.templateId ?? this.template,
+      state: details.state,
+      networkPolicy: NETWORK_POLICY_TEXT[this.settings.networkPolicy],
+      lifetimeLeftSeconds: Math.max(0, Math.round(this.keepAlive.remainingLifetimeMs() / 1000)),
+      notes: [
+        'apt needs root here: use `sudo apt-get install -y <pkg>` (the default user `user` has passwordless sudo) with network=true.',
+        'the sandbox timeout is extended while the task runs, up to the plan cap (1 h Hobby, 24 h Pro).',
+      ],
+    };
+  }
+
+  /**
+   * Pauses the sandbox (E2B keeps its memory and disk) while the task waits, e.g. for an approval. The
+   * keep-alive stops; `resume()` or `provider.connect(id)` brings it back.
+   */
+  async pause(): Promise<void> {
+    this.assertUsable('pausing');
+    this.keepAlive.stop();
+    try {
+      await this.instance.pause();
+    } catch (e) {
+      this.keepAlive.start();
+      throw this.fail(e, 'pause');
+    }
+    this.paused = true;
+  }
+
+  /** Resumes a paused sandbox (E2B resumes on connect) and restarts the keep-alive. */
+  async resume(): Promise<void> {
+    if (this.closed) throw new DeepAgentError('sandbox_error', `sandbox ${this.id} is closed; it cannot be resumed.`);
+    if (!this.paused) return;
+    this.instance = await this.settings.reconnect(this.id);
+    this.keepAlive = this.settings.keepAlive(this.instance);
+    this.keepAlive.start();
+    this.paused = false;
+  }
+
+  /** Kills the sandbox and every process in it. Idempotent; a sandbox that already expired counts as closed. */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      this.keepAlive.stop();
+      try {
+        await this.instance.kill();
+      } catch (e) {
+        const name = e2bErrorName(e);
+        if (name === 'SandboxNotFoundError' || name === 'NotFoundError') return;
+        throw this.fail(e, 'close');
+      }
+    })();
+    return this.closed;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * MCP through E2B's gateway: a sandbox created with `mcp: { ... }` (E2B's `mcp-gateway` template) runs the
+ * chosen MCP servers behind one streamable-HTTP endpoint; the MCP hub connects to its URL with its token.
+ */
+import type { McpServer } from 'e2b';
+import type { Config } from '../../config/index.js';
+import { DeepAgentError, MissingConfigError } from '../../errors/index.js';
+import { Redactor, redactorFromEnv } from '../../secrets/index.js';
+import { type BackoffOptions, mapE2BError, withE2BBackoff } from './errors.js';
+import { type E2BSandboxInstance, type E2BSdk, loadE2BSdk } from './sdk.js';
+
+/** A running E2B MCP gateway, in the shape of a streamable-HTTP MCP server entry (`{ url, headers }`). */
+export interface E2BMcpGateway {
+  sandboxId: string;
+  url: string;
+  /** `Authorization: Bearer <gateway token>`; a secret: never log it. */
+  headers: Record<string, string>;
+  /** The E2B server names the gateway runs, e.g. `githubOfficial`, `notion`. */
+  servers: string[];
+  /** Kills the gateway sandbox. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface E2BMcpGatewayOptions {
+  /**
+   * E2B MCP servers to run (E2B's catalogue: `githubOfficial`, `notion`, ...).
+   * @default GitHub when GITHUB_TOKEN is set and Notion when NOTION_TOKEN is set
+   */
+  servers?: McpServer;
+  /** Goes into the sandbox metadata. */
+  taskId?: string;
+  /** @default 600 s; callers running long tasks extend it with `setTimeout` or recreate it */
+  timeoutSeconds?: number;
+  sdk?: E2BSdk;
+  backoff?: BackoffOptions;
+}
+
+/**
+ * The gateway servers the configuration's tokens unlock: E2B's `githubOfficial` with GITHUB_TOKEN and
+ * `notion` with NOTION_TOKEN.
+ *
+ * @example
+ * const servers = gatewayServersFromConfig(config); // { githubOfficial: { githubPersonalAccessToken: '...' } }
+ */
+export function gatewayServersFromConfig(config: Pick<Config, 'githubToken' | 'notionToken'>): McpServer {
+  return {
+    ...(config.githubToken ? { githubOfficial: { githubPersonalAccessToken: config.githubToken } } : {}),
+    ...(config.notionToken ? { notion: { internalIntegrationToken: config.notionToken } } : {}),
+  };
+}
+
+async function describe(
+  instance: E2BSandboxInstance,
+  servers: string[],
+  redactor: Redactor,
+): Promise<E2BMcpGateway> {
+  const token = await instance.getMcpToken();
+  if (!token) {
+    throw new DeepAgentError('mcp_error', `E2B sandbox ${instance.sandboxId} has no MCP gateway token (was it created with mcp servers?).`);
+  }
+  redactor.add(token);
+  let closed: Promise<void> | undefined;
+  return {
+    sandboxId: instance.sandboxId,
+    url: instance.getMcpUrl(),
+    headers: { Authorization: `Bearer ${token}` },
+    servers,
+    close() {
+      closed ??= instance.kill().then(
+        () => undefined,
+        (e) => {
+          const name = e instanceof Error ? e.name : '';
+          if (name !== 'SandboxNotFoundError' && name !== 'NotFoundError') throw mapE2BError(e, { operation: 'close', sandboxId: instance.sandboxId, redactor });
+        },
+      );
+      return closed;
+    },
+  };
+}
+
+/**
+ * Starts an E2B MCP gateway sandbox and returns where the MCP hub connects (streamable HTTP).
+ *
+ * The gateway sandbox has internet access (its servers call GitHub and Notion); the agent's own commands run
+ * in its task sandbox, not here.
+ *
+ * @example
+ * const gateway = await createE2BMcpGateway(config, { taskId });
+ * // hub: new StreamableHTTPClientTransport(new URL(gateway.url), { requestInit: { headers: gateway.headers } })
+ * try { ... } finally { await gateway.close(); }
+ */
+export async function createE2BMcpGateway(config: Config, options: E2BMcpGatewayOptions = {}): Promise<E2BMcpGateway> {
+  if (!config.e2bApiKey) throw new MissingConfigError('E2B_API_KEY', "E2B's MCP gateway (GitHub and Notion servers in an E2B sandbox)");
+  const servers = options.servers ?? gatewayServersFromConfig(config);
+  const names = Object.keys(servers);
+  if (names.length === 0) {
+    throw new MissingConfigError('GITHUB_TOKEN', "E2B's MCP gateway: it needs GITHUB_TOKEN or NOTION_TOKEN (or explicit servers)");
+  }
+  const redactor = redactorFromEnv(config.env);
+  redactor.add(config.e2bApiKey);
+  const sdk = options.sdk ?? (await loadE2BSdk());
+  const apiKey = config.e2bApiKey;
+  let instance: E2BSandboxInstance;
+  try {
+    instance = await withE2BBackoff(
+      () =>
+        sdk.Sandbox.create({
+          apiKey,
+          mcp: servers,
+          timeoutMs: (options.timeoutSeconds ?? 600) * 1000,
+          metadata: { purpose: 'mcp-gateway', ...(options.taskId ? { taskId: options.taskId } : {}) },
+          allowInternetAccess: true,
+        }),
+      options.backoff,
+    );
+  } catch (e) {
+    throw mapE2BError(e, { operation: 'create MCP gateway', redactor });
+  }
+  try {
+    return await describe(instance, names, redactor);
+  } catch (e) {
+    await instance.kill().catch(() => false);
+    throw mapE2BError(e, { operation: 'create MCP gateway', sandboxId: instance.sandboxId, redactor });
+  }
+}
+
+/**
+ * Reattaches to a gateway sandbox after a durable replay or a restart, instead of starting a second one.
+ *
+ * @example
+ * const gateway = await connectE2BMcpGateway(config, savedSandboxId);
+ */
+export async function connectE2BMcpGateway(
+  config: Config,
+  sandboxId: string,
+  options: Pick<E2BMcpGatewayOptions, 'sdk' | 'backoff' | 'timeoutSeconds'> & { servers?: string[] } = {},
+): Promise<E2BMcpGateway> {
+  if (!config.e2bApiKey) throw new MissingConfigError('E2B_API_KEY', "E2B's MCP gateway (GitHub and Notion servers in an E2B sandbox)");
+  const redactor = redactorFromEnv(config.env);
+  redactor.add(config.e2bApiKey);
+  const sdk = options.sdk ?? (await loadE2BSdk());
+  const apiKey = config.e2bApiKey;
+  let instance: E2BSandboxInstance;
+  try {
+    instance = await withE2BBackoff(
+      () => sdk.Sandbox.connect(sandboxId, { apiKey, timeoutMs: (options.timeoutSeconds ?? 600) * 1000 }),
+      options.backoff,
+    );
+    return await describe(instance, options.servers ?? [], redactor);
+  } catch (e) {
+    throw mapE2BError(e, { operation: 'connect MCP gateway', sandboxId, redactor });
+  }
+}
