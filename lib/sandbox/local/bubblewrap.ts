@@ -1,0 +1,199 @@
+/**
+ * The local sandbox on bubblewrap (`bwrap`).
+ *
+ * Inside, a process sees: the host's `/usr` (and the `/bin`, `/lib*`, `/sbin` links or dirs) and a short list
+ * of `/etc` files, all read-only; a fresh `/tmp`, `/dev` and `/proc`; the task's workspace read-write at
+ * `/workspace`; a per-task HOME at `/home/user` (host: `<home>/sandbox-homes/<taskId>`, kept across commands
+ * of the task, so `pip install --user` or a git config persist); and any `readOnlyMounts`. Not the host's
+ * `/root`, `/home`, `/work` or other directories, which hold `.env` files and credentials. The environment is
+ * cleared: only PATH, HOME, LANG, TERM and what the caller passes. All capabilities are dropped, in a user,
+ * PID, IPC and UTS namespace of its own, and a network namespace of its own (loopback only) unless a call
+ * asks for the network. Each `run()` is its own bwrap; when its command exits, anything it left running is
+ * killed with it (use `background: true` for servers). A background server and a later command only share
+ * a network when both run with `network: true`.
+ */
+import { readdirSync, existsSync, lstatSync, readlinkSync } from 'node:fs';
+import { DeepAgentError } from '../../errors/index.js';
+import type { CreateSandboxOptions, Sandbox, SandboxProvider } from '../types.js';
+import { runProcess, type ProcessSpec } from './process.js';
+import {
+  DEFAULT_SANDBOX_PATH,
+  LocalSandbox,
+  limitsFrom,
+  prepareLocalWorkspace,
+  type CommandLauncher,
+  type LaunchRequest,
+  type LocalSandboxProviderOptions,
+} from './sandbox.js';
+
+/** A host path mounted read-only into the sandbox. */
+export interface ReadOnlyMount {
+  hostPath: string;
+  sandboxPath: string;
+}
+
+export interface BubblewrapSandboxProviderOptions extends LocalSandboxProviderOptions {
+  /** Extra read-only mounts, e.g. a project's node_modules or the Node binary's directory. */
+  readOnlyMounts?: ReadOnlyMount[];
+  /** The bwrap executable. @default 'bwrap' (looked up on PATH) */
+  bwrapPath?: string;
+}
+
+export const BWRAP_MISSING_MESSAGE =
+  "bubblewrap (bwrap) is not installed; it isolates the agent's commands. Install it (apt-get install bubblewrap) or set DEEP_AGENT_SANDBOX=unsafe-local to run commands unisolated on this machine.";
+
+const SANDBOX_WORKDIR = '/workspace';
+const SANDBOX_HOME = '/home/user';
+
+/** /etc entries programs need (users, name resolution, TLS roots, the dynamic linker, Debian alternatives). */
+const ETC_ENTRIES = [
+  'passwd', 'group', 'hosts', 'nsswitch.conf', 'host.conf', 'gai.conf', 'protocols', 'services', 'networks',
+  'ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'localtime', 'timezone', 'alternatives', 'ssl', 'ca-certificates',
+  'ca-certificates.conf', 'os-release', 'debian_version', 'mime.types', 'magic', 'inputrc', 'profile', 'bash.bashrc',
+  'perl', 'locale.alias', 'fonts',
+];
+/** /etc entries matched by prefix (interpreter configuration such as `python3.11`, `java-17-openjdk`). */
+const ETC_PREFIXES = ['python3', 'java-'];
+
+/**
+ * Sandboxes on bubblewrap: one workspace per task, host system read-only, no network unless asked.
+ *
+ * @example
+ * const provider = new BubblewrapSandboxProvider({ home: config.home });
+ * await using sandbox = await provider.create({ taskId: 't1' });
+ * await sandbox.run('npm test', { timeoutMs: 60_000 });
+ */
+export class BubblewrapSandboxProvider implements SandboxProvider {
+  readonly name = 'local' as const;
+  private probe?: Promise<void>;
+
+  constructor(private readonly options: BubblewrapSandboxProviderOptions) {}
+
+  async create(options: CreateSandboxOptions): Promise<Sandbox> {
+    const { hostRoot, hostHome } = await prepareLocalWorkspace(this.options.home, options.taskId);
+    const launcher = new BubblewrapLauncher(this.options.bwrapPath ?? 'bwrap', hostRoot, hostHome, this.options.readOnlyMounts ?? []);
+    this.probe ??= probeBubblewrap(launcher, hostRoot);
+    try {
+      await this.probe;
+    } catch (e) {
+      this.probe = undefined;
+      throw e;
+    }
+    return new LocalSandbox({
+      id: `local-${options.taskId}`,
+      provider: 'local',
+      workdir: SANDBOX_WORKDIR,
+      hostRoot,
+      home: SANDBOX_HOME,
+      hostHome,
+      launcher,
+      limits: limitsFrom(this.options),
+      shell: existsSync('/bin/bash') ? '/bin/bash' : '/bin/sh',
+      baseEnv: {
+        PATH: this.options.path ?? DEFAULT_SANDBOX_PATH,
+        HOME: SANDBOX_HOME,
+        LANG: 'C.UTF-8',
+        TERM: 'dumb',
+        ...options.env,
+      },
+      removeWorkspace: this.options.removeWorkspace ?? false,
+    });
+  }
+
+  /** The workspace lives on disk, so reattaching after a restart is creating again for the same task. */
+  connect(sandboxId: string, options: CreateSandboxOptions): Promise<Sandbox> {
+    if (sandboxId !== `local-${options.taskId}`) {
+      throw new DeepAgentError('not_found', `sandbox ${sandboxId} does not belong to task ${options.taskId}`);
+    }
+    return this.create(options);
+  }
+}
+
+/** Builds bwrap command lines for one workspace. */
+class BubblewrapLauncher implements CommandLauncher {
+  readonly network = 'off-by-default' as const;
+  private readonly fixedArgs: string[];
+
+  constructor(
+    private readonly bwrapPath: string,
+    hostRoot: string,
+    hostHome: string,
+    readOnlyMounts: ReadOnlyMount[],
+  ) {
+    this.fixedArgs = [
+      '--die-with-parent',
+      '--new-session',
+      '--unshare-user',
+      '--unshare-pid',
+      '--unshare-ipc',
+      '--unshare-uts',
+      '--unshare-cgroup-try',
+      '--cap-drop', 'ALL',
+      '--hostname', 'sandbox',
+      ...systemMounts(),
+      '--proc', '/proc',
+      '--dev', '/dev',
+      '--tmpfs', '/tmp',
+      '--bind', hostRoot, SANDBOX_WORKDIR,
+      '--bind', hostHome, SANDBOX_HOME,
+      ...readOnlyMounts.flatMap((m) => ['--ro-bind', m.hostPath, m.sandboxPath]),
+    ];
+  }
+
+  launch(request: LaunchRequest): ProcessSpec {
+    const network = request.network ? ['--share-net', '--ro-bind-try', '/etc/resolv.conf', '/etc/resolv.conf'] : ['--unshare-net'];
+    const env = Object.entries(request.env).flatMap(([k, v]) => ['--setenv', k, v]);
+    return {
+      command: this.bwrapPath,
+      args: [...this.fixedArgs, ...network, '--clearenv', ...env, '--chdir', request.sandboxCwd, '--', ...request.argv],
+      // bwrap needs nothing but a PATH to be found on; none of our own environment should reach it.
+      env: { PATH: DEFAULT_SANDBOX_PATH },
+      cwd: '/',
+    };
+  }
+}
+
+/** Read-only binds of the host system: /usr, the top-level links into it (or dirs), and chosen /etc entries. */
+function systemMounts(): string[] {
+  const args = ['--ro-bind', '/usr', '/usr'];
+  for (const dir of ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']) {
+    let st;
+    try {
+      st = lstatSync(dir);
+    } catch {
+      continue;
+    }
+    if (st.isSymbolicLink()) args.push('--symlink', readlinkSync(dir), dir);
+    else if (st.isDirectory()) args.push('--ro-bind', dir, dir);
+  }
+  let etc: string[] = [];
+  try {
+    etc = readdirSync('/etc');
+  } catch {
+    etc = [];
+  }
+  for (const name of etc) {
+    if (ETC_ENTRIES.includes(name) || ETC_PREFIXES.some((p) => name.startsWith(p))) args.push('--ro-bind-try', `/etc/${name}`, `/etc/${name}`);
+  }
+  return args;
+}
+
+/** Runs `true` in a sandbox once, turning a missing or unusable bwrap into one clear line. */
+async function probeBubblewrap(launcher: BubblewrapLauncher, hostRoot: string): Promise<void> {
+  const spec = launcher.launch({ argv: ['true'], hostCwd: hostRoot, sandboxCwd: SANDBOX_WORKDIR, env: { PATH: DEFAULT_SANDBOX_PATH }, network: false });
+  let result;
+  try {
+    result = await runProcess(spec, { timeoutMs: 15_000, maxOutputBytes: 4096, live: new Set() });
+  } catch (e) {
+    const errno = (e as DeepAgentError).data?.errno;
+    if (errno === 'ENOENT' || errno === 'EACCES') throw new DeepAgentError('sandbox_unavailable', BWRAP_MISSING_MESSAGE);
+    throw e;
+  }
+  if (result.exitCode !== 0) {
+    const why = result.stderr.trim().split('\n')[0] || (result.timedOut ? 'timed out' : `exit code ${result.exitCode}`);
+    throw new DeepAgentError(
+      'sandbox_unavailable',
+      `bubblewrap (bwrap) cannot create a sandbox here (${why}); allow unprivileged user namespaces, or set DEEP_AGENT_SANDBOX=unsafe-local to run commands unisolated on this machine.`,
+    );
+  }
+}

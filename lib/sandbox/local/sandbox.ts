@@ -1,0 +1,267 @@
+/**
+ * A sandbox on this machine: a workspace directory, confined file operations, and commands started through a
+ * launcher (bubblewrap, or directly for `unsafe-local`).
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir, open, realpath, rm, stat, statfs } from 'node:fs/promises';
+import { availableParallelism, totalmem } from 'node:os';
+import { relative, sep } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { DeepAgentError } from '../../errors/index.js';
+import type { CommandResult, FileEntry, RunOptions, Sandbox, SandboxInfo, SandboxProviderName, SpawnSpec } from '../types.js';
+import { WorkspaceFiles } from './workspace.js';
+import { killProcessGroup, runProcess, startBackgroundProcess, waitForExit, type ProcessSpec } from './process.js';
+
+/** The standard PATH inside a local sandbox. */
+export const DEFAULT_SANDBOX_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Where background commands write their output, relative to the workspace: `<dir>/<backgroundId>.log`. */
+export const BACKGROUND_LOG_DIR = '.deep-agent/background';
+
+/** What a launcher needs to start one process inside the sandbox. */
+export interface LaunchRequest {
+  argv: string[];
+  /** Host path of the working directory (inside the workspace). */
+  hostCwd: string;
+  /** The same directory as the process sees it. */
+  sandboxCwd: string;
+  /** The complete environment of the process (already cleaned). */
+  env: Record<string, string>;
+  network: boolean;
+}
+
+/** Turns a launch request into a host command line. */
+export interface CommandLauncher {
+  launch(request: LaunchRequest): ProcessSpec;
+  readonly network: SandboxInfo['network'];
+}
+
+/** Limits shared by the local providers. */
+export interface LocalSandboxLimits {
+  /** @default 120000 */
+  defaultTimeoutMs: number;
+  /** Per stream. @default 262144 (256 KiB) */
+  maxOutputBytes: number;
+  /** @default 5000 */
+  maxListEntries: number;
+}
+
+export const DEFAULT_LIMITS: LocalSandboxLimits = { defaultTimeoutMs: 120_000, maxOutputBytes: 256 * 1024, maxListEntries: 5000 };
+
+export interface LocalSandboxInit {
+  id: string;
+  provider: SandboxProviderName;
+  /** The workspace as commands see it. */
+  workdir: string;
+  /** Real host path of the workspace. */
+  hostRoot: string;
+  /** HOME as commands see it. */
+  home: string;
+  /** Host directory behind HOME, removed with the workspace when `removeWorkspace` is set. */
+  hostHome: string;
+  launcher: CommandLauncher;
+  limits: LocalSandboxLimits;
+  /** The shell that runs `run()` commands (`<shell> -c <command>`). */
+  shell: string;
+  /** PATH, HOME, LANG, TERM and the env given at creation. */
+  baseEnv: Record<string, string>;
+  removeWorkspace: boolean;
+}
+
+/**
+ * One local sandbox. Create it through a provider.
+ *
+ * @example
+ * await using sandbox = await new BubblewrapSandboxProvider({ home }).create({ taskId: 't1' });
+ * const { stdout } = await sandbox.run('ls');
+ */
+export class LocalSandbox implements Sandbox {
+  readonly id: string;
+  readonly provider: SandboxProviderName;
+  readonly workdir: string;
+  private readonly files: WorkspaceFiles;
+  private readonly live = new Set<ChildProcess>();
+  private closing?: Promise<void>;
+
+  constructor(private readonly init: LocalSandboxInit) {
+    this.id = init.id;
+    this.provider = init.provider;
+    this.workdir = init.workdir;
+    this.files = new WorkspaceFiles({ hostRoot: init.hostRoot, aliases: [init.workdir, '/workspace'], maxListEntries: init.limits.maxListEntries });
+  }
+
+  /** Host path of the workspace (kept after `close()` unless `removeWorkspace` is set). */
+  get hostWorkspace(): string {
+    return this.init.hostRoot;
+  }
+
+  async run(command: string, options: RunOptions = {}): Promise<CommandResult> {
+    this.assertOpen();
+    if (typeof command !== 'string' || command.trim() === '') throw new DeepAgentError('invalid_input', 'the command is empty');
+    const request = await this.launchRequest([this.init.shell, '-c', command], options.cwd, options.env, options.network ?? false);
+    if (options.background) return this.startBackground(request, options);
+    return runProcess(this.init.launcher.launch(request), {
+      timeoutMs: options.timeoutMs ?? this.init.limits.defaultTimeoutMs,
+      maxOutputBytes: this.init.limits.maxOutputBytes,
+      signal: options.signal,
+      onStdout: options.onStdout,
+      onStderr: options.onStderr,
+      live: this.live,
+    });
+  }
+
+  readFile(path: string): Promise<string> {
+    return this.files.readText(path);
+  }
+
+  async readFileBytes(path: string): Promise<Uint8Array> {
+    return new Uint8Array(await this.files.readBytes(path));
+  }
+
+  writeFile(path: string, content: string | Uint8Array): Promise<void> {
+    this.assertOpen();
+    return this.files.write(path, content);
+  }
+
+  listFiles(path?: string): Promise<FileEntry[]> {
+    return this.files.list(path);
+  }
+
+  async info(): Promise<SandboxInfo> {
+    let diskMb: number | undefined;
+    try {
+      const fs = await statfs(this.init.hostRoot);
+      diskMb = Math.floor((fs.bavail * fs.bsize) / 2 ** 20);
+    } catch {
+      diskMb = undefined;
+    }
+    return {
+      id: this.id,
+      provider: this.provider,
+      workdir: this.workdir,
+      resources: { cpus: availableParallelism(), memoryMb: Math.floor(totalmem() / 2 ** 20), ...(diskMb !== undefined ? { diskMb } : {}) },
+      network: this.init.launcher.network,
+    };
+  }
+
+  /**
+   * The host command line that runs a long-lived process (a stdio MCP server) in this sandbox, stdio piped.
+   * Its `cwd` must already exist. The caller owns the process it spawns.
+   */
+  wrapSpawn(spec: SpawnSpec): { command: string; args: string[]; env: Record<string, string>; cwd?: string } {
+    this.assertOpen();
+    const rel = this.files.lexical(spec.cwd ?? '.');
+    const hostCwd = rel ? `${this.init.hostRoot}/${rel}` : this.init.hostRoot;
+    const launched = this.init.launcher.launch({
+      argv: [spec.command, ...spec.args],
+      hostCwd,
+      sandboxCwd: this.sandboxPathOf(hostCwd),
+      env: { ...this.init.baseEnv, ...spec.env },
+      network: spec.network ?? false,
+    });
+    return { command: launched.command, args: launched.args, env: launched.env, ...(launched.cwd ? { cwd: launched.cwd } : {}) };
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  private async shutdown(): Promise<void> {
+    const children = [...this.live];
+    for (const child of children) killProcessGroup(child);
+    await Promise.all(children.map((c) => waitForExit(c, 2000)));
+    if (this.init.removeWorkspace) {
+      await rm(this.init.hostRoot, { recursive: true, force: true });
+      await rm(this.init.hostHome, { recursive: true, force: true });
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new DeepAgentError('sandbox_error', `sandbox ${this.id} is closed`);
+  }
+
+  private async launchRequest(argv: string[], cwd: string | undefined, env: Record<string, string> | undefined, network: boolean): Promise<LaunchRequest> {
+    const hostCwd = await this.files.resolve(cwd ?? '.');
+    const isDir = await stat(hostCwd).then((s) => s.isDirectory(), () => false);
+    if (!isDir) throw new DeepAgentError('invalid_input', `cwd ${cwd} is not a directory in the workspace`);
+    return { argv, hostCwd, sandboxCwd: this.sandboxPathOf(hostCwd), env: { ...this.init.baseEnv, ...env }, network };
+  }
+
+  private sandboxPathOf(hostPath: string): string {
+    const rel = relative(this.init.hostRoot, hostPath).split(sep).join('/');
+    return rel ? `${this.workdir}/${rel}` : this.workdir;
+  }
+
+  private async startBackground(request: LaunchRequest, options: RunOptions): Promise<CommandResult> {
+    const started = performance.now();
+    const backgroundId = `bg-${randomUUID().slice(0, 8)}`;
+    const logDir = await this.files.resolve(BACKGROUND_LOG_DIR);
+    await mkdir(logDir, { recursive: true });
+    const log = await open(`${logDir}/${backgroundId}.log`, 'a', 0o644);
+    try {
+      const child = startBackgroundProcess(this.init.launcher.launch(request), log.fd, this.live);
+      if (options.timeoutMs !== undefined) {
+        const timer = setTimeout(() => killProcessGroup(child), options.timeoutMs);
+        child.once('exit', () => clearTimeout(timer));
+      }
+      options.signal?.addEventListener('abort', () => killProcessGroup(child), { once: true });
+    } finally {
+      await log.close();
+    }
+    return { stdout: '', stderr: '', exitCode: null, timedOut: false, truncated: false, durationMs: Math.round(performance.now() - started), backgroundId };
+  }
+}
+
+/** Options shared by the local providers. */
+export interface LocalSandboxProviderOptions {
+  /** The state directory (`DEEP_AGENT_HOME`); workspaces live in `<home>/workspaces/<taskId>`. */
+  home: string;
+  /** @default 120000 */
+  defaultTimeoutMs?: number;
+  /** Per stream. @default 262144 (256 KiB) */
+  maxOutputBytes?: number;
+  /** @default 5000 */
+  maxListEntries?: number;
+  /** PATH inside the sandbox. @default DEFAULT_SANDBOX_PATH */
+  path?: string;
+  /**
+   * Delete the workspace (and the sandbox's HOME) on `close()`. The default keeps them so that the user can
+   * inspect what the agent did.
+   * @default false
+   */
+  removeWorkspace?: boolean;
+}
+
+const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/**
+ * Creates (or reuses) the host directories of a task's sandbox: `<home>/workspaces/<taskId>` and the HOME
+ * of its commands, `<home>/sandbox-homes/<taskId>`. Returns their real paths.
+ *
+ * @example
+ * const { hostRoot, hostHome } = await prepareLocalWorkspace('/srv/.deep-agent', 't1');
+ */
+export async function prepareLocalWorkspace(home: string, taskId: string): Promise<{ hostRoot: string; hostHome: string }> {
+  if (typeof taskId !== 'string' || !TASK_ID.test(taskId)) {
+    throw new DeepAgentError('invalid_input', `task id ${JSON.stringify(taskId)} cannot name a workspace (letters, digits, ".", "_", "-")`);
+  }
+  const hostRoot = `${home}/workspaces/${taskId}`;
+  const hostHome = `${home}/sandbox-homes/${taskId}`;
+  await mkdir(hostRoot, { recursive: true, mode: 0o755 });
+  await mkdir(hostHome, { recursive: true, mode: 0o700 });
+  return { hostRoot: await realpath(hostRoot), hostHome: await realpath(hostHome) };
+}
+
+/** Resolves provider options into limits. */
+export function limitsFrom(options: LocalSandboxProviderOptions): LocalSandboxLimits {
+  return {
+    defaultTimeoutMs: options.defaultTimeoutMs ?? DEFAULT_LIMITS.defaultTimeoutMs,
+    maxOutputBytes: options.maxOutputBytes ?? DEFAULT_LIMITS.maxOutputBytes,
+    maxListEntries: options.maxListEntries ?? DEFAULT_LIMITS.maxListEntries,
+  };
+}
