@@ -1,0 +1,113 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DatabaseSync } from 'node:sqlite';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ApprovalRequest } from '../../lib/agent/journal.js';
+import { hasCode } from '../../lib/errors/index.js';
+import { ApprovalStore, openDatabase, SqliteJournal } from '../../lib/local/index.js';
+import { Redactor } from '../../lib/secrets/index.js';
+
+let home: string;
+let db: DatabaseSync;
+
+beforeEach(() => {
+  home = mkdtempSync(join(tmpdir(), 'local-journal-'));
+  db = openDatabase(home);
+});
+afterEach(() => {
+  db.close();
+  rmSync(home, { recursive: true, force: true });
+});
+
+const request = (approvalId: string): ApprovalRequest => ({
+  approvalId,
+  taskId: 't1',
+  tool: 'run_command',
+  input: { command: 'rm -rf build' },
+  reason: 'deletes files',
+});
+
+describe('SqliteJournal', () => {
+  it('replays finished steps on a second instance (a resumed worker) without running them again', async () => {
+    // prepare: the first worker finishes two steps and crashes in the third
+    const first = new SqliteJournal(db, 't1');
+    await first.step('model:1', async () => ({ text: 'plan', usage: { inputTokens: 3 } }));
+    await first.step('tool:1:a', async () => undefined);
+    await expect(first.step('model:2', async () => Promise.reject(new Error('crash')))).rejects.toThrow('crash');
+    const other = openDatabase(home);
+    const resumed = new SqliteJournal(other, 't1');
+    // act
+    const model1 = await resumed.step('model:1', async () => ({ text: 'different' }));
+    const tool1 = await resumed.step('tool:1:a', async () => 'ran again');
+    const model2 = await resumed.step('model:2', async () => ({ text: 'second turn' }));
+    other.close();
+    // assess
+    expect(first.executed).toEqual(['model:1', 'tool:1:a']);
+    expect(resumed.executed).toEqual(['model:2']);
+    expect(model1).toEqual({ text: 'plan', usage: { inputTokens: 3 } });
+    expect(tool1).toBeUndefined();
+    expect(model2).toEqual({ text: 'second turn' });
+  });
+
+  it('keeps the steps of different tasks apart', async () => {
+    await new SqliteJournal(db, 't1').step('model:1', async () => 1);
+    const t2 = new SqliteJournal(db, 't2');
+    expect(await t2.step('model:1', async () => 2)).toBe(2);
+    expect(t2.executed).toEqual(['model:1']);
+  });
+
+  it('redacts secrets in stored step results', async () => {
+    const journal = new SqliteJournal(db, 't1', { redactor: new Redactor(['topsecret-value-123']) });
+    const live = await journal.step('tool:1', async () => ({ out: 'topsecret-value-123' }));
+    const replay = await new SqliteJournal(db, 't1').step('tool:1', async () => ({ out: 'x' }));
+    expect(live).toEqual({ out: 'topsecret-value-123' });
+    expect(replay).toEqual({ out: '[REDACTED]' });
+  });
+
+  it('waits for an approval resolved from a second connection, then replays the decision at once', async () => {
+    // prepare
+    const journal = new SqliteJournal(db, 't1', { pollIntervalMs: 10 });
+    const api = openDatabase(home);
+    const approvals = new ApprovalStore(api);
+    // act
+    const waiting = journal.waitForApproval('approval:tool:3', request('ap-1'));
+    await new Promise((r) => setTimeout(r, 30));
+    const pending = approvals.getApproval('ap-1');
+    const listed = approvals.listApprovals('t1');
+    approvals.resolveApproval('ap-1', { approve: false, reason: 'not today' });
+    const decision = await waiting;
+    const resumed = new SqliteJournal(api, 't1', { pollIntervalMs: 10_000 });
+    const replayed = await resumed.waitForApproval('approval:tool:3', request('ap-new-id'));
+    api.close();
+    // assess
+    expect(pending).toMatchObject({ approvalId: 'ap-1', taskId: 't1', tool: 'run_command', input: { command: 'rm -rf build' }, reason: 'deletes files', status: 'pending' });
+    expect(listed.map((a) => a.approvalId)).toEqual(['ap-1']);
+    expect(decision).toEqual({ approve: false, reason: 'not today' });
+    expect(replayed).toEqual({ approve: false, reason: 'not today' });
+    expect(journal.getApproval('ap-1')).toMatchObject({ status: 'denied', decisionReason: 'not today' });
+    expect(journal.listApprovals('t1')).toHaveLength(1);
+  });
+
+  it('rejects a conflicting second decision and an unknown approval id', async () => {
+    const journal = new SqliteJournal(db, 't1', { pollIntervalMs: 5 });
+    const approvals = new ApprovalStore(db);
+    const waiting = journal.waitForApproval('approval:1', request('ap-2'));
+    expect(approvals.resolveApproval('ap-2', { approve: true }).status).toBe('approved');
+    expect(await waiting).toEqual({ approve: true });
+    expect(approvals.resolveApproval('ap-2', { approve: true }).status).toBe('approved');
+    expect(() => approvals.resolveApproval('ap-2', { approve: false })).toThrow(expect.objectContaining({ code: 'conflict' }));
+    expect(() => approvals.resolveApproval('nope', { approve: true })).toThrow(expect.objectContaining({ code: 'not_found' }));
+  });
+
+  it('stops waiting with code cancelled when the signal aborts', async () => {
+    const controller = new AbortController();
+    const journal = new SqliteJournal(db, 't1', { pollIntervalMs: 1_000, signal: controller.signal });
+    const waiting = journal.waitForApproval('approval:1', request('ap-3'));
+    setTimeout(() => controller.abort(), 20);
+    const started = Date.now();
+    await expect(waiting).rejects.toSatisfy((e) => hasCode(e, 'cancelled'));
+    expect(Date.now() - started).toBeLessThan(900);
+    expect(journal.getApproval('ap-3')!.status).toBe('pending');
+  });
+});
