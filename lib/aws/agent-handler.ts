@@ -1,0 +1,64 @@
+/**
+ * The durable agent function's logic: load the task, build the runtime (model, sandbox, tools) from the
+ * secrets, and run the core with a `DurableJournal`. `lambdas/agent.ts` wraps it in `withDurableExecution`.
+ *
+ * Everything outside a journal step runs again on every replay, so this function does only reads and
+ * construction there; the core puts each write (record updates, events) inside a step.
+ */
+import type { DurableContext } from '@aws/durable-execution-sdk-js';
+import type { RunTaskOptions, StepJournal } from '../agent/index.js';
+import { DeepAgentError } from '../errors/index.js';
+import type { TaskRecord } from '../task/index.js';
+import { DurableJournal } from './durable-journal.js';
+import type { AgentEvent } from './lambda-events.js';
+import type { S3TaskStore } from './s3-task-store.js';
+
+/** What `prepare` builds for one run (everything of RunTaskOptions that is not the task, store or journal). */
+export type AgentRuntime = Omit<RunTaskOptions, 'taskId' | 'store' | 'journal'> & { close?(): Promise<void> };
+
+export interface AgentHandlerDeps {
+  store: S3TaskStore;
+  runTask(options: RunTaskOptions): Promise<TaskRecord>;
+  /** Builds the model client, sandbox provider and tools for a task (reads secrets; called per invocation). */
+  prepare(record: TaskRecord): Promise<AgentRuntime>;
+  /** @default a DurableJournal spilling large results to the store */
+  journalFor?(context: DurableContext, taskId: string): StepJournal;
+  /** Called once, when the run reaches its end (metrics). */
+  onFinished?(record: TaskRecord): void;
+}
+
+/** The execution's result: small on purpose (the record lives in S3). */
+export interface AgentResult {
+  taskId: string;
+  status: TaskRecord['status'];
+}
+
+/**
+ * Creates the durable handler body.
+ *
+ * @example
+ * export const handler = withDurableExecution(createAgentHandler({ store, runTask, prepare }));
+ */
+export function createAgentHandler(deps: AgentHandlerDeps): (event: AgentEvent, context: DurableContext) => Promise<AgentResult> {
+  return async (event, context) => {
+    const taskId = typeof event?.taskId === 'string' ? event.taskId : '';
+    if (!taskId) throw new DeepAgentError('invalid_input', 'the agent event has no taskId');
+    const record = await deps.store.get(taskId);
+    if (!record) throw new DeepAgentError('not_found', `task ${taskId} does not exist`);
+    const journal =
+      deps.journalFor?.(context, taskId) ?? new DurableJournal(context, { taskId, transcripts: deps.store, approvals: deps.store });
+    const runtime = await deps.prepare(record);
+    let final: TaskRecord;
+    try {
+      final = await deps.runTask({ ...runtime, taskId, store: deps.store, journal });
+    } finally {
+      await runtime.close?.().catch(() => {});
+    }
+    deps.onFinished?.(final);
+    // A failed task fails its execution too, so the failure destination and the agent-error alarm see it.
+    if (final.status === 'failed') {
+      throw new DeepAgentError(final.error?.code ?? 'internal', `task ${taskId} failed: ${final.error?.message ?? 'unknown error'}`);
+    }
+    return { taskId, status: final.status };
+  };
+}

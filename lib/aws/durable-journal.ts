@@ -1,0 +1,144 @@
+/**
+ * The step journal on Lambda durable functions: each model turn and tool call is a durable step, so a replay
+ * returns checkpointed results instead of running them again; an approval is a `waitForCallback` whose id is
+ * stored on the approval, so the approvals route can complete it with `SendDurableExecutionCallbackSuccess`.
+ *
+ * Step results are kept small (256 KB per step, 100 MB per execution): a result whose JSON is larger than
+ * `maxInlineBytes` is written to S3 under `tasks/<id>/transcript/` and only its key is checkpointed.
+ */
+import type { DurableContext } from '@aws/durable-execution-sdk-js';
+import { SendDurableExecutionCallbackSuccessCommand } from '@aws-sdk/client-lambda';
+import type { ApprovalDecision, ApprovalRequest, StepJournal } from '../agent/journal.js';
+import { DeepAgentError, toErrorInfo, type SerializedError } from '../errors/index.js';
+import type { LambdaSender } from './dispatcher.js';
+
+/** Where large step results go (S3TaskStore fits). */
+export interface TranscriptStore {
+  putTranscript(taskId: string, name: string, json: string): Promise<string>;
+  getObjectText(key: string): Promise<string>;
+}
+
+/** Where an approval's callback id is kept until a person decides. */
+export interface ApprovalCallbackStore {
+  putDocument(key: string, value: unknown): Promise<void>;
+  getDocument<T = unknown>(key: string): Promise<T | undefined>;
+}
+
+export interface PendingApproval extends ApprovalRequest {
+  callbackId: string;
+  requestedAt: string;
+}
+
+export const approvalKey = (taskId: string, approvalId: string) => `tasks/${taskId}/approvals/${approvalId}.json`;
+
+export interface DurableJournalOptions {
+  taskId: string;
+  transcripts?: TranscriptStore;
+  approvals?: ApprovalCallbackStore;
+  /** @default 200_000 (bytes of JSON; the durable step limit is 256 KB) */
+  maxInlineBytes?: number;
+  /** How long an approval may wait. @default 24 hours */
+  approvalTimeoutSeconds?: number;
+}
+
+/** What a step checkpoints: the value, a reference to S3, or the error it threw (codes survive replay). */
+type Checkpoint = { value?: unknown } | { ref: string } | { error: SerializedError };
+
+function serialise(e: unknown): SerializedError {
+  if (e instanceof DeepAgentError) return e.toObject();
+  const info = toErrorInfo(e);
+  return { errorType: 'Error', code: info.code, message: info.message };
+}
+
+/**
+ * `StepJournal` over a `DurableContext`.
+ *
+ * @example
+ * export const handler = withDurableExecution(async (event, context) =>
+ *   runTask({ taskId: event.taskId, journal: new DurableJournal(context, { taskId: event.taskId, transcripts: store }), ... }));
+ */
+export class DurableJournal implements StepJournal {
+  private readonly maxInlineBytes: number;
+
+  constructor(
+    protected readonly context: DurableContext,
+    private readonly options: DurableJournalOptions,
+  ) {
+    this.maxInlineBytes = options.maxInlineBytes ?? 200_000;
+  }
+
+  async step<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const checkpoint = await this.context.step<Checkpoint>(
+      name,
+      async () => {
+        try {
+          const value = await fn();
+          const json = value === undefined ? undefined : JSON.stringify(value);
+          if (json !== undefined && Buffer.byteLength(json) > this.maxInlineBytes && this.options.transcripts) {
+            return { ref: await this.options.transcripts.putTranscript(this.options.taskId, name, json) };
+          }
+          return { value };
+        } catch (e) {
+          // Recorded, not retried here: the loop decides what a failed step means, and a replay must see the
+          // same outcome. Retries of transient failures happen inside the model client and the tools.
+          return { error: serialise(e) };
+        }
+      },
+      { retryStrategy: () => ({ shouldRetry: false }) },
+    );
+    if ('error' in checkpoint) throw DeepAgentError.fromObject(checkpoint.error);
+    if ('ref' in checkpoint) return JSON.parse(await this.options.transcripts!.getObjectText(checkpoint.ref)) as T;
+    return checkpoint.value as T;
+  }
+
+  async waitForApproval(name: string, request: ApprovalRequest): Promise<ApprovalDecision> {
+    const raw = await this.context.waitForCallback<string | undefined>(
+      name,
+      async (callbackId) => {
+        const pending: PendingApproval = { ...request, callbackId, requestedAt: new Date().toISOString() };
+        await this.options.approvals?.putDocument(approvalKey(request.taskId, request.approvalId), pending);
+      },
+      {
+        timeout: { seconds: this.options.approvalTimeoutSeconds ?? 24 * 3600 },
+        serdes: { deserialize: async (data) => data },
+      },
+    );
+    return parseDecision(raw);
+  }
+}
+
+/** Reads a callback result: `{ approve, reason? }` as JSON; anything else is a denial. */
+export function parseDecision(raw: string | undefined): ApprovalDecision {
+  try {
+    const v = JSON.parse(raw ?? '') as { approve?: unknown; reason?: unknown };
+    if (typeof v?.approve === 'boolean') return { approve: v.approve, ...(typeof v.reason === 'string' ? { reason: v.reason } : {}) };
+  } catch {
+    // fall through
+  }
+  return { approve: false, reason: 'unreadable approval decision' };
+}
+
+/**
+ * Completes a paused approval: finds its callback id and sends the decision to the durable execution.
+ * Throws `not_found` when the task has no such pending approval.
+ *
+ * @example
+ * await resolveApproval({ lambda, approvals: store, taskId, approvalId, decision: { approve: true } });
+ */
+export async function resolveApproval(args: {
+  lambda: LambdaSender;
+  approvals: ApprovalCallbackStore;
+  taskId: string;
+  approvalId: string;
+  decision: ApprovalDecision;
+}): Promise<PendingApproval> {
+  const pending = await args.approvals.getDocument<PendingApproval>(approvalKey(args.taskId, args.approvalId));
+  if (!pending) throw new DeepAgentError('not_found', `task ${args.taskId} has no pending approval ${args.approvalId}`);
+  await args.lambda.send(
+    new SendDurableExecutionCallbackSuccessCommand({
+      CallbackId: pending.callbackId,
+      Result: new TextEncoder().encode(JSON.stringify(args.decision)),
+    }),
+  );
+  return pending;
+}
