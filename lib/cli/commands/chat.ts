@@ -1,0 +1,73 @@
+/** `deep-agent chat`: an interactive session. Each message is a task; the sandbox and the conversation carry over. */
+import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../../config/index.js';
+import { MemoryJournal, runTask } from '../../agent/index.js';
+import type { Sandbox, SandboxProvider } from '../../sandbox/index.js';
+import { observeEvents } from '../../store/index.js';
+import { newTaskRecord } from '../../task/index.js';
+import { ProgressPrinter } from '../progress.js';
+import { openLocalRuntime } from '../local-runtime.js';
+import type { Command } from '../io.js';
+
+/** One sandbox for the whole session: tasks "close" it, the session really closes it at the end. */
+function sessionSandbox(provider: SandboxProvider): SandboxProvider & { end(): Promise<void> } {
+  let shared: Promise<Sandbox> | undefined;
+  return {
+    name: provider.name,
+    create(options) {
+      shared ??= provider.create({ ...options, taskId: `chat-${options.taskId}` });
+      return shared.then((s) => new Proxy(s, { get: (t, p) => (p === 'close' ? async () => {} : Reflect.get(t, p)) }));
+    },
+    async end() {
+      if (shared) await (await shared).close();
+    },
+  };
+}
+
+const MAX_HISTORY_CHARS = 40_000;
+
+export const chatCommand: Command = {
+  name: 'chat',
+  summary: 'interactive session; type exit to quit',
+  usage: `deep-agent chat
+
+Type a message and press enter; the agent works on it in a sandbox kept for the whole session.
+Type exit (or press Ctrl-D) to quit.`,
+  async run(args, io) {
+    parseArgs({ args, allowPositionals: false, options: {} });
+    const config = loadConfig(io.env, io.cwd);
+    const rt = await openLocalRuntime(config);
+    const sandboxProvider = sessionSandbox(rt.sandboxProvider);
+    const progress = new ProgressPrinter(io.stderr);
+    const store = observeEvents(rt.store, (e) => progress.onEvent(e));
+    const history: string[] = [];
+    const rl = createInterface({ input: io.stdin, output: io.stderr, terminal: io.stdin.isTTY === true });
+    io.stderr.write('deep-agent chat: type a task, or exit to quit.\n');
+    try {
+      rl.setPrompt('you> ');
+      rl.prompt();
+      for await (const raw of rl) {
+        const line = raw.trim();
+        if (line === 'exit' || line === 'quit') break;
+        if (line) {
+          const context = history.join('\n').slice(-MAX_HISTORY_CHARS);
+          const prompt = context ? `Conversation so far:\n${context}\n\nNew message from the user:\n${line}` : line;
+          const id = randomUUID();
+          await store.create(newTaskRecord({ id, prompt, source: 'cli' }));
+          const record = await runTask({ taskId: id, store, model: rt.model, sandboxProvider, journal: new MemoryJournal(), tools: rt.tools, ...(rt.approvalPolicy ? { approvalPolicy: rt.approvalPolicy } : {}) });
+          const answer = record.result?.text ?? `(${record.status}${record.error ? `: ${record.error.message}` : ''})`;
+          io.stdout.write(`agent> ${answer}\n`);
+          history.push(`User: ${line}`, `Agent: ${answer}`);
+        }
+        rl.prompt();
+      }
+      return 0;
+    } finally {
+      rl.close();
+      await sandboxProvider.end();
+      await rt.close();
+    }
+  },
+};
