@@ -145,7 +145,8 @@ class BubblewrapLauncher implements CommandLauncher {
     const env = Object.entries(request.env).flatMap(([k, v]) => ['--setenv', k, v]);
     return {
       command: this.bwrapPath,
-      args: [...this.fixedArgs, ...network, '--clearenv', ...env, '--chdir', request.sandboxCwd, '--', ...request.argv],
+      // The root (bwrap's own tmpfs holding /etc, /home, the mount points) is made read-only last.
+      args: [...this.fixedArgs, ...network, '--remount-ro', '/', '--clearenv', ...env, '--chdir', request.sandboxCwd, '--', ...request.argv],
       // bwrap needs nothing but a PATH to be found on; none of our own environment should reach it.
       env: { PATH: DEFAULT_SANDBOX_PATH },
       cwd: '/',

@@ -1,0 +1,293 @@
+/**
+ * The sandbox contract: what every `SandboxProvider` promises (commands, files, timeouts, background
+ * processes, kill on close, isolation, output caps). Each provider's test file calls
+ * `describeSandboxContract` once; E2B's runs only when its key is present.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Sandbox, SandboxProvider } from '../../lib/sandbox/types.js';
+
+export interface SandboxContractOptions {
+  /** When set, the suite registers one skipped test whose title is this reason. */
+  skip?: string;
+  /**
+   * False for providers that do not isolate (unsafe-local): host-visibility checks are left out. Network
+   * blocking is checked whenever the sandbox reports `network: 'off-by-default'`.
+   * @default true
+   */
+  isolated?: boolean;
+  /** The provider's per-stream output cap in bytes. @default 262144 */
+  maxOutputBytes?: number;
+  /** Host path of a sandbox's workspace, for providers whose workspace lives on this machine. */
+  hostWorkspace?(sandbox: Sandbox): string | undefined;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const taskId = (what: string) => `contract-${what}-${randomUUID().slice(0, 8)}`;
+
+/** Waits until `check` returns true, at most `ms`. */
+async function eventually(check: () => Promise<boolean>, ms = 5000): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await check().catch(() => false)) return true;
+    await sleep(100);
+  }
+  return false;
+}
+
+async function rejection(p: Promise<unknown>): Promise<{ code?: string; message?: string }> {
+  try {
+    await p;
+  } catch (e) {
+    return e as { code?: string; message?: string };
+  }
+  throw new Error('expected a rejection');
+}
+
+/** True when this machine can open a TCP connection to the npm registry (so `network: true` can be shown). */
+function hostReachesRegistry(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: 'registry.npmjs.org', port: 443, timeout: 3000 });
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('timeout', () => (socket.destroy(), resolve(false)));
+    socket.once('error', () => resolve(false));
+  });
+}
+
+const TCP_PROBE = `timeout 8 bash -c 'exec 3<>/dev/tcp/registry.npmjs.org/443' && echo reachable || echo unreachable`;
+
+/**
+ * Registers the contract tests for one provider.
+ *
+ * @example
+ * describeSandboxContract('bubblewrap', () => new BubblewrapSandboxProvider({ home }));
+ * describeSandboxContract('e2b', makeE2B, { skip: key ? undefined : 'E2B contract skipped: E2B_API_KEY is not set' });
+ */
+export function describeSandboxContract(
+  name: string,
+  makeProvider: () => Promise<SandboxProvider> | SandboxProvider,
+  opts: SandboxContractOptions = {},
+): void {
+  if (opts.skip) {
+    describe(`sandbox contract: ${name}`, () => {
+      it.skip(opts.skip!, () => {});
+    });
+    return;
+  }
+  const isolated = opts.isolated ?? true;
+  const cap = opts.maxOutputBytes ?? 256 * 1024;
+
+  describe(`sandbox contract: ${name}`, () => {
+    let provider: SandboxProvider;
+    let sandbox: Sandbox;
+    const extra: Sandbox[] = [];
+    const fresh = async (what: string) => {
+      const s = await provider.create({ taskId: taskId(what) });
+      extra.push(s);
+      return s;
+    };
+
+    beforeAll(async () => {
+      provider = await makeProvider();
+      sandbox = await provider.create({ taskId: taskId('main') });
+    });
+    afterAll(async () => {
+      await Promise.all([sandbox, ...extra].filter(Boolean).map((s) => s.close()));
+    });
+
+    describe('commands', () => {
+      it('returns stdout, stderr and the exit code', async () => {
+        const r = await sandbox.run('echo out; echo err >&2; exit 3');
+        expect(r).toMatchObject({ stdout: 'out\n', stderr: 'err\n', exitCode: 3, timedOut: false, truncated: false });
+        expect(r.durationMs).toBeGreaterThanOrEqual(0);
+      });
+
+      it('runs in the workspace, or in cwd relative to it', async () => {
+        await sandbox.writeFile('sub/dir/note.txt', 'in sub');
+        const root = await sandbox.run('pwd');
+        const sub = await sandbox.run('pwd; cat note.txt', { cwd: 'sub/dir' });
+        expect(root.stdout.trim()).toBe(sandbox.workdir);
+        expect(sub.stdout).toBe(`${sandbox.workdir}/sub/dir\nin sub`);
+      });
+
+      it('passes the env it is given and streams output as it comes', async () => {
+        const chunks: string[] = [];
+        const r = await sandbox.run('echo "$GREETING"', { env: { GREETING: 'hello there' }, onStdout: (c) => chunks.push(c) });
+        expect(r.stdout).toBe('hello there\n');
+        expect(chunks.join('')).toBe('hello there\n');
+      });
+
+      it('does not leak the host process environment', async () => {
+        const canary = `canary-${randomUUID()}`;
+        process.env.DEEP_AGENT_CONTRACT_CANARY = canary;
+        try {
+          const s = await fresh('env');
+          const r = await s.run('env');
+          expect(r.stdout).not.toContain(canary);
+        } finally {
+          delete process.env.DEEP_AGENT_CONTRACT_CANARY;
+        }
+      });
+    });
+
+    describe('files', () => {
+      it('writes text with parent directories and reads it back, also by its in-sandbox absolute path', async () => {
+        await sandbox.writeFile('a/b/c/hello.txt', 'héllo\nwörld');
+        expect(await sandbox.readFile('a/b/c/hello.txt')).toBe('héllo\nwörld');
+        expect(await sandbox.readFile(`${sandbox.workdir}/a/b/c/hello.txt`)).toBe('héllo\nwörld');
+        expect((await sandbox.run('cat a/b/c/hello.txt')).stdout).toBe('héllo\nwörld');
+      });
+
+      it('round-trips binary content', async () => {
+        const bytes = Uint8Array.from({ length: 256 }, (_, i) => i);
+        await sandbox.writeFile('bin/all-bytes.bin', bytes);
+        expect(Array.from(await sandbox.readFileBytes('bin/all-bytes.bin'))).toEqual(Array.from(bytes));
+        expect((await sandbox.run('wc -c < bin/all-bytes.bin')).stdout.trim()).toBe('256');
+      });
+
+      it('sees files that commands wrote', async () => {
+        await sandbox.run('mkdir -p made && printf "by command" > made/by-cmd.txt');
+        expect(await sandbox.readFile('made/by-cmd.txt')).toBe('by command');
+      });
+
+      it('lists files recursively without entering node_modules', async () => {
+        const s = await fresh('list');
+        await s.writeFile('src/index.ts', 'export {};');
+        await s.writeFile('src/lib/util.ts', 'x');
+        await s.writeFile('node_modules/pkg/index.js', 'x');
+        const all = await s.listFiles();
+        const paths = all.map((e) => e.path);
+        expect(paths).toEqual(expect.arrayContaining(['src', 'src/index.ts', 'src/lib', 'src/lib/util.ts', 'node_modules']));
+        expect(paths).not.toContain('node_modules/pkg/index.js');
+        expect(all.find((e) => e.path === 'src/index.ts')).toMatchObject({ type: 'file', size: 10 });
+        expect(all.find((e) => e.path === 'src/lib')).toMatchObject({ type: 'dir' });
+        expect((await s.listFiles('src/lib')).map((e) => e.path)).toEqual(['src/lib/util.ts']);
+      });
+
+      it('reports a missing file as not_found', async () => {
+        expect((await rejection(sandbox.readFile('no/such/file.txt'))).code).toBe('not_found');
+      });
+    });
+
+    describe('path escapes', () => {
+      const refused = async (p: Promise<unknown>) => expect((await rejection(p)).code).toBe('path_outside_workspace');
+
+      it('refuses .. traversal and absolute paths outside the workspace', async () => {
+        await refused(sandbox.readFile('../outside.txt'));
+        await refused(sandbox.readFile('a/../../outside.txt'));
+        await refused(sandbox.readFile('/etc/passwd'));
+        await refused(sandbox.writeFile('../../escape.txt', 'x'));
+        await refused(sandbox.listFiles('..'));
+      });
+
+      it('refuses symlinks that point outside, also through a parent directory, and dangling ones', async () => {
+        const r = await sandbox.run(
+          'mkdir -p links && ln -sfn /etc links/etc-dir && ln -sf /etc/passwd links/passwd && ln -sfn .. links/up && ' +
+            `ln -sf /tmp/dangling-${randomUUID()} links/dangling && ln -sf ../a/b/c/hello.txt links/inside`,
+        );
+        expect(r.exitCode).toBe(0);
+        await refused(sandbox.readFile('links/passwd'));
+        await refused(sandbox.readFile('links/etc-dir/passwd'));
+        await refused(sandbox.readFile('links/up/../outside.txt'));
+        await refused(sandbox.writeFile('links/etc-dir/evil.txt', 'x'));
+        await refused(sandbox.writeFile('links/dangling', 'x'));
+        await refused(sandbox.listFiles('links/etc-dir'));
+        expect(await sandbox.readFile('links/inside')).toBe('héllo\nwörld');
+      });
+    });
+
+    describe('timeouts and cancellation', () => {
+      it('kills the whole process tree when the timeout runs out', async () => {
+        const started = Date.now();
+        const r = await sandbox.run('(while true; do echo t >> ticks.txt; sleep 0.1; done) & sleep 30', { timeoutMs: 800 });
+        expect(r).toMatchObject({ timedOut: true, exitCode: null });
+        expect(Date.now() - started).toBeLessThan(8000);
+        const before = (await sandbox.readFile('ticks.txt')).length;
+        await sleep(600);
+        expect((await sandbox.readFile('ticks.txt')).length).toBe(before);
+      });
+
+      it('stops a command when its signal aborts', async () => {
+        const controller = new AbortController();
+        setTimeout(() => controller.abort(), 300);
+        const started = Date.now();
+        const e = await rejection(sandbox.run('sleep 30', { signal: controller.signal }));
+        expect(e.code).toBe('cancelled');
+        expect(Date.now() - started).toBeLessThan(8000);
+      });
+    });
+
+    describe('background processes', () => {
+      it('returns at once with a handle while the command keeps running', async () => {
+        const started = Date.now();
+        const r = await sandbox.run('echo started > bg-started.txt; sleep 30', { background: true });
+        expect(Date.now() - started).toBeLessThan(5000);
+        expect(r.backgroundId).toEqual(expect.any(String));
+        expect(await eventually(async () => (await sandbox.readFile('bg-started.txt')) === 'started\n')).toBe(true);
+      });
+
+      it('kills background processes on close; close is idempotent and ends the sandbox', async () => {
+        const s = await provider.create({ taskId: taskId('close') });
+        const host = opts.hostWorkspace?.(s);
+        await s.run('while true; do echo t >> ticks.txt; sleep 0.1; done', { background: true });
+        expect(await eventually(async () => (await s.readFile('ticks.txt')).length > 0)).toBe(true);
+        await s.close();
+        await s.close();
+        await expect(s.run('echo hi')).rejects.toThrow();
+        if (host) {
+          const before = (await readFile(join(host, 'ticks.txt'), 'utf8')).length;
+          await sleep(600);
+          expect((await readFile(join(host, 'ticks.txt'), 'utf8')).length).toBe(before);
+        }
+      });
+
+      it('closes through Symbol.asyncDispose', async () => {
+        const s = await provider.create({ taskId: taskId('dispose') });
+        await s[Symbol.asyncDispose]();
+        await expect(s.run('echo hi')).rejects.toThrow();
+      });
+    });
+
+    describe('isolation', () => {
+      it('has no network by default when it says so, and has it with network: true', async (ctx) => {
+        const info = await sandbox.info();
+        expect(info).toMatchObject({ id: sandbox.id, provider: provider.name, workdir: sandbox.workdir });
+        if (info.network === 'off-by-default') {
+          expect((await sandbox.run(TCP_PROBE, { timeoutMs: 15_000 })).stdout.trim()).toBe('unreachable');
+        }
+        if (!(await hostReachesRegistry())) return ctx.skip('this machine cannot reach registry.npmjs.org, so network: true cannot be shown');
+        expect((await sandbox.run(TCP_PROBE, { network: true, timeoutMs: 15_000 })).stdout.trim()).toBe('reachable');
+      });
+
+      it.runIf(isolated)("cannot see the host user's home or the project directory", async () => {
+        const canary = join(homedir(), `.deep-agent-contract-canary-${randomUUID()}`);
+        await writeFile(canary, 'secret');
+        try {
+          const projectFile = join(process.cwd(), 'package.json');
+          expect(existsSync(projectFile)).toBe(true);
+          const r = await sandbox.run(`cat ${canary}; cat ${projectFile}; echo done`);
+          expect(r.stdout).toBe('done\n');
+        } finally {
+          await rm(canary, { force: true });
+        }
+      });
+    });
+
+    describe('output caps', () => {
+      it(`keeps at most ${cap} bytes per stream and says it truncated`, async () => {
+        const r = await sandbox.run(`head -c ${cap + 50_000} /dev/zero | tr '\\0' a; echo small >&2`);
+        expect(r.truncated).toBe(true);
+        expect(r.stdout.length).toBeLessThanOrEqual(cap);
+        expect(r.stdout.length).toBeGreaterThan(cap / 2);
+        expect(r.stdout).toMatch(/^a+$/);
+        expect(r.stderr).toBe('small\n');
+        expect(r.exitCode).toBe(0);
+      });
+    });
+  });
+}

@@ -1,0 +1,187 @@
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../lib/config/index.js';
+import {
+  BWRAP_MISSING_MESSAGE,
+  BubblewrapSandboxProvider,
+  LocalSandbox,
+  UnsafeLocalSandboxProvider,
+  createSandboxProvider,
+  type Sandbox,
+} from '../../lib/sandbox/index.js';
+import { describeSandboxContract } from '../helpers/sandbox-contract.js';
+
+const home = await mkdtemp(join(tmpdir(), 'sandbox-local-'));
+afterAll(() => rm(home, { recursive: true, force: true }));
+const hostWorkspace = (s: Sandbox) => (s instanceof LocalSandbox ? s.hostWorkspace : undefined);
+const CAP = 64 * 1024;
+
+describeSandboxContract('bubblewrap', () => new BubblewrapSandboxProvider({ home, maxOutputBytes: CAP }), { maxOutputBytes: CAP, hostWorkspace });
+describeSandboxContract('unsafe-local', () => new UnsafeLocalSandboxProvider({ home, maxOutputBytes: CAP }), {
+  maxOutputBytes: CAP,
+  hostWorkspace,
+  isolated: false,
+});
+
+describe('bubblewrap sandbox', () => {
+  const provider = new BubblewrapSandboxProvider({
+    home,
+    readOnlyMounts: [{ hostPath: dirname(process.execPath), sandboxPath: '/opt/node/bin' }],
+  });
+  let sandbox: Sandbox;
+  beforeAll(async () => {
+    sandbox = await provider.create({ taskId: 'bwrap-specific', env: { GIVEN: 'by-caller' } });
+  });
+  afterAll(() => sandbox.close());
+
+  it('refuses to start without bwrap, in one line that names the way out', async () => {
+    const missing = new BubblewrapSandboxProvider({ home, bwrapPath: '/nonexistent/bwrap' });
+
+    const e = await missing.create({ taskId: 'no-bwrap' }).then(
+      () => undefined,
+      (err: unknown) => err as { code: string; message: string },
+    );
+
+    expect(e).toMatchObject({ code: 'sandbox_unavailable', message: BWRAP_MISSING_MESSAGE });
+    expect(e!.message).not.toContain('\n');
+    expect(e!.message).toContain('DEEP_AGENT_SANDBOX=unsafe-local');
+  });
+
+  it('clears the environment: only PATH, HOME, LANG, TERM and what the caller passed', async () => {
+    const canary = 'sk-ant-api03-CANARYCANARYCANARYCANARY';
+    process.env.ANTHROPIC_API_KEY = canary;
+    try {
+      const s = await provider.create({ taskId: 'bwrap-env', env: { GIVEN: 'by-caller' } });
+      const r = await s.run('env');
+      const everywhere = await s.run('cat /proc/*/environ /proc/*/cmdline 2>/dev/null | tr "\\0" "\\n"; grep -rs "$0" /tmp /home/user /workspace');
+      await s.close();
+
+      const names = new Set(r.stdout.split('\n').filter((l) => l.includes('=')).map((l) => l.split('=')[0]));
+      expect(r.stdout + everywhere.stdout).not.toContain(canary);
+      expect([...names].sort()).toEqual(expect.arrayContaining(['GIVEN', 'HOME', 'LANG', 'PATH', 'TERM']));
+      for (const n of names) expect(['GIVEN', 'HOME', 'LANG', 'PATH', 'TERM', 'PWD', 'SHLVL', 'OLDPWD', '_']).toContain(n);
+    } finally {
+      delete process.env.ANTHROPIC_API_KEY;
+    }
+  });
+
+  it('keeps the host system read-only and hides /root, /work and /home', async () => {
+    const r = await sandbox.run(
+      'touch /usr/bin/evil 2>/dev/null && echo wrote-usr; touch /etc/evil 2>/dev/null && echo wrote-etc; ' +
+        'ls /root /work 2>/dev/null && echo saw-host; ls /home; test -e /etc/shadow && echo saw-shadow; echo done',
+    );
+    expect(r.stdout).toBe('user\ndone\n');
+    expect(existsSync('/etc/evil') || existsSync('/usr/bin/evil')).toBe(false);
+  });
+
+  it('runs in its own PID namespace without capabilities', async () => {
+    const r = await sandbox.run('ls /proc | grep -c "^[0-9]"; grep CapEff /proc/self/status');
+    const [count, caps] = r.stdout.trim().split('\n');
+    expect(Number(count)).toBeLessThanOrEqual(5);
+    expect(caps).toMatch(/CapEff:\s+0+$/);
+  });
+
+  it('runs the mounted Node 24 binary and cannot write to the mount', async () => {
+    const r = await sandbox.run('/opt/node/bin/node -e "console.log(process.version)"; touch /opt/node/bin/x 2>/dev/null || echo read-only');
+    expect(r.stdout).toBe(`${process.version}\nread-only\n`);
+  });
+
+  it('leaves no process on the host after a timeout', async () => {
+    const marker = `${Math.floor(Math.random() * 1e6) + 1000}.25`;
+    const r = await sandbox.run(`(sleep ${marker}) & sleep ${marker}`, { timeoutMs: 500 });
+    expect(r.timedOut).toBe(true);
+    await new Promise((res) => setTimeout(res, 200));
+    const left = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(`sleep ${marker}`));
+    expect(left).toEqual([]);
+  });
+
+  describe('network', () => {
+    let server: Server;
+    let port: number;
+    beforeAll(async () => {
+      server = createServer((socket) => socket.end('hello from the host\n'));
+      await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+      port = (server.address() as { port: number }).port;
+    });
+    afterAll(() => new Promise<void>((res) => server.close(() => res())));
+
+    it("has only its own loopback without the flag, and the host's network with it", async () => {
+      const probe = `timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${port}; cat <&3' || echo refused`;
+
+      const off = await sandbox.run(probe);
+      const on = await sandbox.run(probe, { network: true });
+
+      expect(off.stdout).toBe('refused\n');
+      expect(on.stdout).toBe('hello from the host\n');
+    });
+
+    it('sees resolv.conf only with the network on', async () => {
+      const off = await sandbox.run('test -e /etc/resolv.conf && echo yes || echo no');
+      const on = await sandbox.run('test -e /etc/resolv.conf && echo yes || echo no', { network: true });
+      expect([off.stdout, on.stdout]).toEqual(['no\n', existsSync('/etc/resolv.conf') ? 'yes\n' : 'no\n']);
+    });
+  });
+
+  it('wraps a long-lived stdio process so that it runs inside the sandbox', async () => {
+    const spec = sandbox.wrapSpawn!({ command: '/bin/sh', args: ['-c', 'pwd; echo "$GIVEN"; read line; echo "got:$line"'] });
+
+    const child = spawn(spec.command, spec.args, { env: spec.env, cwd: spec.cwd, stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b));
+    child.stdin.end('ping\n');
+    await new Promise((res) => child.on('close', res));
+
+    expect(out).toBe('/workspace\nby-caller\ngot:ping\n');
+    expect(spec.args).toContain('--unshare-net');
+  });
+
+  it('keeps the workspace after close by default, and removes it with removeWorkspace', async () => {
+    const keep = (await provider.create({ taskId: 'keep-me' })) as LocalSandbox;
+    const gone = (await new BubblewrapSandboxProvider({ home, removeWorkspace: true }).create({ taskId: 'remove-me' })) as LocalSandbox;
+    await keep.writeFile('result.txt', 'x');
+    await gone.writeFile('result.txt', 'x');
+
+    await keep.close();
+    await gone.close();
+
+    expect(existsSync(join(keep.hostWorkspace, 'result.txt'))).toBe(true);
+    expect(existsSync(gone.hostWorkspace)).toBe(false);
+  });
+
+  it('refuses task ids that cannot name a directory', async () => {
+    await expect(provider.create({ taskId: '../escape' })).rejects.toMatchObject({ code: 'invalid_input' });
+  });
+
+  it('reports its resources and workdir', async () => {
+    expect(await sandbox.info()).toMatchObject({
+      id: 'local-bwrap-specific',
+      provider: 'local',
+      workdir: '/workspace',
+      network: 'off-by-default',
+      resources: { cpus: expect.any(Number), memoryMb: expect.any(Number) },
+    });
+  });
+});
+
+describe('createSandboxProvider', () => {
+  it('chooses by DEEP_AGENT_SANDBOX', async () => {
+    const local = await createSandboxProvider(loadConfig({ DEEP_AGENT_HOME: home }));
+    const unsafe = await createSandboxProvider(loadConfig({ DEEP_AGENT_HOME: home, DEEP_AGENT_SANDBOX: 'unsafe-local' }));
+    expect([local.name, unsafe.name]).toEqual(['local', 'unsafe-local']);
+    expect((await unsafe.create({ taskId: 'chosen' })).workdir).toBe(join(home, 'workspaces', 'chosen'));
+  });
+
+  it('refuses e2b without its key in one line', async () => {
+    const e = await createSandboxProvider(loadConfig({ DEEP_AGENT_HOME: home, DEEP_AGENT_SANDBOX: 'e2b' })).then(
+      () => undefined,
+      (err: unknown) => err as { code: string; message: string },
+    );
+    expect(['missing_config', 'sandbox_unavailable']).toContain(e?.code);
+    expect(e!.message).not.toContain('\n');
+  });
+});
