@@ -40,3 +40,4 @@ export {
 } from './schedules.js';
 export { Scheduler, scheduleSlotKey, type SchedulerOptions, type FiredSlot } from './scheduler.js';
 export { CredentialStore, loadSecretKey, parseSecretKey, SECRET_KEY_FILE, type CredentialEntry } from './credentials.js';
+export { openLocalStorage, type LocalStorage, type LocalStorageOptions } from './storage.js';
