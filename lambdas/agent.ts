@@ -1,0 +1,2 @@
+// Placeholder so the CDK stack can synth; the Lambda handlers engineer replaces this file.
+export const handler = async (): Promise<never> => { throw new Error('lambdas/agent.ts is a placeholder'); };

@@ -1,0 +1,92 @@
+/**
+ * The cdk-nag AwsSolutions findings this stack accepts, each with the reason it is acceptable here.
+ * cdk-nag 3 runs as a CDK policy-validation plugin; acknowledgments use CDK's `Validations.of(x).acknowledge`
+ * with ids of the form `AwsSolutions::<rule>[<finding>]`, one per finding (there is no rule-wide form).
+ */
+import { Stack, Validations, type CfnElement } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
+import type { DeepAgentStack } from './stack.js';
+
+const PACK = 'AwsSolutions';
+const BASIC_EXECUTION = 'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole';
+const BASIC_DURABLE_EXECUTION = 'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicDurableExecutionRolePolicy';
+
+function acknowledge(scope: IConstruct, rule: string, reason: string, finding?: string): void {
+  Validations.of(scope).acknowledge({ id: `${PACK}::${PACK}-${rule}${finding ? `[${finding}]` : ''}`, reason });
+}
+
+/** How cdk-nag prints `Fn::GetAtt` of a resource in a finding: `<LogicalId.Arn>`. */
+function arnToken(scope: IConstruct): string {
+  const stack = Stack.of(scope);
+  return `<${stack.getLogicalId(scope.node.defaultChild as CfnElement)}.Arn>`;
+}
+
+/**
+ * Acknowledges the accepted findings of a {@link DeepAgentStack}; called at the end of its constructor.
+ *
+ * @example
+ * suppressStackFindings(this);
+ */
+export function suppressStackFindings(stack: DeepAgentStack): void {
+  const bucketObjects = (prefix: string) => `Resource::${arnToken(stack.store.bucket)}/${prefix}*`;
+  const storeFunctions = [stack.agentFunction, stack.dispatcherFunction, stack.apiFunction];
+
+  for (const fn of [stack.dispatcherFunction, stack.apiFunction, stack.authorizerFunction]) {
+    acknowledge(
+      fn,
+      'IAM4',
+      'AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch logs; it grants no access to the task bucket, queues or secrets.',
+      BASIC_EXECUTION,
+    );
+  }
+  acknowledge(
+    stack.agentFunction,
+    'IAM4',
+    'aws-cdk-lib attaches AWSLambdaBasicDurableExecutionRolePolicy to every durable function: log writes plus checkpointing its own durable executions, nothing else.',
+    BASIC_DURABLE_EXECUTION,
+  );
+  for (const fn of storeFunctions) {
+    acknowledge(
+      fn,
+      'IAM5',
+      'Task records and events live under tasks/<taskId>/ with ids minted at run time, so object access is scoped to the tasks/ prefix of the one task bucket.',
+      bucketObjects('tasks/'),
+    );
+    acknowledge(
+      fn,
+      'IAM5',
+      'Idempotency entries are keyed idempotency/<accountId>/<sha256>.json at run time, so object access is scoped to the idempotency/ prefix of the one task bucket.',
+      bucketObjects('idempotency/'),
+    );
+  }
+  acknowledge(
+    stack.apiFunction,
+    'IAM5',
+    'POST/DELETE /schedules create and delete schedules named at run time; access is limited to schedules inside the stack\'s own schedule group.',
+    `Resource::${stack.schedules.scheduleArnPattern()}`,
+  );
+  acknowledge(
+    stack.apiFunction,
+    'IAM5',
+    'scheduler:ListSchedules (GET /schedules) supports no resource-level permission; the API filters by its own group name.',
+    'Resource::*',
+  );
+  acknowledge(
+    stack.apiFunction,
+    'IAM5',
+    'Cancel and approval callbacks address durable executions whose ARNs carry the version the live alias resolved to and the task id, so the resource is the agent function\'s own qualified-ARN space.',
+    `Resource::${arnToken(stack.agentFunction)}:*`,
+  );
+  for (const secret of [stack.secrets.tokens, stack.secrets.apiTokens]) {
+    acknowledge(
+      secret,
+      'SMG4',
+      'The secret holds third-party API tokens (Anthropic, E2B, GitHub, Notion) or hashed bearer tokens that only their issuers can rotate; the operator replaces them with put-secret-value.',
+    );
+  }
+  acknowledge(
+    stack.agentFailureQueue,
+    'SQS3',
+    'This queue is itself the terminal on-failure destination of the agent function (Lambda invocation records); nothing consumes it automatically, so it needs no DLQ of its own; its depth is alarmed.',
+  );
+}
