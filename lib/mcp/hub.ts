@@ -80,6 +80,8 @@ interface ServerEntry {
   transport?: 'stdio' | 'http' | 'sse';
   stderrTail: string;
   connecting?: Promise<void>;
+  /** a per-server sandbox wrapper (a server deployed during a task runs in that task's sandbox) */
+  wrapSpawn?: McpHubOptions['wrapSpawn'];
 }
 
 const BASE_ENV_NAMES = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TMPDIR', 'TERM', 'USER', 'LOGNAME', 'SHELL'];
@@ -129,10 +131,11 @@ export class McpHub {
    * @example
    * await hub.addServer('weather', { transport: 'stdio', command: 'node', args: ['server.ts'], env: {}, sandboxed: true });
    */
-  async addServer(name: string, spec: McpServerSpec): Promise<McpServerStatus> {
+  async addServer(name: string, spec: McpServerSpec, options: { wrapSpawn?: McpHubOptions['wrapSpawn'] } = {}): Promise<McpServerStatus> {
     const old = this.entries.get(name);
     if (old?.client) await this.disconnect(old);
     this.register(name, spec);
+    if (options.wrapSpawn) this.entries.get(name)!.wrapSpawn = options.wrapSpawn;
     await this.connect(this.entries.get(name)!);
     return this.statusOf(this.entries.get(name)!);
   }
@@ -308,8 +311,9 @@ export class McpHub {
     // give; we pass our basics and the declared variables only, never the agent's own environment.
     let line: WrappedCommand = { command: spec.command, args: spec.args, env: { ...this.baseEnv, ...spec.env }, ...(spec.cwd ? { cwd: spec.cwd } : {}) };
     if (spec.sandboxed) {
-      if (!this.options.wrapSpawn) throw new DeepAgentError('sandbox_unavailable', 'this server must run inside a sandbox, and no sandbox is available');
-      line = await this.options.wrapSpawn({ command: spec.command, args: spec.args, env: spec.env, ...(spec.cwd ? { cwd: spec.cwd } : {}), network: spec.network ?? false }, e.name);
+      const wrapSpawn = e.wrapSpawn ?? this.options.wrapSpawn;
+      if (!wrapSpawn) throw new DeepAgentError('sandbox_unavailable', 'this server must run inside a sandbox, and no sandbox is available');
+      line = await wrapSpawn({ command: spec.command, args: spec.args, env: spec.env, ...(spec.cwd ? { cwd: spec.cwd } : {}), network: spec.network ?? false }, e.name);
     }
     const transport = new StdioClientTransport({ command: line.command, args: line.args, env: line.env, stderr: 'pipe', ...(line.cwd ? { cwd: line.cwd } : {}) });
     transport.stderr?.on('data', (chunk: Buffer) => {

@@ -4,3 +4,4 @@ export * from './names.js';
 export * from './hub.js';
 export * from './presets.js';
 export * from './approval.js';
+export * from './builder/index.js';
