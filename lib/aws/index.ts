@@ -6,3 +6,5 @@ export * from './dispatcher.js';
 export * from './durable-journal.js';
 export * from './secrets.js';
 export * from './agent-handler.js';
+export * from './authorizer.js';
+export * from './schedules.js';
