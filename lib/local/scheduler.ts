@@ -16,6 +16,12 @@ export interface SchedulerOptions {
   onError?(error: unknown, schedule?: Schedule, slot?: Date): void;
   /** @default Date.now */
   clock?: Clock;
+  /**
+   * A slot claimed this long ago whose `onFire` neither finished nor threw (its scheduler crashed in
+   * between) is claimed again and fired. Use {@link scheduleSlotKey} so that such a re-fire is harmless.
+   * @default 300_000 (5 minutes)
+   */
+  reclaimAfterMs?: number;
 }
 
 export interface FiredSlot {
@@ -42,8 +48,9 @@ export const scheduleSlotKey = (scheduleId: string, slot: Date): string => `sche
  *
  * Catch-up policy: after downtime (or a tick later than several slots) only the most recent missed slot
  * fires; older missed slots are skipped. A schedule's first slot is the first one after its creation.
- * The claim comes before `onFire`, so a crash between the two loses that one slot rather than firing it
- * twice (at most once).
+ * The claim comes before `onFire`; when a scheduler dies between the two, the claim goes stale and a later
+ * tick (after `reclaimAfterMs`) fires the slot again, so make `onFire` idempotent per slot with
+ * {@link scheduleSlotKey} (the task store dedupes on it) and each slot yields exactly one task.
  *
  * @example
  * const scheduler = new Scheduler(db, { onFire: (s, slot) => submitScheduledTask(s, slot) });
@@ -70,7 +77,7 @@ export class Scheduler {
     const fired: FiredSlot[] = [];
     for (const schedule of this.store.list()) {
       if (!schedule.enabled) continue;
-      const slot = this.claim(schedule.id, now.getTime());
+      const slot = this.claim(schedule.id, now.getTime()) ?? this.reclaim(schedule.id, now.getTime());
       if (slot === undefined) continue;
       const at = new Date(slot);
       const clean = publicSchedule(schedule);
@@ -118,9 +125,25 @@ export class Scheduler {
       if (slot === undefined) return undefined;
       const r = this.db
         .prepare('INSERT INTO schedule_fires (schedule_id, slot, claimed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING')
-        .run(id, slot, this.clock());
+        .run(id, slot, now);
       this.db.prepare('UPDATE schedules SET last_slot = MAX(COALESCE(last_slot, 0), ?) WHERE id = ?').run(slot, id);
       return Number(r.changes) === 1 ? slot : undefined;
+    });
+  }
+
+  /** Takes over the schedule's latest slot when its claim went stale without an outcome. */
+  private reclaim(id: string, now: number): number | undefined {
+    const staleBefore = now - (this.options.reclaimAfterMs ?? 300_000);
+    return transaction(this.db, () => {
+      const row = this.db
+        .prepare(
+          `SELECT f.slot FROM schedule_fires f JOIN schedules s ON s.id = f.schedule_id AND s.last_slot = f.slot
+           WHERE f.schedule_id = ? AND f.fired_at IS NULL AND f.error IS NULL AND f.claimed_at <= ?`,
+        )
+        .get(id, staleBefore) as { slot: number } | undefined;
+      if (!row) return undefined;
+      this.db.prepare('UPDATE schedule_fires SET claimed_at = ? WHERE schedule_id = ? AND slot = ?').run(now, id, row.slot);
+      return row.slot;
     });
   }
 }

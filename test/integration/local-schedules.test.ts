@@ -155,6 +155,28 @@ describe('Scheduler', () => {
     expect(fired).toEqual(['tick@2026-03-27T12:01:00.000Z']);
   });
 
+  it('fires a slot again when the scheduler that claimed it died before firing, once the claim is stale', async () => {
+    // prepare: a scheduler claims 12:05 and "dies" inside onFire (never settles)
+    new ScheduleStore(db, { clock }).create({ cron: '5 12 * * *', prompt: 'p' }, { id: 'noon' });
+    const dying = new Scheduler(db, { clock, onFire: () => new Promise<void>(() => {}) });
+    void dying.tick(at('2026-03-27T12:05:00Z'));
+    const fired: string[] = [];
+    const successor = new Scheduler(openDatabase(home), {
+      clock,
+      reclaimAfterMs: 60_000,
+      onFire: (s, slot) => void fired.push(`${s.id}@${slot.toISOString()}`),
+    });
+    // act
+    const early = await successor.tick(at('2026-03-27T12:05:30Z'));
+    const late = await successor.tick(at('2026-03-27T12:06:00Z'));
+    const again = await successor.tick(at('2026-03-27T12:09:00Z'));
+    // assess
+    expect(early).toEqual([]);
+    expect(late).toEqual([{ scheduleId: 'noon', slot: at('2026-03-27T12:05:00Z'), ok: true }]);
+    expect(again).toEqual([]);
+    expect(fired).toEqual(['noon@2026-03-27T12:05:00.000Z']);
+  });
+
   it('gives a stable idempotency key per slot', () => {
     expect(scheduleSlotKey('s1', at('2026-03-27T12:01:00Z'))).toBe('schedule:s1:2026-03-27T12:01:00.000Z');
   });
