@@ -34,7 +34,7 @@ const FALLBACK: Price = { input: 3, output: 15 };
 
 /** Price of a model id; Bedrock ids (`anthropic.claude-...-v1:0`, `us.anthropic...`) are normalised first. */
 export function priceOf(model: string): Price {
-  const id = model.replace(/^(?:[a-z]{2}\.)?anthropic\./, '').replace(/-v\d+(?::\d+)?$/, '');
+  const id = model.replace(/^(?:[a-z]+\.)?anthropic\./, '').replace(/-v\d+(?::\d+)?$/, '');
   let best: string | undefined;
   for (const k of Object.keys(PRICES)) if (id.startsWith(k) && (!best || k.length > best.length)) best = k;
   return best ? PRICES[best]! : FALLBACK;
