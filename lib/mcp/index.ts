@@ -5,3 +5,4 @@ export * from './hub.js';
 export * from './presets.js';
 export * from './approval.js';
 export * from './builder/index.js';
+export * from './servers.js';

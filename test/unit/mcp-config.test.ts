@@ -122,3 +122,15 @@ describe('destructive approval policy', () => {
     expect(policy(tool('run_command'), {})).toBeUndefined();
   });
 });
+
+describe('resolveMcpServers', () => {
+  it('merges the config file and presets; a file entry wins over a preset of the same name', async () => {
+    const { resolveMcpServers } = await import('../../lib/mcp/index.js');
+    const dir = mkdtempSync(join(tmpdir(), 'mcp-res-'));
+    writeFileSync(join(dir, '.mcp.json'), JSON.stringify({ mcpServers: { github: { url: 'http://127.0.0.1:1/mcp' }, fs: { command: 'node' } } }));
+    const r = resolveMcpServers(loadConfig({ GITHUB_TOKEN: 'ghp_x' }, dir));
+    expect(r.servers.github).toMatchObject({ transport: 'http', url: 'http://127.0.0.1:1/mcp', source: 'config' });
+    expect(r.servers.fs).toMatchObject({ transport: 'stdio' });
+    expect(r.disabled).toEqual({ notion: 'NOTION_TOKEN is not set' });
+  });
+});
