@@ -16,8 +16,11 @@ export const E2B_WORKDIR = '/home/user/workspace';
 /** Per-stream output cap, equal to the local provider's. */
 export const DEFAULT_OUTPUT_CAP_BYTES = 256 * 1024;
 export const DEFAULT_COMMAND_TIMEOUT_MS = 120_000;
-/** Background commands write their output here, relative to the workspace. */
+/** Background commands write their output here, relative to the workspace: `<dir>/<backgroundId>.log`. */
 export const BACKGROUND_LOG_DIR = '.deep-agent/background';
+/** Absolute paths under `/workspace` mean the workspace, as in the local sandbox. */
+const WORKSPACE_ALIAS = '/workspace';
+export const DEFAULT_MAX_LIST_ENTRIES = 5000;
 
 /**
  * How network access is enforced. E2B filters egress per sandbox, not per process:
@@ -50,6 +53,7 @@ export interface E2BSandboxSettings {
   workdir: string;
   outputCapBytes: number;
   defaultCommandTimeoutMs: number;
+  maxListEntries: number;
   networkPolicy: NetworkPolicy;
   redactor?: Redactor;
   /** Reattaches to the same sandbox after a pause (Sandbox.connect). */
@@ -111,7 +115,6 @@ export class E2BSandbox implements Sandbox {
   /** true when turning the network back off failed: we can no longer promise it is off */
   private networkUnknown = false;
   private networkQueue: Promise<void> = Promise.resolve();
-  private backgroundSeq = 0;
   private keepAlive: SandboxKeepAlive;
 
   constructor(
@@ -160,24 +163,30 @@ export class E2BSandbox implements Sandbox {
 
   /**
    * Resolves a workspace path to an absolute path inside the sandbox, refusing escapes: first lexically
-   * (`..`, absolute paths) on our side, then through symlinks with `realpath` inside the sandbox.
+   * (`..`, absolute paths other than the workspace's, `/workspace/...` being an alias as in the local
+   * sandbox) on our side, then through symlinks with `realpath` inside the sandbox. Also says what is there.
    */
-  async resolvePath(path: string | undefined, operation: string): Promise<string> {
-    const wanted = posix.resolve(this.workdir, path ?? '.');
+  async resolvePath(path: string | undefined, operation: string): Promise<{ path: string; kind: 'dir' | 'file' | 'missing' }> {
+    const shown = path ?? '.';
+    if (typeof shown !== 'string' || shown.includes('\0')) throw new DeepAgentError('invalid_input', 'a path must be a string without NUL bytes');
     const inside = (p: string) => p === this.workdir || p.startsWith(this.workdir + '/');
     const refuse = () =>
-      new DeepAgentError('path_outside_workspace', `${path} is outside the workspace ${this.workdir}.`, { path: path ?? '.' });
+      new DeepAgentError('path_outside_workspace', `${shown} is outside the workspace; use a path relative to the workspace`, { path: shown });
+    let wanted = posix.resolve(this.workdir, shown);
+    if (wanted === WORKSPACE_ALIAS || wanted.startsWith(WORKSPACE_ALIAS + '/')) wanted = this.workdir + wanted.slice(WORKSPACE_ALIAS.length);
     if (!inside(wanted)) throw refuse();
     let real: E2BCommandOutcome;
     try {
-      real = await this.exec(`realpath -m -- ${quote(wanted)}`);
+      real = await this.exec(
+        `p=$(realpath -m -- ${quote(wanted)}) || exit 3; printf '%s\\n' "$p"; if [ -d "$p" ]; then echo dir; elif [ -e "$p" ]; then echo file; else echo missing; fi`,
+      );
     } catch (e) {
-      throw this.fail(e, operation, path);
+      throw this.fail(e, operation, shown);
     }
-    const resolved = real.stdout.trim();
-    if (real.exitCode !== 0 || !resolved) throw new DeepAgentError('sandbox_error', `cannot resolve ${path} in sandbox ${this.id}.`);
+    const [resolved, kind] = real.stdout.trimEnd().split('\n');
+    if (real.exitCode !== 0 || !resolved) throw new DeepAgentError('sandbox_error', `cannot resolve ${shown} in sandbox ${this.id}.`);
     if (!inside(resolved)) throw refuse();
-    return resolved;
+    return { path: resolved, kind: kind === 'dir' ? 'dir' : kind === 'file' ? 'file' : 'missing' };
   }
 
   private serializeNetwork(fn: () => Promise<void>): Promise<void> {
@@ -222,8 +231,11 @@ export class E2BSandbox implements Sandbox {
 
   async run(command: string, options: RunOptions = {}): Promise<CommandResult> {
     this.assertUsable('running a command');
-    if (options.signal?.aborted) throw new DeepAgentError('cancelled', 'the command was cancelled before it started.');
-    const cwd = await this.resolvePath(options.cwd, 'run_command');
+    if (typeof command !== 'string' || command.trim() === '') throw new DeepAgentError('invalid_input', 'the command is empty');
+    if (options.signal?.aborted) throw new DeepAgentError('cancelled', 'the command was cancelled');
+    const target = await this.resolvePath(options.cwd, 'run_command');
+    if (target.kind !== 'dir') throw new DeepAgentError('invalid_input', `cwd ${options.cwd} is not a directory in the workspace`);
+    const cwd = target.path;
     if (options.network) await this.acquireNetwork();
     let releaseLater = false;
     try {
@@ -240,25 +252,29 @@ export class E2BSandbox implements Sandbox {
 
   private async runBackground(command: string, cwd: string, options: RunOptions): Promise<CommandResult> {
     const started = Date.now();
-    const log = `${BACKGROUND_LOG_DIR}/${++this.backgroundSeq}-${started}.log`;
-    const logAbs = posix.join(this.workdir, log);
-    const script = `mkdir -p ${quote(posix.dirname(logAbs))} && exec > ${quote(logAbs)} 2>&1 && ${command}`;
+    const logDir = posix.join(this.workdir, BACKGROUND_LOG_DIR);
+    // `$$` is the shell E2B started, whose pid is the handle's pid: the log is `<dir>/<backgroundId>.log`.
+    const script = `mkdir -p ${quote(logDir)} || exit 1\nexec > ${quote(logDir)}/$$.log 2>&1\n${command}`;
     let handle: E2BCommandHandle;
     try {
-      // timeoutMs 0: a background process lives as long as the sandbox (E2B's command deadline is off).
+      // timeoutMs 0: E2B's command deadline is off; the process lives until it ends, our timer fires, or the sandbox goes.
       handle = await this.instance.commands.run(script, { background: true, cwd, envs: options.env, timeoutMs: 0 });
     } catch (e) {
       throw this.fail(e, 'run_command');
     }
-    if (options.network) {
-      // The network stays on until the background process ends.
-      void handle.wait().then(
-        () => this.releaseNetwork(),
-        () => this.releaseNetwork(),
-      );
+    const ended = handle.wait().then(
+      () => undefined,
+      () => undefined,
+    );
+    if (options.network) void ended.then(() => this.releaseNetwork());
+    if (options.timeoutMs !== undefined) {
+      const timer = setTimeout(() => void this.killTree(handle), options.timeoutMs);
+      timer.unref?.();
+      void ended.then(() => clearTimeout(timer));
     }
+    options.signal?.addEventListener('abort', () => void this.killTree(handle), { once: true });
     return {
-      stdout: `started in the background with id ${handle.pid}; output goes to ${log}\n`,
+      stdout: '',
       stderr: '',
       exitCode: null,
       timedOut: false,
@@ -334,9 +350,11 @@ export class E2BSandbox implements Sandbox {
 
   async readFileBytes(path: string): Promise<Uint8Array> {
     this.assertUsable('reading a file');
-    const abs = await this.resolvePath(path, 'read_file');
+    const target = await this.resolvePath(path, 'read_file');
+    if (target.kind === 'missing') throw new DeepAgentError('not_found', `${path} does not exist in the workspace`, { path });
+    if (target.kind === 'dir') throw new DeepAgentError('invalid_input', `${path} is a directory, not a file`, { path });
     try {
-      return await this.instance.files.read(abs, { format: 'bytes' });
+      return await this.instance.files.read(target.path, { format: 'bytes' });
     } catch (e) {
       throw this.fail(e, 'read_file', path);
     }
@@ -348,31 +366,45 @@ export class E2BSandbox implements Sandbox {
 
   async writeFile(path: string, content: string | Uint8Array): Promise<void> {
     this.assertUsable('writing a file');
-    const abs = await this.resolvePath(path, 'write_file');
+    const target = await this.resolvePath(path, 'write_file');
+    if (target.kind === 'dir') throw new DeepAgentError('invalid_input', `${path} is a directory, not a file`, { path });
     const data =
       typeof content === 'string' ? content : (content.buffer.slice(content.byteOffset, content.byteOffset + content.byteLength) as ArrayBuffer);
     try {
-      await this.instance.files.write(abs, data);
+      // E2B creates missing parent directories.
+      await this.instance.files.write(target.path, data);
     } catch (e) {
       throw this.fail(e, 'write_file', path);
     }
   }
 
+  /**
+   * Lists files under `path` (default the workspace) recursively, as the local sandbox does: paths relative
+   * to the workspace, sorted; symlinks listed, not followed; `node_modules` and `.git` listed but not entered;
+   * at most `maxListEntries` entries.
+   */
   async listFiles(path?: string): Promise<FileEntry[]> {
     this.assertUsable('listing files');
-    const abs = await this.resolvePath(path, 'list_files');
+    const shown = path ?? '.';
+    const target = await this.resolvePath(path, 'list_files');
+    if (target.kind !== 'dir') throw new DeepAgentError('not_found', `${shown} does not exist in the workspace`, { path: shown });
+    let listing: E2BCommandOutcome;
     try {
-      const entries = await this.instance.files.list(abs, { depth: 1 });
-      return entries
-        .map((e): FileEntry => ({
-          path: posix.relative(this.workdir, e.path) || '.',
-          type: e.symlinkTarget !== undefined && e.symlinkTarget !== '' ? 'symlink' : e.type === 'dir' ? 'dir' : e.type === 'symlink' ? 'symlink' : 'file',
-          size: e.size,
-        }))
-        .sort((a, b) => a.path.localeCompare(b.path));
+      listing = await this.exec(
+        `find ${quote(target.path)} -mindepth 1 -printf '%y\\t%s\\t%p\\0' \\( -name node_modules -o -name .git \\) -type d -prune | head -z -n ${this.settings.maxListEntries}`,
+        60_000,
+      );
     } catch (e) {
-      throw this.fail(e, 'list_files', path ?? '.');
+      throw this.fail(e, 'list_files', shown);
     }
+    const entries: FileEntry[] = [];
+    for (const record of listing.stdout.split('\0')) {
+      const [y, size, abs] = record.split('\t');
+      if (!y || abs === undefined) continue;
+      const type = y === 'l' ? 'symlink' : y === 'd' ? 'dir' : 'file';
+      entries.push({ path: posix.relative(this.workdir, abs), type, size: type === 'file' ? Number(size) : 0 });
+    }
+    return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
   async info(): Promise<E2BSandboxInfo> {

@@ -16,6 +16,7 @@ export {
   E2B_WORKDIR,
   DEFAULT_OUTPUT_CAP_BYTES,
   DEFAULT_COMMAND_TIMEOUT_MS,
+  DEFAULT_MAX_LIST_ENTRIES,
   BACKGROUND_LOG_DIR,
   NETWORK_POLICY_TEXT,
   type NetworkPolicy,
@@ -30,4 +31,5 @@ export {
 } from './mcp-gateway.js';
 export { mapE2BError, withE2BBackoff, isRetryableE2BError, type BackoffOptions, type E2BErrorContext } from './errors.js';
 export { SandboxKeepAlive, type KeepAliveOptions } from './keep-alive.js';
-export { loadE2BSdk, type E2BSdk, type E2BSandboxInstance, type E2BCommandHandle, type E2BSandboxStatics } from './sdk.js';
+export type * from './sdk.js';
+export { loadE2BSdk } from './sdk.js';

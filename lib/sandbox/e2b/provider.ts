@@ -5,6 +5,7 @@ import { Redactor, redactorFromEnv } from '../../secrets/index.js';
 import type { CreateSandboxOptions, SandboxProvider } from '../types.js';
 import {
   DEFAULT_COMMAND_TIMEOUT_MS,
+  DEFAULT_MAX_LIST_ENTRIES,
   DEFAULT_OUTPUT_CAP_BYTES,
   E2B_WORKDIR,
   E2BSandbox,
@@ -42,6 +43,8 @@ export interface E2BProviderOptions {
   outputCapBytes?: number;
   /** @default 120 s */
   defaultCommandTimeoutMs?: number;
+  /** @default 5000, as the local provider */
+  maxListEntries?: number;
   /** @default '/home/user/workspace' */
   workdir?: string;
   /** Backoff on E2B rate limits for create and connect. @default 5 attempts, 500 ms base, 10 s cap */
@@ -88,6 +91,7 @@ export class E2BSandboxProvider implements SandboxProvider {
       network: o.network ?? 'per-command',
       outputCapBytes: o.outputCapBytes ?? DEFAULT_OUTPUT_CAP_BYTES,
       defaultCommandTimeoutMs: o.defaultCommandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+      maxListEntries: o.maxListEntries ?? DEFAULT_MAX_LIST_ENTRIES,
       workdir: o.workdir ?? E2B_WORKDIR,
       backoff: o.backoff,
     };
@@ -107,6 +111,7 @@ export class E2BSandboxProvider implements SandboxProvider {
       workdir: this.options.workdir,
       outputCapBytes: this.options.outputCapBytes,
       defaultCommandTimeoutMs: this.options.defaultCommandTimeoutMs,
+      maxListEntries: this.options.maxListEntries,
       networkPolicy: this.options.network,
       redactor: this.redactor,
       reconnect: (id) => this.connectInstance(id, this.options.timeoutSeconds * 1000),
