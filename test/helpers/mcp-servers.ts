@@ -30,13 +30,13 @@ export interface RunningHttpServer {
 }
 
 /** Starts server-everything in streamable HTTP mode on a random port and waits until it listens. */
-export async function startEverythingHttp(port?: number): Promise<RunningHttpServer> {
+export async function startEverythingHttp(port?: number, mode: 'streamableHttp' | 'sse' = 'streamableHttp'): Promise<RunningHttpServer> {
   const p = port ?? (await freePort());
-  const child = spawn(process.execPath, [EVERYTHING_BIN, 'streamableHttp'], { env: { PATH: process.env.PATH ?? '', PORT: String(p) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [EVERYTHING_BIN, mode], { env: { PATH: process.env.PATH ?? '', PORT: String(p) }, stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('server-everything did not start in 10 s')), 10_000);
     const onData = (d: Buffer) => {
-      if (d.toString().includes('listening')) {
+      if (/listening|running on port/i.test(d.toString())) {
         clearTimeout(timer);
         resolve();
       }
@@ -46,7 +46,7 @@ export async function startEverythingHttp(port?: number): Promise<RunningHttpSer
     child.once('exit', (code) => reject(new Error(`server-everything exited with ${code}`)));
   });
   return {
-    spec: { transport: 'http', url: `http://127.0.0.1:${p}/mcp`, headers: {} },
+    spec: { transport: 'http', url: `http://127.0.0.1:${p}/${mode === 'sse' ? 'sse' : 'mcp'}`, headers: {} },
     child,
     port: p,
     stop: async () => {

@@ -104,6 +104,21 @@ describe('McpHub over streamable HTTP (server-everything)', () => {
   });
 });
 
+describe('McpHub against an old SSE-only server', () => {
+  it('falls back from streamable HTTP to SSE', async () => {
+    const server = await startEverythingHttp(undefined, 'sse');
+    const hub = new McpHub({ servers: { old: server.spec } });
+    try {
+      await hub.start();
+      expect(hub.status()[0]).toMatchObject({ state: 'connected', transport: 'sse' });
+      expect(textOf(await call(hub.tools(), 'mcp__old__echo', { message: 'via sse' }))).toContain('via sse');
+    } finally {
+      await hub.close();
+      await server.stop();
+    }
+  });
+});
+
 describe('McpHub with several servers', () => {
   let hub: McpHub | undefined;
   afterEach(async () => hub?.close());
