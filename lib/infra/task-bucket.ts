@@ -42,7 +42,6 @@ export class TaskBucket extends Construct {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       minimumTLSVersion: 1.2,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       removalPolicy: RemovalPolicy.RETAIN,
     } satisfies s3.BucketProps;
     this.accessLogBucket = new s3.Bucket(this, 'AccessLogs', {
@@ -64,6 +63,7 @@ export class TaskBucket extends Construct {
     }
     this.bucket = new s3.Bucket(this, 'Bucket', {
       ...secure,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       versioned: false,
       serverAccessLogsBucket: this.accessLogBucket,
       serverAccessLogsPrefix: 'task-bucket/',
