@@ -32,19 +32,11 @@ export async function createSandboxProvider(config: Config, overrides: SandboxPr
   }
 }
 
-/** Loaded on demand so that local runs never load the E2B SDK. */
+/**
+ * Loaded on demand so that local runs never load the E2B SDK. A literal specifier, so that bundlers (esbuild
+ * for the Lambda functions) include the module.
+ */
 async function loadE2BProvider(config: Config): Promise<SandboxProvider> {
-  // A variable specifier keeps this module compiling while the E2B module is absent.
-  const specifier = './e2b/index.js';
-  let module: { createE2BSandboxProvider?: (config: Config) => SandboxProvider };
-  try {
-    module = (await import(specifier)) as typeof module;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND' || !String((e as Error).message).includes('sandbox/e2b/index')) throw e;
-    module = {};
-  }
-  if (typeof module.createE2BSandboxProvider !== 'function') {
-    throw new DeepAgentError('sandbox_unavailable', 'the E2B sandbox provider is not available in this build; set DEEP_AGENT_SANDBOX=local to use bubblewrap.');
-  }
-  return module.createE2BSandboxProvider(config);
+  const { createE2BSandboxProvider } = await import('./e2b/index.js');
+  return createE2BSandboxProvider(config);
 }

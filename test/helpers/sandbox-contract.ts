@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
+import { lookup } from 'node:dns/promises';
 import { connect } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -49,17 +50,22 @@ async function rejection(p: Promise<unknown>): Promise<{ code?: string; message?
   throw new Error('expected a rejection');
 }
 
+/** The registry's address as this machine resolves it, so that blocking is shown without relying on DNS. */
+async function registryAddress(): Promise<string | undefined> {
+  return lookup('registry.npmjs.org', { family: 4 }).then((a) => a.address, () => undefined);
+}
+
 /** True when this machine can open a TCP connection to the npm registry (so `network: true` can be shown). */
-function hostReachesRegistry(): Promise<boolean> {
+function hostReachesRegistry(address: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect({ host: 'registry.npmjs.org', port: 443, timeout: 3000 });
+    const socket = connect({ host: address, port: 443, timeout: 3000 });
     socket.once('connect', () => (socket.destroy(), resolve(true)));
     socket.once('timeout', () => (socket.destroy(), resolve(false)));
     socket.once('error', () => resolve(false));
   });
 }
 
-const TCP_PROBE = `timeout 8 bash -c 'exec 3<>/dev/tcp/registry.npmjs.org/443' && echo reachable || echo unreachable`;
+const tcpProbe = (host: string) => `timeout 8 bash -c 'exec 3<>/dev/tcp/${host}/443' && echo reachable || echo unreachable`;
 
 /**
  * Registers the contract tests for one provider.
@@ -257,11 +263,14 @@ export function describeSandboxContract(
       it('has no network by default when it says so, and has it with network: true', async (ctx) => {
         const info = await sandbox.info();
         expect(info).toMatchObject({ id: sandbox.id, provider: provider.name, workdir: sandbox.workdir });
+        const address = await registryAddress();
         if (info.network === 'off-by-default') {
-          expect((await sandbox.run(TCP_PROBE, { timeoutMs: 15_000 })).stdout.trim()).toBe('unreachable');
+          for (const host of ['registry.npmjs.org', ...(address ? [address] : [])]) {
+            expect((await sandbox.run(tcpProbe(host), { timeoutMs: 15_000 })).stdout.trim(), host).toBe('unreachable');
+          }
         }
-        if (!(await hostReachesRegistry())) return ctx.skip('this machine cannot reach registry.npmjs.org, so network: true cannot be shown');
-        expect((await sandbox.run(TCP_PROBE, { network: true, timeoutMs: 15_000 })).stdout.trim()).toBe('reachable');
+        if (!address || !(await hostReachesRegistry(address))) return ctx.skip('this machine cannot reach registry.npmjs.org, so network: true cannot be shown');
+        expect((await sandbox.run(tcpProbe('registry.npmjs.org'), { network: true, timeoutMs: 15_000 })).stdout.trim()).toBe('reachable');
       });
 
       it.runIf(isolated)("cannot see the host user's home or the project directory", async () => {

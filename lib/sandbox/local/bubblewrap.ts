@@ -19,6 +19,7 @@ import { runProcess, type ProcessSpec } from './process.js';
 import {
   DEFAULT_SANDBOX_PATH,
   LocalSandbox,
+  checkedEnv,
   limitsFrom,
   prepareLocalWorkspace,
   type CommandLauncher,
@@ -94,7 +95,7 @@ export class BubblewrapSandboxProvider implements SandboxProvider {
         HOME: SANDBOX_HOME,
         LANG: 'C.UTF-8',
         TERM: 'dumb',
-        ...options.env,
+        ...checkedEnv(options.env),
       },
       removeWorkspace: this.options.removeWorkspace ?? false,
     });

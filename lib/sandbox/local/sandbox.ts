@@ -156,7 +156,7 @@ export class LocalSandbox implements Sandbox {
       argv: [spec.command, ...spec.args],
       hostCwd,
       sandboxCwd: this.sandboxPathOf(hostCwd),
-      env: { ...this.init.baseEnv, ...spec.env },
+      env: { ...this.init.baseEnv, ...checkedEnv(spec.env) },
       network: spec.network ?? false,
     });
     return { command: launched.command, args: launched.args, env: launched.env, ...(launched.cwd ? { cwd: launched.cwd } : {}) };
@@ -189,7 +189,7 @@ export class LocalSandbox implements Sandbox {
     const hostCwd = await this.files.resolve(cwd ?? '.');
     const isDir = await stat(hostCwd).then((s) => s.isDirectory(), () => false);
     if (!isDir) throw new DeepAgentError('invalid_input', `cwd ${cwd} is not a directory in the workspace`);
-    return { argv, hostCwd, sandboxCwd: this.sandboxPathOf(hostCwd), env: { ...this.init.baseEnv, ...env }, network };
+    return { argv, hostCwd, sandboxCwd: this.sandboxPathOf(hostCwd), env: { ...this.init.baseEnv, ...checkedEnv(env) }, network };
   }
 
   private sandboxPathOf(hostPath: string): string {
@@ -215,6 +215,17 @@ export class LocalSandbox implements Sandbox {
     }
     return { stdout: '', stderr: '', exitCode: null, timedOut: false, truncated: false, durationMs: Math.round(performance.now() - started), backgroundId };
   }
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Refuses environment entries that cannot be passed to a process (bad names, NUL bytes). */
+export function checkedEnv(env: Record<string, string> | undefined): Record<string, string> {
+  for (const [name, value] of Object.entries(env ?? {})) {
+    if (!ENV_NAME.test(name)) throw new DeepAgentError('invalid_input', `${JSON.stringify(name)} is not a valid environment variable name`);
+    if (typeof value !== 'string' || value.includes('\0')) throw new DeepAgentError('invalid_input', `the value of ${name} must be a string without NUL bytes`);
+  }
+  return env ?? {};
 }
 
 /** Options shared by the local providers. */

@@ -12,6 +12,7 @@ import type { ProcessSpec } from './process.js';
 import {
   DEFAULT_SANDBOX_PATH,
   LocalSandbox,
+  checkedEnv,
   limitsFrom,
   prepareLocalWorkspace,
   type CommandLauncher,
@@ -46,7 +47,7 @@ export class UnsafeLocalSandboxProvider implements SandboxProvider {
       launcher: directLauncher,
       limits: limitsFrom(this.options),
       shell: existsSync('/bin/bash') ? '/bin/bash' : '/bin/sh',
-      baseEnv: { PATH: this.options.path ?? DEFAULT_SANDBOX_PATH, HOME: hostHome, LANG: 'C.UTF-8', TERM: 'dumb', ...options.env },
+      baseEnv: { PATH: this.options.path ?? DEFAULT_SANDBOX_PATH, HOME: hostHome, LANG: 'C.UTF-8', TERM: 'dumb', ...checkedEnv(options.env) },
       removeWorkspace: this.options.removeWorkspace ?? false,
     });
   }
