@@ -1,2 +1,12 @@
-// Placeholder so the CDK stack can synth; the Lambda handlers engineer replaces this file.
-export const handler = async (): Promise<never> => { throw new Error('lambdas/authorizer.ts is a placeholder'); };
+/** API Gateway Lambda REQUEST authorizer: bearer token -> account id (tokens secret, cached), deny by default. */
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { SecretCache, authorize, requireEnv, type AuthorizerEvent } from '../lib/aws/index.js';
+
+const env = requireEnv(process.env, ['API_TOKENS_SECRET_ARN']);
+const logger = new Logger();
+const cache = new SecretCache(new SecretsManagerClient({}), { ttlMs: 60_000 });
+
+export const handler = (event: AuthorizerEvent) =>
+  // Only the error's name is logged: never the token, the header or the secret.
+  authorize(event, { cache, secretArn: env.API_TOKENS_SECRET_ARN, onError: (e) => logger.error('tokens secret unreadable', { errorName: (e as Error)?.name }) });
