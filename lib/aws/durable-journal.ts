@@ -6,6 +6,7 @@
  * Step results are kept small (256 KB per step, 100 MB per execution): a result whose JSON is larger than
  * `maxInlineBytes` is written to S3 under `tasks/<id>/transcript/` and only its key is checkpointed.
  */
+import { randomUUID } from 'node:crypto';
 import type { DurableContext } from '@aws/durable-execution-sdk-js';
 import { SendDurableExecutionCallbackSuccessCommand } from '@aws-sdk/client-lambda';
 import type { ApprovalDecision, ApprovalRequest, StepJournal } from '../agent/journal.js';
@@ -75,7 +76,8 @@ export class DurableJournal implements StepJournal {
           const value = await fn();
           const json = value === undefined ? undefined : JSON.stringify(value);
           if (json !== undefined && Buffer.byteLength(json) > this.maxInlineBytes && this.options.transcripts) {
-            return { ref: await this.options.transcripts.putTranscript(this.options.taskId, name, json) };
+            // The key is checkpointed, so it need not be derivable: a suffix keeps like-named steps apart.
+            return { ref: await this.options.transcripts.putTranscript(this.options.taskId, `${name}-${randomUUID().slice(0, 8)}`, json) };
           }
           return { value };
         } catch (e) {
