@@ -1,8 +1,8 @@
 /**
  * A test double of the slice of the `e2b` SDK the E2B provider uses, because E2B's cloud cannot be reached
- * here. It is not a mock of behaviour we could run for real: commands run as real local processes (bash) and
- * files live in a temporary directory, with sandbox paths equal to host paths (give the provider
- * `workdir: fake.workdir`). What it stands in for is E2B's control plane: create / connect / pause / kill,
+ * here. It is not a mock of behaviour we could run for real: commands run as real local processes (bash, in an
+ * empty network namespace while the sandbox's internet is off) and files live in a temporary directory, with
+ * sandbox paths equal to host paths (give the provider `workdir: fake.workdir`). What it stands in for is E2B's control plane: create / connect / pause / kill,
  * timeouts and network settings are recorded, and failures can be programmed (rate limit, then success).
  * Errors are the real classes from the `e2b` package.
  */
@@ -272,7 +272,10 @@ export class FakeE2B implements E2BSdk {
   }
 
   private startCommand(s: FakeSandboxState, cmd: string, opts: E2BRunOptions): E2BCommandHandle {
-    const child = spawn('bash', ['-c', cmd], {
+    // Like E2B, no internet while allowInternetAccess is false: the command gets an empty network namespace.
+    // (`unshare` execs, so the pid stays the shell's, as in E2B.) Applied at start, not to running commands.
+    const argv = s.allowInternetAccess ? ['bash', '-c', cmd] : ['unshare', '-rn', 'bash', '-c', cmd];
+    const child = spawn(argv[0]!, argv.slice(1), {
       cwd: opts.cwd ?? this.root,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: join(this.root, 'home/user'), ...s.envs, ...opts.envs },
       stdio: ['ignore', 'pipe', 'pipe'],

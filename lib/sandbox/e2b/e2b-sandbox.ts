@@ -172,9 +172,12 @@ export class E2BSandbox implements Sandbox {
     const inside = (p: string) => p === this.workdir || p.startsWith(this.workdir + '/');
     const refuse = () =>
       new DeepAgentError('path_outside_workspace', `${shown} is outside the workspace; use a path relative to the workspace`, { path: shown });
-    let wanted = posix.resolve(this.workdir, shown);
-    if (wanted === WORKSPACE_ALIAS || wanted.startsWith(WORKSPACE_ALIAS + '/')) wanted = this.workdir + wanted.slice(WORKSPACE_ALIAS.length);
-    if (!inside(wanted)) throw refuse();
+    // `/workspace/...` names the workspace, as in the local sandbox.
+    const aliased = shown === WORKSPACE_ALIAS || shown.startsWith(WORKSPACE_ALIAS + '/') ? this.workdir + shown.slice(WORKSPACE_ALIAS.length) : shown;
+    // Lexical check first (cheap, and an escape by `..` or an absolute path is refused without asking E2B)...
+    if (!inside(posix.resolve(this.workdir, aliased))) throw refuse();
+    // ...then the real path, computed by the sandbox on the unnormalised path: `link/..` must follow the link.
+    const wanted = posix.isAbsolute(aliased) ? aliased : `${this.workdir}/${aliased}`;
     let real: E2BCommandOutcome;
     try {
       real = await this.exec(

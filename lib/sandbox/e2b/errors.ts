@@ -59,6 +59,10 @@ export function mapE2BError(e: unknown, ctx: E2BErrorContext): DeepAgentError {
   if (name === 'SandboxNotFoundError' || name === 'NotFoundError' || statusOf(e) === 404) {
     return make('sandbox_error', `${sandbox} no longer exists (expired?); it cannot be used for ${ctx.operation}.`);
   }
+  // E2B reports calls into a sandbox that has ended (HTTP 502 / "unavailable") as a TimeoutError too.
+  if (name === 'TimeoutError' && /sandbox timeout|end of life|sandbox was not found|not found/i.test(raw)) {
+    return make('sandbox_error', `${sandbox} no longer exists (expired?); it cannot be used for ${ctx.operation}.`);
+  }
   if (name === 'TimeoutError') {
     return make('command_timeout', `${ctx.operation} in ${sandbox} timed out: ${firstLine}`);
   }
