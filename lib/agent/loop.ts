@@ -149,7 +149,7 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
   const started = await journal.step('task:start', async () => {
     const startedAt = new Date().toISOString();
     await store.update(taskId, { status: 'running', startedAt, usage: emptyUsage(), steps: 0 });
-    await emit('task.started', { model: model.model, provider: model.provider, sandbox: sandboxProvider.name, tools: allTools.map((t) => t.name) });
+    await emit('task.started', { model: model.model, provider: model.provider, sandbox: sandboxProvider.name, tools: allTools.map((t) => t.name), ...options.startInfo });
     return { startedAt };
   });
   usage = emptyUsage();

@@ -39,6 +39,8 @@ export interface RunTaskOptions {
   approvalPolicy?: ApprovalPolicy;
   /** Appended to the built-in system prompt. */
   instructions?: string;
+  /** Extra data for the `task.started` event (e.g. which MCP servers are attached and which failed). */
+  startInfo?: Record<string, unknown>;
   /** Called with each text delta of the model's answer (live progress). */
   onTextDelta?(text: string): void;
 }

@@ -5,11 +5,12 @@ import { DeepAgentError } from '../errors/index.js';
 import { UsageError, type CliIo, type Command } from './io.js';
 import { runCommand } from './commands/run.js';
 import { chatCommand } from './commands/chat.js';
+import { mcpCommand } from './commands/mcp.js';
 
 export type { CliIo, Command } from './io.js';
 export { UsageError } from './io.js';
 
-const COMMANDS: Command[] = [runCommand, chatCommand];
+const COMMANDS: Command[] = [runCommand, chatCommand, mcpCommand];
 
 /** Adds commands (serve, submit, mcp, examples, ...) registered by other parts. */
 export function registerCommands(...commands: Command[]): void {

@@ -1,21 +1,25 @@
-/** Assembles the local runtime for CLI commands: SQLite store under DEEP_AGENT_HOME, the sandbox, the model. */
+/** Assembles the local runtime for CLI commands: SQLite store under DEEP_AGENT_HOME, the sandbox, the model, MCP. */
 import { join } from 'node:path';
 import { requireModelCredentials, requireSandboxCredentials, type Config } from '../config/index.js';
 import { openDatabase, SqliteTaskStore } from '../local/index.js';
+import { attachMcp, mcpServerRuntime, type AttachedMcp } from '../mcp/index.js';
 import { createModelClient, type ModelClient } from '../model/index.js';
 import { createSandboxProvider, type SandboxProvider } from '../sandbox/index.js';
 import { redactorFromEnv } from '../secrets/index.js';
 import type { Tool } from '../tools/index.js';
-import type { ApprovalPolicy } from '../agent/index.js';
+import type { ApprovalPolicy, RunTaskOptions } from '../agent/index.js';
 
 export interface LocalRuntime {
   config: Config;
   store: SqliteTaskStore;
   model: ModelClient;
   sandboxProvider: SandboxProvider;
-  /** Extra tools (MCP) and the approval policy that goes with them. */
+  mcp: AttachedMcp;
+  /** Every MCP tool and the MCP builder tools. */
   tools: Tool[];
   approvalPolicy?: ApprovalPolicy;
+  /** What runTask needs for a task that selects `servers` (all attached servers when absent). */
+  taskOptions(servers?: string[]): Pick<RunTaskOptions, 'tools' | 'approvalPolicy' | 'instructions' | 'startInfo'>;
   logDir: string;
   close(): Promise<void>;
 }
@@ -32,15 +36,31 @@ export async function openLocalRuntime(config: Config): Promise<LocalRuntime> {
   const db = openDatabase(config.home);
   const store = new SqliteTaskStore(db, { redactor: redactorFromEnv(config.env) });
   const model = await createModelClient(config);
-  const sandboxProvider = await createSandboxProvider(config);
+  // Built MCP servers run with the project's own Node and MCP SDK, mounted read-only: building works offline.
+  const runtime = mcpServerRuntime();
+  const sandboxProvider = await createSandboxProvider(config, { readOnlyMounts: runtime.mounts });
+  const mcp = await attachMcp(config, { sandboxProvider, runtime });
+  const tools = mcp.toolsFor();
   return {
     config,
     store,
     model,
     sandboxProvider,
-    tools: [],
+    mcp,
+    tools,
+    ...(mcp.approvalPolicy ? { approvalPolicy: mcp.approvalPolicy } : {}),
+    taskOptions(servers) {
+      const note = mcp.unavailableNote();
+      return {
+        tools: mcp.toolsFor(servers),
+        ...(mcp.approvalPolicy ? { approvalPolicy: mcp.approvalPolicy } : {}),
+        ...(note ? { instructions: note } : {}),
+        startInfo: { mcpServers: mcp.status().map((s) => ({ name: s.name, state: s.state, ...(s.reason ? { reason: s.reason } : {}) })) },
+      };
+    },
     logDir: join(config.home, 'logs'),
     async close() {
+      await mcp.close();
       db.close();
     },
   };

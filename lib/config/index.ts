@@ -24,6 +24,11 @@ export interface Config {
   /** Absolute path of the MCP config file, when one is set or `./.mcp.json` exists. */
   mcpConfigPath?: string;
   apiToken?: string;
+  /**
+   * Which tool calls wait for a person: `destructive` makes MCP tools that are not read-only ask
+   * (`DEEP_AGENT_APPROVAL=destructive`), `tools` lists names or globs that always ask (`DEEP_AGENT_APPROVE_TOOLS`).
+   */
+  approval: { destructive: boolean; tools: string[] };
   /** The raw environment, for adapters that must honour variables exactly as an SDK does. */
   env: Env;
 }
@@ -47,6 +52,11 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
   if (!(SANDBOXES as readonly string[]).includes(sandbox)) {
     throw new DeepAgentError('invalid_input', `DEEP_AGENT_SANDBOX must be one of ${SANDBOXES.join(', ')}, not "${sandbox}".`);
   }
+  const approvalMode = nonEmpty('DEEP_AGENT_APPROVAL') ?? 'none';
+  if (approvalMode !== 'none' && approvalMode !== 'destructive') {
+    throw new DeepAgentError('invalid_input', `DEEP_AGENT_APPROVAL must be "none" or "destructive", not "${approvalMode}".`);
+  }
+  const approveTools = (nonEmpty('DEEP_AGENT_APPROVE_TOOLS') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   const mcpConfig = nonEmpty('DEEP_AGENT_MCP_CONFIG');
   const defaultMcp = resolve(cwd, '.mcp.json');
   return {
@@ -62,6 +72,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     notionToken: nonEmpty('NOTION_TOKEN'),
     mcpConfigPath: mcpConfig ? resolve(cwd, mcpConfig) : existsSync(defaultMcp) ? defaultMcp : undefined,
     apiToken: nonEmpty('DEEP_AGENT_API_TOKEN'),
+    approval: { destructive: approvalMode === 'destructive', tools: approveTools },
     env,
   };
 }

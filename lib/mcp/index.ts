@@ -21,3 +21,4 @@ export * from './presets.js';
 export * from './approval.js';
 export * from './builder/index.js';
 export * from './servers.js';
+export * from "./attach.js";

@@ -56,7 +56,7 @@ Type exit (or press Ctrl-D) to quit.`,
           const prompt = context ? `Conversation so far:\n${context}\n\nNew message from the user:\n${line}` : line;
           const id = randomUUID();
           await store.create(newTaskRecord({ id, prompt, source: 'cli' }));
-          const record = await runTask({ taskId: id, store, model: rt.model, sandboxProvider, journal: new MemoryJournal(), tools: rt.tools, ...(rt.approvalPolicy ? { approvalPolicy: rt.approvalPolicy } : {}) });
+          const record = await runTask({ taskId: id, store, model: rt.model, sandboxProvider, journal: new MemoryJournal(), ...rt.taskOptions() });
           const answer = record.result?.text ?? `(${record.status}${record.error ? `: ${record.error.message}` : ''})`;
           io.stdout.write(`agent> ${answer}\n`);
           history.push(`User: ${line}`, `Agent: ${answer}`);

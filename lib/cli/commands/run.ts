@@ -94,9 +94,8 @@ Exit code 0 when the task succeeded, 1 when it failed or was cancelled.`,
         model: rt.model,
         sandboxProvider: rt.sandboxProvider,
         journal: new TerminalJournal(io, values.yes === true),
-        tools: rt.tools,
         signal: controller.signal,
-        ...(rt.approvalPolicy ? { approvalPolicy: rt.approvalPolicy } : {}),
+        ...rt.taskOptions(),
       });
       const logPath = await rt.store.exportTaskLog(id, rt.logDir);
       progress.summary(record);

@@ -1,0 +1,66 @@
+/**
+ * Attaches MCP to a runtime in one call: servers from the config file, the presets and the builder's registry,
+ * connected in parallel; the builder tools; the approval policy from configuration; and a note for the model
+ * about servers that could not start (a broken server never stops a task).
+ */
+import type { ApprovalPolicy } from '../agent/types.js';
+import type { Config } from '../config/index.js';
+import type { SandboxProvider } from '../sandbox/types.js';
+import type { Tool } from '../tools/types.js';
+import { destructiveApprovalPolicy } from './approval.js';
+import { createDeployedServerSpawner, createMcpBuilderTools, type McpServerRuntime } from './builder/index.js';
+import { McpHub, type McpServerStatus } from './hub.js';
+import { resolveMcpServers, type ResolveMcpServersOptions } from './servers.js';
+
+export interface AttachedMcp {
+  hub: McpHub;
+  /** MCP tools of the selected servers (all when `servers` is absent) plus the builder tools. */
+  toolsFor(servers?: string[]): Tool[];
+  approvalPolicy?: ApprovalPolicy;
+  status(): McpServerStatus[];
+  /** One paragraph for the model about servers that are not available, or undefined when all are. */
+  unavailableNote(): string | undefined;
+  close(): Promise<void>;
+}
+
+/** The approval policy that configuration asks for, or undefined when no call needs approval. */
+export function approvalPolicyFromConfig(config: Config): ApprovalPolicy | undefined {
+  if (!config.approval.destructive && config.approval.tools.length === 0) return undefined;
+  return destructiveApprovalPolicy({ always: config.approval.tools, scope: config.approval.destructive ? ['mcp__*'] : [] });
+}
+
+/**
+ * @example
+ * const mcp = await attachMcp(config, { sandboxProvider, runtime });
+ * runTask({ ..., tools: mcp.toolsFor(record.mcpServers), approvalPolicy: mcp.approvalPolicy });
+ */
+export async function attachMcp(
+  config: Config,
+  deps: { sandboxProvider: SandboxProvider; runtime: McpServerRuntime; resolve?: ResolveMcpServersOptions },
+): Promise<AttachedMcp> {
+  const spawner = createDeployedServerSpawner(deps.sandboxProvider, deps.runtime);
+  const resolved = resolveMcpServers(config, { deployedRuntime: deps.runtime, ...deps.resolve });
+  const hub = new McpHub({ ...resolved, env: config.env, wrapSpawn: spawner.wrapSpawn });
+  await hub.start();
+  const builder = createMcpBuilderTools({ hub, home: config.home, runtime: deps.runtime });
+  const approvalPolicy = approvalPolicyFromConfig(config);
+  return {
+    hub,
+    toolsFor(servers) {
+      const connected = new Set(hub.status().filter((s) => s.state === 'connected').map((s) => s.name));
+      const wanted = servers?.filter((s) => connected.has(s));
+      return [...hub.tools(wanted ? { servers: wanted } : {}), ...builder];
+    },
+    ...(approvalPolicy ? { approvalPolicy } : {}),
+    status: () => hub.status(),
+    unavailableNote() {
+      const down = hub.status().filter((s) => s.state === 'failed' || s.state === 'disabled');
+      if (down.length === 0) return undefined;
+      return `These MCP servers are not available in this task: ${down.map((s) => `${s.name} (${s.reason ?? s.state})`).join('; ')}. Work without them or say what is missing.`;
+    },
+    async close() {
+      await hub.close();
+      await spawner.close();
+    },
+  };
+}
