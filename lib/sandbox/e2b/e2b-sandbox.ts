@@ -275,7 +275,9 @@ export class E2BSandbox implements Sandbox {
       timer.unref?.();
       void ended.then(() => clearTimeout(timer));
     }
-    options.signal?.addEventListener('abort', () => void this.killTree(handle), { once: true });
+    const onAbort = () => void this.killTree(handle);
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    void ended.then(() => options.signal?.removeEventListener('abort', onAbort));
     return {
       stdout: '',
       stderr: '',
