@@ -1,0 +1,3 @@
+/** The HTTP API: one Hono app for `serve` and API Gateway, and a client for it. */
+export { createHttpApp, bearerTokenAuth, DEFAULT_BODY_LIMIT_BYTES, type HttpAppDeps } from './app.js';
+export { ApiClient, type ApiClientOptions } from './client.js';

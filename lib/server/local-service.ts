@@ -1,0 +1,265 @@
+/**
+ * The local service that `deep-agent serve` runs: the HTTP app on 127.0.0.1, the queue worker and the
+ * scheduler, all on one SQLite file under DEEP_AGENT_HOME.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { serve, type ServerType } from '@hono/node-server';
+import type { ApprovalPolicy } from '../agent/index.js';
+import type { Env } from '../config/index.js';
+import { DeepAgentError } from '../errors/index.js';
+import { bearerTokenAuth, createHttpApp } from '../http/index.js';
+import { openLocalStorage, scheduleSlotKey, Scheduler, type Clock, type LocalStorage } from '../local/index.js';
+import { destructiveApprovalPolicy } from '../mcp/index.js';
+import type { ModelClient } from '../model/index.js';
+import type { SandboxProvider } from '../sandbox/index.js';
+import type { Redactor } from '../secrets/index.js';
+import { TaskService, type McpConnectionBackend, type ScheduleBackend } from '../service/index.js';
+import { observeEvents, type TaskStore } from '../store/index.js';
+import type { TaskEvent } from '../task/index.js';
+import type { Tool } from '../tools/index.js';
+import { TaskWorker } from './worker.js';
+
+/** The one account of a local service: every token holder is the machine's owner. */
+export const LOCAL_ACCOUNT = 'local';
+export const API_TOKEN_FILE = 'api-token';
+
+/** Settings of `serve` read from the environment (documented in README). */
+export interface ServeSettings {
+  /** DEEP_AGENT_WORKER_CONCURRENCY @default 2 */
+  concurrency: number;
+  /** DEEP_AGENT_VISIBILITY_TIMEOUT_SECONDS @default 60 */
+  visibilityTimeoutSeconds: number;
+  /** DEEP_AGENT_MAX_ATTEMPTS: deliveries before a task fails for good @default 3 */
+  maxAttempts: number;
+  /** DEEP_AGENT_RETRY_DELAY_SECONDS @default 1 */
+  retryDelaySeconds: number;
+  /** DEEP_AGENT_APPROVE_TOOLS: comma-separated tool-name globs that need a person's approval */
+  approveTools: string[];
+}
+
+/**
+ * Reads the `serve` settings; a bad value is one `invalid_input` line naming the variable.
+ *
+ * @example
+ * const settings = serveSettingsFromEnv(config.env);
+ */
+export function serveSettingsFromEnv(env: Env): ServeSettings {
+  const int = (name: string, fallback: number, min: number) => {
+    const raw = env[name]?.trim();
+    if (!raw) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min) throw new DeepAgentError('invalid_input', `${name} must be a whole number >= ${min}, not "${raw}"`);
+    return n;
+  };
+  return {
+    concurrency: int('DEEP_AGENT_WORKER_CONCURRENCY', 2, 1),
+    visibilityTimeoutSeconds: int('DEEP_AGENT_VISIBILITY_TIMEOUT_SECONDS', 60, 1),
+    maxAttempts: int('DEEP_AGENT_MAX_ATTEMPTS', 3, 1),
+    retryDelaySeconds: int('DEEP_AGENT_RETRY_DELAY_SECONDS', 1, 0),
+    approveTools: (env.DEEP_AGENT_APPROVE_TOOLS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+  };
+}
+
+/**
+ * The API token: `configured` (DEEP_AGENT_API_TOKEN) when given, else `<home>/api-token`, generated (mode 0600)
+ * on first use.
+ *
+ * @example
+ * const { token, file } = ensureApiToken(config.home, config.apiToken);
+ */
+export function ensureApiToken(home: string, configured?: string): { token: string; file?: string } {
+  if (configured) return { token: configured };
+  const file = join(home, API_TOKEN_FILE);
+  if (existsSync(file)) {
+    const token = readFileSync(file, 'utf8').trim();
+    if (token) return { token, file };
+  }
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  const token = randomBytes(32).toString('base64url');
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return { token, file };
+}
+
+/** The token a CLI client uses: DEEP_AGENT_API_TOKEN, else the local token file when it exists. */
+export function readApiToken(home: string, configured?: string): string | undefined {
+  if (configured) return configured;
+  const file = join(home, API_TOKEN_FILE);
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined;
+}
+
+/**
+ * Approval policy of the local service: tools matching `approveTools` globs always ask; MCP tools not marked
+ * read-only ask (their destructive annotations); `extra` (e.g. the MCP hub's own policy) is asked first.
+ */
+export function localApprovalPolicy(approveTools: string[], extra?: ApprovalPolicy): ApprovalPolicy {
+  const byName = destructiveApprovalPolicy({ always: approveTools });
+  return (tool, input) => extra?.(tool, input) ?? byName(tool, input);
+}
+
+export interface LocalServiceOptions {
+  home: string;
+  token: string;
+  model: ModelClient;
+  sandboxProvider: SandboxProvider;
+  tools?: Tool[];
+  approvalPolicy?: ApprovalPolicy;
+  settings?: Partial<ServeSettings>;
+  /** @default 8787; 0 picks a free port */
+  port?: number;
+  /** Only loopback makes sense for a single-machine service. @default 127.0.0.1 */
+  hostname?: string;
+  redactor?: Redactor;
+  secretKey?: string;
+  /** Drives queue, schedules and the scheduler (tests). @default Date.now */
+  clock?: Clock;
+  /** Scheduler tick interval; 0 disables the background ticks (tests call `scheduler.tick()`). @default 1000 */
+  schedulerIntervalMs?: number;
+  /** Worker poll interval. @default 200 */
+  pollIntervalMs?: number;
+  /** Called with each event written by the worker (progress, benchmarks). */
+  onEvent?(event: TaskEvent): void;
+  /** Errors of the service itself (never of tasks). */
+  onError?(error: unknown): void;
+  mcpConnections?: McpConnectionBackend;
+}
+
+export interface LocalService {
+  url: string;
+  port: number;
+  storage: LocalStorage;
+  service: TaskService;
+  worker: TaskWorker;
+  scheduler: Scheduler;
+  app: ReturnType<typeof createHttpApp>;
+  /** Stops accepting requests and work; in-flight tasks finish within `graceMs` or are released for the next start. */
+  stop(graceMs?: number): Promise<{ released: string[] }>;
+}
+
+/** Local schedules on the SQLite schedule table (one account). */
+function localSchedules(storage: LocalStorage): ScheduleBackend {
+  const strip = <T extends { lastSlot?: number }>(s: T) => {
+    const { lastSlot, ...rest } = s;
+    return { ...rest, ...(lastSlot !== undefined ? { lastFiredSlot: new Date(lastSlot).toISOString() } : {}) };
+  };
+  return {
+    create: (input) => storage.schedules.create(input),
+    list: () => storage.schedules.list().map(strip),
+    delete: (id) => storage.schedules.delete(id),
+  };
+}
+
+/**
+ * Opens storage, starts the worker, the scheduler and the HTTP server on 127.0.0.1.
+ *
+ * @example
+ * const svc = await startLocalService({ home, token, model, sandboxProvider, port: 0 });
+ * await fetch(`${svc.url}/tasks`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ prompt: 'hi' }) });
+ * await svc.stop();
+ */
+export async function startLocalService(options: LocalServiceOptions): Promise<LocalService> {
+  const settings = { ...serveSettingsFromEnv({}), ...options.settings };
+  const storage = openLocalStorage(options.home, {
+    ...(options.redactor ? { redactor: options.redactor } : {}),
+    ...(options.secretKey ? { secretKey: options.secretKey } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+    maxReceiveCount: settings.maxAttempts,
+  });
+  const store: TaskStore = options.onEvent ? observeEvents(storage.tasks, options.onEvent) : storage.tasks;
+  const logDir = join(options.home, 'logs');
+
+  const worker = new TaskWorker({
+    storage,
+    store,
+    model: options.model,
+    sandboxProvider: options.sandboxProvider,
+    tools: options.tools ?? [],
+    approvalPolicy: localApprovalPolicy(settings.approveTools, options.approvalPolicy),
+    concurrency: settings.concurrency,
+    visibilityTimeoutSeconds: settings.visibilityTimeoutSeconds,
+    retryDelaySeconds: settings.retryDelaySeconds,
+    pollIntervalMs: options.pollIntervalMs ?? 200,
+    ...(options.onError ? { onError: options.onError } : {}),
+    onTaskDone: async (taskId) => {
+      await storage.tasks.exportTaskLog(taskId, logDir).catch((e) => options.onError?.(e));
+    },
+  });
+
+  const service = new TaskService({
+    store,
+    queue: {
+      send: ({ taskId }) => {
+        storage.queue.send({ taskId });
+        worker.wake();
+      },
+    },
+    approvals: {
+      taskOf: (approvalId) => storage.approvals.getApproval(approvalId)?.taskId,
+      resolve: (approvalId, decision) => storage.approvals.resolveApproval(approvalId, decision),
+    },
+    schedules: localSchedules(storage),
+    onCancel: (taskId) => worker.cancel(taskId),
+  });
+
+  const scheduler = new Scheduler(storage.db, {
+    ...(options.clock ? { clock: options.clock } : {}),
+    onFire: async (schedule, slot) => {
+      await service.submit(
+        LOCAL_ACCOUNT,
+        {
+          prompt: schedule.prompt,
+          idempotencyKey: scheduleSlotKey(schedule.id, slot),
+          ...(schedule.budget ? { budget: schedule.budget } : {}),
+          ...(schedule.mcpServers ? { mcpServers: schedule.mcpServers } : {}),
+        },
+        'schedule',
+      );
+    },
+    ...(options.onError ? { onError: (e: unknown) => options.onError!(e) } : {}),
+  });
+
+  const app = createHttpApp({
+    service,
+    authenticate: bearerTokenAuth(options.token, LOCAL_ACCOUNT),
+    ...(options.mcpConnections ? { mcpConnections: options.mcpConnections } : {}),
+    ...(options.onError ? { onError: options.onError } : {}),
+  });
+
+  const hostname = options.hostname ?? '127.0.0.1';
+  const server: ServerType = await new Promise((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port: options.port ?? 8787, hostname }, () => resolve(s));
+    s.once('error', (e: NodeJS.ErrnoException) =>
+      reject(e.code === 'EADDRINUSE' ? new DeepAgentError('conflict', `port ${options.port} on ${hostname} is already in use; pick another with --port`) : e),
+    );
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  worker.start();
+  const interval = options.schedulerIntervalMs ?? 1_000;
+  if (interval > 0) scheduler.start({ intervalMs: interval });
+
+  let stopped: Promise<{ released: string[] }> | undefined;
+  return {
+    url: `http://${hostname}:${port}`,
+    port,
+    storage,
+    service,
+    worker,
+    scheduler,
+    app,
+    stop: (graceMs = 10_000) =>
+      (stopped ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+        });
+        await scheduler.stop();
+        const { released } = await worker.stop(graceMs);
+        storage.close();
+        return { released };
+      })()),
+  };
+}

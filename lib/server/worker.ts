@@ -1,0 +1,197 @@
+/**
+ * The local queue worker: takes task messages from the SQLite queue and runs them with a persisted step
+ * journal, so a crashed or stopped worker's tasks resume where they were.
+ */
+import { runTask, type ApprovalPolicy } from '../agent/index.js';
+import { hasCode, toErrorInfo } from '../errors/index.js';
+import type { LocalStorage, ReceivedMessage } from '../local/index.js';
+import type { ModelClient } from '../model/index.js';
+import type { SandboxProvider } from '../sandbox/index.js';
+import type { TaskStore } from '../store/index.js';
+import { isTerminal } from '../task/index.js';
+import type { Tool } from '../tools/index.js';
+
+export interface TaskWorkerOptions {
+  storage: Pick<LocalStorage, 'queue' | 'journal'>;
+  /** Where records and events go. @default storage.tasks */
+  store: TaskStore;
+  model: ModelClient;
+  sandboxProvider: SandboxProvider;
+  tools?: Tool[];
+  approvalPolicy?: ApprovalPolicy;
+  /** Tasks run at once. @default 2 */
+  concurrency?: number;
+  /** A received message stays hidden this long; a heartbeat extends it while the task runs. @default 60 */
+  visibilityTimeoutSeconds?: number;
+  /** How often an idle worker looks for messages (it is also woken by `wake()`). @default 200 */
+  pollIntervalMs?: number;
+  /** Delay before a failed attempt is delivered again. @default 1 */
+  retryDelaySeconds?: number;
+  /** How often a waiting approval is checked. @default 250 */
+  approvalPollMs?: number;
+  /** Called with errors of the worker itself (not of tasks, which are recorded on the task). */
+  onError?(error: unknown): void;
+  /** Called when a task's run ends (for logs). */
+  onTaskDone?(taskId: string): void | Promise<void>;
+}
+
+interface InFlight {
+  message: ReceivedMessage;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+/**
+ * Runs queued tasks, `concurrency` at a time.
+ *
+ * - A transient failure (model or sandbox infrastructure) is retried through the queue (`task.retrying`);
+ *   after the queue's last attempt the task is `failed` with the last error.
+ * - `attempts` on the record counts deliveries.
+ * - `cancel(taskId)` aborts a task running here at once.
+ * - `stop(graceMs)` stops receiving, waits for running tasks up to the grace period, then releases the
+ *   messages of those still running so that the next start resumes them from the journal.
+ *
+ * @example
+ * const worker = new TaskWorker({ storage, store: storage.tasks, model, sandboxProvider });
+ * worker.start();
+ * // ...
+ * await worker.stop(10_000);
+ */
+export class TaskWorker {
+  private readonly inFlight = new Map<string, InFlight>();
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+  private readonly concurrency: number;
+  private readonly visibility: number;
+
+  constructor(private readonly options: TaskWorkerOptions) {
+    this.concurrency = options.concurrency ?? 2;
+    this.visibility = options.visibilityTimeoutSeconds ?? 60;
+  }
+
+  /** Task ids running now. */
+  get active(): string[] {
+    return [...this.inFlight.keys()];
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.receiveLoop();
+  }
+
+  /** Looks at the queue now instead of at the next poll (call it after sending). */
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  /** Aborts a task running in this worker; true when it was running here. */
+  cancel(taskId: string): boolean {
+    const f = this.inFlight.get(taskId);
+    f?.controller.abort();
+    return f !== undefined;
+  }
+
+  /**
+   * Stops receiving; waits up to `graceMs` for running tasks, then releases the messages of the rest (they
+   * are delivered again at once to the next worker, which resumes them from the journal).
+   */
+  async stop(graceMs = 10_000): Promise<{ finished: number; released: string[] }> {
+    this.running = false;
+    this.wake();
+    await this.loop;
+    const pending = [...this.inFlight.values()];
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(pending.map((f) => f.done)), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+    clearTimeout(timer);
+    const released: string[] = [];
+    for (const [taskId, f] of this.inFlight) {
+      this.options.storage.queue.changeVisibility(f.message.receiptHandle, 0);
+      released.push(taskId);
+    }
+    this.inFlight.clear();
+    return { finished: pending.length - released.length, released };
+  }
+
+  private async receiveLoop(): Promise<void> {
+    while (this.running) {
+      const free = this.concurrency - this.inFlight.size;
+      let received: ReceivedMessage[] = [];
+      if (free > 0) {
+        try {
+          received = this.options.storage.queue.receive({ visibilityTimeoutSeconds: this.visibility, max: free });
+        } catch (e) {
+          this.options.onError?.(e);
+        }
+      }
+      for (const message of received) this.begin(message);
+      if (received.length === 0 || this.inFlight.size >= this.concurrency) {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(done, this.options.pollIntervalMs ?? 200);
+          function done() {
+            clearTimeout(t);
+            resolve();
+          }
+          this.wakeUp = done;
+        });
+        this.wakeUp = undefined;
+      }
+    }
+  }
+
+  private begin(message: ReceivedMessage): void {
+    const controller = new AbortController();
+    const entry: InFlight = { message, controller, done: Promise.resolve() };
+    this.inFlight.set(message.taskId, entry);
+    entry.done = this.process(message, controller)
+      .catch((e) => this.options.onError?.(e))
+      .finally(() => {
+        if (this.inFlight.get(message.taskId) === entry) this.inFlight.delete(message.taskId);
+        this.wake();
+      });
+  }
+
+  private async process(message: ReceivedMessage, controller: AbortController): Promise<void> {
+    const { queue } = this.options.storage;
+    const { store } = this.options;
+    const { taskId, receiptHandle, receiveCount } = message;
+    const record = await store.get(taskId);
+    if (!record || isTerminal(record.status)) {
+      // Unknown, finished, or cancelled while queued: never started.
+      queue.delete(receiptHandle);
+      return;
+    }
+    await store.update(taskId, { attempts: receiveCount });
+    // A lost message (stale receipt) is not aborted here: aborting would record the task as cancelled.
+    const heartbeat = setInterval(() => queue.changeVisibility(receiptHandle, this.visibility), Math.max(100, (this.visibility * 1000) / 3));
+    heartbeat.unref();
+    try {
+      await runTask({
+        taskId,
+        store,
+        model: this.options.model,
+        sandboxProvider: this.options.sandboxProvider,
+        journal: this.options.storage.journal(taskId, { signal: controller.signal, pollIntervalMs: this.options.approvalPollMs ?? 250 }),
+        tools: this.options.tools ?? [],
+        signal: controller.signal,
+        rethrowTransient: true,
+        ...(this.options.approvalPolicy ? { approvalPolicy: this.options.approvalPolicy } : {}),
+      });
+      queue.delete(receiptHandle);
+    } catch (e) {
+      if (!this.running && hasCode(e, 'cancelled')) return; // stopping: the message is released by stop()
+      const info = toErrorInfo(e);
+      const outcome = queue.fail(receiptHandle, `${info.code}: ${info.message}`, { retryDelaySeconds: this.options.retryDelaySeconds ?? 1 });
+      if (outcome.state === 'retry') {
+        await store.appendEvent(taskId, 'task.retrying', { scope: 'task', attempt: receiveCount, maxAttempts: queue.maxReceiveCount, error: info });
+      } else if (outcome.state === 'dead') {
+        const failed = await store.update(taskId, { status: 'failed', error: info, finishedAt: new Date().toISOString(), attempts: receiveCount });
+        await store.appendEvent(taskId, 'task.failed', { error: info, attempts: receiveCount, usage: failed.usage, steps: failed.steps });
+      }
+    } finally {
+      clearInterval(heartbeat);
+    }
+    await this.options.onTaskDone?.(taskId);
+  }
+}

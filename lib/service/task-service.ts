@@ -1,0 +1,138 @@
+/**
+ * The task service: submit, read, cancel and approve tasks for an authenticated account. Runtime-independent:
+ * it only talks to the ports it is given, so the local `serve` and the API Lambda share it.
+ */
+import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import { DeepAgentError } from '../errors/index.js';
+import type { TaskStore } from '../store/index.js';
+import {
+  isTerminal,
+  newTaskRecord,
+  SubmitTaskSchema,
+  type SubmitTask,
+  type TaskEvent,
+  type TaskRecord,
+  type TaskSource,
+} from '../task/index.js';
+import {
+  ApprovalBodySchema,
+  ScheduleBodySchema,
+  type ApprovalResolver,
+  type ScheduleBackend,
+  type TaskQueueSender,
+} from './types.js';
+
+export interface TaskServiceOptions {
+  store: TaskStore;
+  queue: TaskQueueSender;
+  approvals?: ApprovalResolver;
+  schedules?: ScheduleBackend;
+  /** Called after a running task is marked cancelled, so a worker in this process can stop it at once. */
+  onCancel?(taskId: string): void;
+  /** @default randomUUID */
+  newId?(): string;
+}
+
+/** Parses `input` with `schema`, or throws `invalid_input` naming the first bad field in one line. */
+export function parseBody<S extends z.ZodType>(schema: S, input: unknown, what: string): z.infer<S> {
+  const r = schema.safeParse(input);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
+  throw new DeepAgentError('invalid_input', `invalid ${what}: ${where}${issue.message}`);
+}
+
+const notFound = (id: string) => new DeepAgentError('not_found', `task ${id} does not exist`);
+
+/**
+ * Submit / get / events / cancel / approve, scoped to the caller's account (another account's task is
+ * `not_found`). Nothing reaches the queue before it is validated and stored.
+ *
+ * @example
+ * const service = new TaskService({ store, queue: { send: (m) => sqliteQueue.send(m) } });
+ * const { record } = await service.submit('local', { prompt: 'say hi' });
+ */
+export class TaskService {
+  constructor(private readonly options: TaskServiceOptions) {}
+
+  get schedulesEnabled(): boolean {
+    return this.options.schedules !== undefined;
+  }
+
+  /**
+   * Validates, stores and queues a task. The same idempotency key (per account) returns the existing task
+   * with `created: false`.
+   */
+  async submit(accountId: string, body: unknown, source: TaskSource = 'http'): Promise<{ record: TaskRecord; created: boolean }> {
+    const input: SubmitTask = parseBody(SubmitTaskSchema, body, 'task');
+    const id = this.options.newId?.() ?? randomUUID();
+    const { record, created } = await this.options.store.create(newTaskRecord({ ...input, id, source, accountId }));
+    if (created) await this.options.store.appendEvent(id, 'task.queued', { source });
+    // Queued but possibly never sent (a crash between the two writes): sending again is harmless.
+    if (record.status === 'queued') await this.options.queue.send({ taskId: record.id, accountId });
+    return { record, created };
+  }
+
+  /** The task record; `not_found` for an unknown id or another account's task. */
+  async get(accountId: string, taskId: string): Promise<TaskRecord> {
+    const record = await this.options.store.get(taskId);
+    if (!record || (record.accountId ?? '') !== accountId) throw notFound(taskId);
+    return record;
+  }
+
+  /** Events with `seq > after`, in order. */
+  async events(accountId: string, taskId: string, after = 0, limit = 1_000): Promise<TaskEvent[]> {
+    await this.get(accountId, taskId);
+    return this.options.store.listEvents(taskId, after, limit);
+  }
+
+  /**
+   * Stops a task. A queued task is cancelled at once (the worker never starts it); a running one is marked
+   * cancelled, and its run stops at once in this process or between model turns anywhere else. Cancelling a
+   * finished task changes nothing and returns it.
+   */
+  async cancel(accountId: string, taskId: string): Promise<TaskRecord> {
+    const record = await this.get(accountId, taskId);
+    if (isTerminal(record.status)) return record;
+    const error = { code: 'cancelled', message: 'the task was cancelled' };
+    const updated = await this.options.store.update(taskId, {
+      status: 'cancelled',
+      error,
+      ...(record.status === 'queued' ? { finishedAt: new Date().toISOString() } : {}),
+    });
+    // A running task's own loop records task.cancelled when it stops; a queued one has no loop yet.
+    if (record.status === 'queued') await this.options.store.appendEvent(taskId, 'task.cancelled', { error, steps: 0 });
+    else this.options.onCancel?.(taskId);
+    return updated;
+  }
+
+  /** Approves or denies a paused tool call of the caller's task. */
+  async approve(accountId: string, taskId: string, approvalId: string, body: unknown): Promise<{ approvalId: string; approve: boolean }> {
+    const decision = parseBody(ApprovalBodySchema, body, 'approval');
+    await this.get(accountId, taskId);
+    const approvals = this.options.approvals;
+    if (!approvals) throw new DeepAgentError('not_implemented', 'approvals are not available in this runtime');
+    if ((await approvals.taskOf(approvalId)) !== taskId) throw new DeepAgentError('not_found', `approval ${approvalId} does not exist on task ${taskId}`);
+    await approvals.resolve(approvalId, decision);
+    return { approvalId, approve: decision.approve };
+  }
+
+  async createSchedule(accountId: string, body: unknown): Promise<object> {
+    const input = parseBody(ScheduleBodySchema, body, 'schedule');
+    return this.scheduleBackend().create(input, accountId);
+  }
+
+  async listSchedules(accountId: string): Promise<object[]> {
+    return this.scheduleBackend().list(accountId);
+  }
+
+  async deleteSchedule(accountId: string, id: string): Promise<void> {
+    await this.scheduleBackend().delete(id, accountId);
+  }
+
+  private scheduleBackend(): ScheduleBackend {
+    if (!this.options.schedules) throw new DeepAgentError('not_implemented', 'schedules are not available in this runtime');
+    return this.options.schedules;
+  }
+}

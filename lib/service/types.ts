@@ -1,0 +1,49 @@
+/** The ports the task service is built from. Each runtime (local `serve`, the API Lambda) supplies its own. */
+import { z } from 'zod';
+import type { ApprovalDecision } from '../agent/index.js';
+import { BudgetSchema } from '../task/index.js';
+
+/** Sends a task to the worker queue (SQLite locally, SQS on AWS). Sending twice for one task must be harmless. */
+export interface TaskQueueSender {
+  send(message: { taskId: string; accountId?: string }): Promise<void> | void;
+}
+
+/** Resolves paused tool calls (SQLite approvals locally, durable callbacks on AWS). */
+export interface ApprovalResolver {
+  /** The task an approval belongs to, or undefined when it does not exist. */
+  taskOf(approvalId: string): Promise<string | undefined> | string | undefined;
+  resolve(approvalId: string, decision: ApprovalDecision): Promise<unknown> | unknown;
+}
+
+/** Body of `POST /schedules`: exactly one of `cron` or `rate`. Runtimes validate the expression itself. */
+export const ScheduleBodySchema = z
+  .object({
+    cron: z.string().trim().min(1).max(256).optional(),
+    rate: z.string().trim().min(1).max(64).optional(),
+    prompt: z.string().trim().min(1).max(100_000),
+    timezone: z.string().min(1).max(64).optional(),
+    budget: BudgetSchema.optional(),
+    mcpServers: z.array(z.string().min(1).max(64)).max(32).optional(),
+  })
+  .strict()
+  .refine((v) => (v.cron === undefined) !== (v.rate === undefined), { message: 'give exactly one of cron or rate' });
+export type ScheduleBody = z.infer<typeof ScheduleBodySchema>;
+
+/** Recurring tasks of one account (croner in `serve`, EventBridge Scheduler on AWS). */
+export interface ScheduleBackend {
+  create(input: ScheduleBody, accountId: string): Promise<object> | object;
+  list(accountId: string): Promise<object[]> | object[];
+  /** Throws `not_found` when the schedule does not exist or belongs to another account. */
+  delete(id: string, accountId: string): Promise<void> | void;
+}
+
+/** The MCP connection manager behind `/mcp-server-definitions` and `/mcp-connections`. */
+export interface McpConnectionBackend {
+  listDefinitions(accountId: string): Promise<unknown[]>;
+  install(accountId: string, body: unknown): Promise<unknown>;
+  list(accountId: string): Promise<unknown[]>;
+  remove(accountId: string, id: string): Promise<void>;
+}
+
+/** The body of `POST /tasks/{id}/approvals/{approvalId}`. */
+export const ApprovalBodySchema = z.object({ approve: z.boolean(), reason: z.string().max(2_000).optional() }).strict();
