@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
-import type { ApprovalPolicy } from '../agent/index.js';
+import type { ApprovalPolicy, RunTaskOptions } from '../agent/index.js';
 import type { Env } from '../config/index.js';
 import { DeepAgentError } from '../errors/index.js';
 import { bearerTokenAuth, createHttpApp } from '../http/index.js';
@@ -18,7 +18,7 @@ import type { SandboxProvider } from '../sandbox/index.js';
 import type { Redactor } from '../secrets/index.js';
 import { TaskService, type McpConnectionBackend, type ScheduleBackend } from '../service/index.js';
 import { observeEvents, type TaskStore } from '../store/index.js';
-import type { TaskEvent } from '../task/index.js';
+import type { TaskEvent, TaskRecord } from '../task/index.js';
 import type { Tool } from '../tools/index.js';
 import { TaskWorker } from './worker.js';
 
@@ -107,6 +107,8 @@ export interface LocalServiceOptions {
   sandboxProvider: SandboxProvider;
   tools?: Tool[];
   approvalPolicy?: ApprovalPolicy;
+  /** Per-task tools/instructions (the CLI passes its runtime's `taskOptions(record.mcpServers)`). */
+  taskOptions?(record: TaskRecord): Partial<Pick<RunTaskOptions, 'tools' | 'approvalPolicy' | 'instructions' | 'startInfo'>>;
   settings?: Partial<ServeSettings>;
   /** @default 8787; 0 picks a free port */
   port?: number;
@@ -178,6 +180,14 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     sandboxProvider: options.sandboxProvider,
     tools: options.tools ?? [],
     approvalPolicy: localApprovalPolicy(settings.approveTools, options.approvalPolicy),
+    ...(options.taskOptions
+      ? {
+          taskOptions: (record: TaskRecord) => {
+            const { approvalPolicy, ...rest } = options.taskOptions!(record);
+            return { ...rest, approvalPolicy: localApprovalPolicy(settings.approveTools, approvalPolicy) };
+          },
+        }
+      : {}),
     concurrency: settings.concurrency,
     visibilityTimeoutSeconds: settings.visibilityTimeoutSeconds,
     retryDelaySeconds: settings.retryDelaySeconds,

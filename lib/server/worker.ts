@@ -2,13 +2,13 @@
  * The local queue worker: takes task messages from the SQLite queue and runs them with a persisted step
  * journal, so a crashed or stopped worker's tasks resume where they were.
  */
-import { runTask, type ApprovalPolicy } from '../agent/index.js';
+import { runTask, type ApprovalPolicy, type RunTaskOptions } from '../agent/index.js';
 import { hasCode, toErrorInfo } from '../errors/index.js';
 import type { LocalStorage, ReceivedMessage } from '../local/index.js';
 import type { ModelClient } from '../model/index.js';
 import type { SandboxProvider } from '../sandbox/index.js';
 import type { TaskStore } from '../store/index.js';
-import { isTerminal } from '../task/index.js';
+import { isTerminal, type TaskRecord } from '../task/index.js';
 import type { Tool } from '../tools/index.js';
 
 export interface TaskWorkerOptions {
@@ -19,6 +19,8 @@ export interface TaskWorkerOptions {
   sandboxProvider: SandboxProvider;
   tools?: Tool[];
   approvalPolicy?: ApprovalPolicy;
+  /** Per-task tools and instructions (e.g. only the MCP servers a task selected); wins over `tools`. */
+  taskOptions?(record: TaskRecord): Partial<Pick<RunTaskOptions, 'tools' | 'approvalPolicy' | 'instructions' | 'startInfo'>>;
   /** Tasks run at once. @default 2 */
   concurrency?: number;
   /** A received message stays hidden this long; a heartbeat extends it while the task runs. @default 60 */
@@ -166,6 +168,7 @@ export class TaskWorker {
     // A lost message (stale receipt) is not aborted here: aborting would record the task as cancelled.
     const heartbeat = setInterval(() => queue.changeVisibility(receiptHandle, this.visibility), Math.max(100, (this.visibility * 1000) / 3));
     heartbeat.unref();
+    const perTask = this.options.taskOptions?.(record) ?? {};
     try {
       await runTask({
         taskId,
@@ -177,6 +180,7 @@ export class TaskWorker {
         signal: controller.signal,
         rethrowTransient: true,
         ...(this.options.approvalPolicy ? { approvalPolicy: this.options.approvalPolicy } : {}),
+        ...perTask,
       });
       queue.delete(receiptHandle);
     } catch (e) {

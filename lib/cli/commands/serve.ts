@@ -1,0 +1,60 @@
+/** `deep-agent serve [--port 8787]`: the local API, queue worker and scheduler on 127.0.0.1. */
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../../config/index.js';
+import { redactorFromEnv } from '../../secrets/index.js';
+import { ensureApiToken, serveSettingsFromEnv, startLocalService } from '../../server/index.js';
+import { openLocalRuntime } from '../local-runtime.js';
+import { UsageError, type Command } from '../io.js';
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'run the local API, queue worker and scheduler on 127.0.0.1',
+  usage: `deep-agent serve [--port 8787] [--grace SECONDS]
+
+Listens on 127.0.0.1 only. Every request needs Authorization: Bearer <token>, where the token is
+DEEP_AGENT_API_TOKEN or the one generated into DEEP_AGENT_HOME/api-token (mode 0600).
+SIGTERM / Ctrl-C: stop taking work, let running tasks finish within --grace (default 10 s), release the rest
+so that the next start resumes them.
+
+Environment: DEEP_AGENT_WORKER_CONCURRENCY (2), DEEP_AGENT_VISIBILITY_TIMEOUT_SECONDS (60),
+DEEP_AGENT_MAX_ATTEMPTS (3), DEEP_AGENT_RETRY_DELAY_SECONDS (1), DEEP_AGENT_APPROVE_TOOLS (tool globs that
+need approval, e.g. run_command,mcp__github__*; MCP tools not marked read-only always ask).`,
+  async run(args, io) {
+    const { values } = parseArgs({ args, options: { port: { type: 'string' }, grace: { type: 'string' } } });
+    const port = Number(values.port ?? 8787);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port takes a port number, not "${values.port}"`);
+    const graceSeconds = Number(values.grace ?? 10);
+    if (!(graceSeconds >= 0)) throw new UsageError(`--grace takes seconds, not "${values.grace}"`);
+    const config = loadConfig(io.env, io.cwd);
+    const settings = serveSettingsFromEnv(config.env);
+    const rt = await openLocalRuntime(config);
+    const { token, file } = ensureApiToken(config.home, config.apiToken);
+    const svc = await startLocalService({
+      home: config.home,
+      token,
+      model: rt.model,
+      sandboxProvider: rt.sandboxProvider,
+      tools: rt.tools,
+      ...(rt.approvalPolicy ? { approvalPolicy: rt.approvalPolicy } : {}),
+      taskOptions: (record) => rt.taskOptions(record.mcpServers),
+      settings,
+      port,
+      redactor: redactorFromEnv(config.env),
+      ...(config.env.DEEP_AGENT_SECRET_KEY ? { secretKey: config.env.DEEP_AGENT_SECRET_KEY } : {}),
+      onError: (e) => io.stderr.write(`deep-agent serve: ${(e as Error)?.message ?? String(e)}\n`),
+    });
+    io.stderr.write(
+      `deep-agent serve: listening on ${svc.url} (worker concurrency ${settings.concurrency}, home ${config.home})\n` +
+        `token: ${file ? `in ${file} (the CLI reads it from there)` : 'DEEP_AGENT_API_TOKEN'}\n`,
+    );
+    await new Promise<void>((resolve) => {
+      process.once('SIGTERM', resolve);
+      process.once('SIGINT', resolve);
+    });
+    io.stderr.write(`deep-agent serve: stopping (grace ${graceSeconds} s)\n`);
+    const { released } = await svc.stop(graceSeconds * 1000);
+    if (released.length) io.stderr.write(`deep-agent serve: released ${released.length} running task(s) for the next start: ${released.join(', ')}\n`);
+    await rt.close();
+    return 0;
+  },
+};
