@@ -200,10 +200,13 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
       await journal.step(`approval-requested:${approvalId}`, async () => {
         await store.update(taskId, { status: 'waiting_approval' });
         await emit('approval.requested', request);
+        // A cloud sandbox sleeps (and stops billing) while a person decides.
+        if (sandboxPromise) await (await sandboxPromise).pause?.();
         return true;
       });
       const decision = await journal.waitForApproval(`approval:${approvalId}`, request);
       await journal.step(`approval-resolved:${approvalId}`, async () => {
+        if (sandboxPromise) await (await sandboxPromise).resume?.();
         await store.update(taskId, { status: 'running' });
         await emit('approval.resolved', { approvalId, tool: use.name, ...decision });
         return true;

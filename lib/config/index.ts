@@ -19,6 +19,10 @@ export interface Config {
   home: string;
   sandbox: 'local' | 'e2b' | 'unsafe-local';
   e2bApiKey?: string;
+  /** E2B template name or id (`DEEP_AGENT_E2B_TEMPLATE`); default E2B's base template. */
+  e2bTemplate?: string;
+  /** Longest life of one E2B sandbox in seconds (`DEEP_AGENT_E2B_MAX_LIFETIME`): 3600 on Hobby, up to 86400 on Pro. */
+  e2bMaxLifetimeSeconds?: number;
   githubToken?: string;
   notionToken?: string;
   /** Absolute path of the MCP config file, when one is set or `./.mcp.json` exists. */
@@ -52,6 +56,12 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
   if (!(SANDBOXES as readonly string[]).includes(sandbox)) {
     throw new DeepAgentError('invalid_input', `DEEP_AGENT_SANDBOX must be one of ${SANDBOXES.join(', ')}, not "${sandbox}".`);
   }
+  const positiveInt = (k: string): number | undefined => {
+    const v = nonEmpty(k);
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v) || Number(v) <= 0) throw new DeepAgentError('invalid_input', `${k} must be a positive whole number, not "${v}".`);
+    return Number(v);
+  };
   const approvalMode = nonEmpty('DEEP_AGENT_APPROVAL') ?? 'none';
   if (approvalMode !== 'none' && approvalMode !== 'destructive') {
     throw new DeepAgentError('invalid_input', `DEEP_AGENT_APPROVAL must be "none" or "destructive", not "${approvalMode}".`);
@@ -68,6 +78,8 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     home: resolve(cwd, nonEmpty('DEEP_AGENT_HOME') ?? '.deep-agent'),
     sandbox: sandbox as Config['sandbox'],
     e2bApiKey,
+    e2bTemplate: nonEmpty('DEEP_AGENT_E2B_TEMPLATE'),
+    e2bMaxLifetimeSeconds: positiveInt('DEEP_AGENT_E2B_MAX_LIFETIME'),
     githubToken: nonEmpty('GITHUB_TOKEN'),
     notionToken: nonEmpty('NOTION_TOKEN'),
     mcpConfigPath: mcpConfig ? resolve(cwd, mcpConfig) : existsSync(defaultMcp) ? defaultMcp : undefined,

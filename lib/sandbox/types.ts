@@ -75,6 +75,9 @@ export interface Sandbox extends AsyncDisposable {
    * transports. Providers that cannot do this (a remote VM) leave it undefined.
    */
   wrapSpawn?(spec: SpawnSpec): { command: string; args: string[]; env: Record<string, string>; cwd?: string };
+  /** Pauses a cloud sandbox while the task waits for a person (billing stops); `resume` or reconnecting wakes it. */
+  pause?(): Promise<void>;
+  resume?(): Promise<void>;
   /** Kills every process and frees the sandbox. Idempotent. */
   close(): Promise<void>;
 }

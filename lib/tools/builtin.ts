@@ -11,7 +11,7 @@ import type { CommandResult } from '../sandbox/types.js';
 const MAX_TIMEOUT_SECONDS = 1800;
 
 function formatCommandResult(r: CommandResult): string {
-  if (r.backgroundId) return `started in the background (id ${r.backgroundId}); its output goes to .background/${r.backgroundId}.log`;
+  if (r.backgroundId) return `started in the background (id ${r.backgroundId}); its output goes to .deep-agent/background/${r.backgroundId}.log`;
   const parts = [`exit code: ${r.exitCode ?? 'killed'}${r.timedOut ? ' (timed out; the process tree was killed)' : ''}`];
   if (r.stdout) parts.push(`stdout:\n${r.stdout}`);
   if (r.stderr) parts.push(`stderr:\n${r.stderr}`);
@@ -40,7 +40,7 @@ export const runCommand = defineTool({
   input: z.object({
     command: z.string().min(1).max(100_000),
     cwd: z.string().optional().describe('directory relative to the workspace'),
-    timeoutSeconds: z.number().int().positive().max(MAX_TIMEOUT_SECONDS).optional().describe('default 120'),
+    timeoutSeconds: z.number().int().positive().max(MAX_TIMEOUT_SECONDS).optional().describe('default 120; background commands have none unless given'),
     background: z.boolean().optional(),
     network: z.boolean().optional().describe('allow network access for this command'),
   }),
@@ -48,7 +48,8 @@ export const runCommand = defineTool({
     const sandbox = await ctx.sandbox();
     const r = await sandbox.run(command, {
       ...(cwd ? { cwd } : {}),
-      timeoutMs: (timeoutSeconds ?? 120) * 1000,
+      // A background process (a server) lives until the task ends unless a timeout is asked for.
+      ...(timeoutSeconds || !background ? { timeoutMs: (timeoutSeconds ?? 120) * 1000 } : {}),
       ...(background ? { background } : {}),
       ...(network ? { network } : {}),
       signal: ctx.signal,

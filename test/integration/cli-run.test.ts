@@ -134,6 +134,15 @@ describe('deep-agent run without credentials', () => {
     expect(r.stderr).not.toMatch(/\bat .*\.ts:\d+/);
   });
 
+  it('DEEP_AGENT_SANDBOX=e2b without E2B_API_KEY exits 1 with one line naming it', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'deep-agent-cli-'));
+    const r = await runCli(['run', 'anything'], baseEnv({ DEEP_AGENT_HOME: home, ANTHROPIC_API_KEY: 'sk-ant-test-xxxxxxxxxxxx', DEEP_AGENT_SANDBOX: 'e2b' }), { cwd: home });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('E2B_API_KEY');
+    expect(r.stderr).not.toMatch(/\bat .*\.ts:\d+/);
+  });
+
   it('rejects a missing task with a usage line', async () => {
     const r = await runCli(['run'], baseEnv({ ANTHROPIC_API_KEY: 'x' }));
     expect(r.code).toBe(2);

@@ -270,6 +270,41 @@ describe('E2B sandbox lifecycle: pause while waiting', () => {
   });
 });
 
+describe('E2B sandbox lifecycle: the agent loop pauses while a person decides', () => {
+  it('pauses the sandbox during waitForApproval and resumes it after', async () => {
+    server = await startScriptedModel([
+      { toolUses: [{ name: 'run_command', input: { command: 'echo one > one.txt' } }] },
+      { toolUses: [{ name: 'run_command', input: { command: 'cat one.txt' } }] },
+      { text: 'done' },
+    ]);
+    const store = memoryStore();
+    const taskId = await queuedTask(store);
+    const statesWhileWaiting: string[] = [];
+    class ApprovingJournal extends MemoryJournal {
+      async waitForApproval() {
+        statesWhileWaiting.push(fake.only().state);
+        return { approve: true };
+      }
+    }
+    let asked = 0;
+
+    const record = await runTask({
+      taskId,
+      store,
+      model: await modelFor(server),
+      sandboxProvider: provider(),
+      journal: new ApprovingJournal(),
+      approvalPolicy: (tool) => (tool.name === 'run_command' && ++asked === 2 ? 'second command needs a person' : undefined),
+    });
+
+    expect(record.status).toBe('succeeded');
+    expect(statesWhileWaiting).toEqual(['paused']);
+    expect(fake.callsOf('resume')).toHaveLength(1);
+    expect([...lastToolResults(server.requests[2]!).values()][0]!.text).toContain('one');
+    expect(fake.only().state).toBe('killed');
+  });
+});
+
 describe('E2B errors as tool errors', () => {
   it('gives the model a clear error when the sandbox expired under a tool call', async () => {
     const p = provider();

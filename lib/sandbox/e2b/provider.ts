@@ -240,9 +240,14 @@ export function createE2BSandboxProvider(config: Config, deps: E2BProviderDeps =
   if (!config.e2bApiKey) {
     throw new MissingConfigError('E2B_API_KEY', 'E2B cloud sandboxes (DEEP_AGENT_SANDBOX=e2b); unset DEEP_AGENT_SANDBOX or set it to local to use bubblewrap');
   }
-  const maxLifetime = deps.options?.maxLifetimeSeconds;
+  const options = {
+    ...(config.e2bTemplate ? { template: config.e2bTemplate } : {}),
+    ...(config.e2bMaxLifetimeSeconds ? { maxLifetimeSeconds: config.e2bMaxLifetimeSeconds } : {}),
+    ...deps.options,
+  };
+  const maxLifetime = options.maxLifetimeSeconds;
   if (maxLifetime !== undefined && (!(maxLifetime > 0) || maxLifetime > E2B_PLAN_MAX_LIFETIME_SECONDS.pro)) {
     throw new DeepAgentError('invalid_input', `maxLifetimeSeconds must be between 1 and ${E2B_PLAN_MAX_LIFETIME_SECONDS.pro} (E2B Pro's 24 h cap).`);
   }
-  return new E2BSandboxProvider(config.e2bApiKey, { ...deps, redactor: deps.redactor ?? redactorFromEnv(config.env) });
+  return new E2BSandboxProvider(config.e2bApiKey, { ...deps, options, redactor: deps.redactor ?? redactorFromEnv(config.env) });
 }
