@@ -1,35 +1,10 @@
 /** `deep-agent run "<task>" [--json]`: runs one task locally with live progress on stderr. */
-import { randomUUID } from 'node:crypto';
-import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/index.js';
-import { MemoryJournal, runTask, type ApprovalDecision, type ApprovalRequest } from '../../agent/index.js';
-import { observeEvents } from '../../store/index.js';
-import { newTaskRecord, type Budget } from '../../task/index.js';
-import { ProgressPrinter } from '../progress.js';
+import type { Budget } from '../../task/index.js';
 import { openLocalRuntime } from '../local-runtime.js';
-import { UsageError, type CliIo, type Command } from '../io.js';
-
-/** A journal for one CLI run: in memory, with approvals asked at the terminal or decided by a flag. */
-class TerminalJournal extends MemoryJournal {
-  constructor(
-    private readonly io: CliIo,
-    private readonly autoApprove: boolean,
-  ) {
-    super();
-  }
-  async waitForApproval(_name: string, req: ApprovalRequest): Promise<ApprovalDecision> {
-    if (this.autoApprove) return { approve: true, reason: 'approved by --yes' };
-    if (!this.io.stdin.isTTY) return { approve: false, reason: 'no terminal to ask; pass --yes to approve such calls' };
-    const rl = createInterface({ input: this.io.stdin, output: this.io.stderr });
-    try {
-      const answer = await rl.question(`Allow ${req.tool} ${JSON.stringify(req.input).slice(0, 200)}? (${req.reason}) [y/N] `);
-      return /^y(es)?$/i.test(answer.trim()) ? { approve: true } : { approve: false, reason: 'denied at the terminal' };
-    } finally {
-      rl.close();
-    }
-  }
-}
+import { runOneTask } from '../run-one-task.js';
+import { UsageError, type Command } from '../io.js';
 
 export function parseBudget(values: { 'max-steps'?: string; 'max-cost'?: string; timeout?: string }): Budget | undefined {
   const budget: Budget = {};
@@ -78,34 +53,12 @@ Exit code 0 when the task succeeded, 1 when it failed or was cancelled.`,
 
     const config = loadConfig(io.env, io.cwd);
     const rt = await openLocalRuntime(config);
-    const progress = new ProgressPrinter(io.stderr);
-    const store = observeEvents(rt.store, (e) => progress.onEvent(e));
-    const controller = new AbortController();
-    const onSignal = () => controller.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
     try {
-      const id = randomUUID();
-      await store.create(newTaskRecord({ id, prompt, source: 'cli', ...(budget ? { budget } : {}) }));
-      await store.appendEvent(id, 'task.queued', { source: 'cli' });
-      const record = await runTask({
-        taskId: id,
-        store,
-        model: rt.model,
-        sandboxProvider: rt.sandboxProvider,
-        journal: new TerminalJournal(io, values.yes === true),
-        signal: controller.signal,
-        ...rt.taskOptions(),
-      });
-      const logPath = await rt.store.exportTaskLog(id, rt.logDir);
-      progress.summary(record);
-      io.stderr.write(`log: ${logPath}\n`);
+      const { record } = await runOneTask(rt, io, { prompt, ...(budget ? { budget } : {}), autoApprove: values.yes === true });
       if (values.json) io.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
       else if (record.result?.text) io.stdout.write(`${record.result.text}\n`);
       return record.status === 'succeeded' ? 0 : 1;
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
       await rt.close();
     }
   },

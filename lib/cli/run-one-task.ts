@@ -1,0 +1,78 @@
+/** One task run in this process, as `run` and `examples` do it: live progress, terminal approvals, a JSON log. */
+import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline/promises';
+import { MemoryJournal, runTask, type ApprovalDecision, type ApprovalRequest } from '../agent/index.js';
+import { observeEvents } from '../store/index.js';
+import { newTaskRecord, type Budget, type TaskRecord } from '../task/index.js';
+import type { CliIo } from './io.js';
+import type { LocalRuntime } from './local-runtime.js';
+import { ProgressPrinter } from './progress.js';
+
+/** A journal for one CLI run: in memory, with approvals asked at the terminal or decided by a flag. */
+class TerminalJournal extends MemoryJournal {
+  constructor(
+    private readonly io: CliIo,
+    private readonly autoApprove: boolean,
+  ) {
+    super();
+  }
+  async waitForApproval(_name: string, req: ApprovalRequest): Promise<ApprovalDecision> {
+    if (this.autoApprove) return { approve: true, reason: 'approved by --yes' };
+    if (!this.io.stdin.isTTY) return { approve: false, reason: 'no terminal to ask; pass --yes to approve such calls' };
+    const rl = createInterface({ input: this.io.stdin, output: this.io.stderr });
+    try {
+      const answer = await rl.question(`Allow ${req.tool} ${JSON.stringify(req.input).slice(0, 200)}? (${req.reason}) [y/N] `);
+      return /^y(es)?$/i.test(answer.trim()) ? { approve: true } : { approve: false, reason: 'denied at the terminal' };
+    } finally {
+      rl.close();
+    }
+  }
+}
+
+export interface RunOneTaskOptions {
+  prompt: string;
+  budget?: Budget;
+  /** Approve calls that need approval without asking (`--yes`). @default false */
+  autoApprove?: boolean;
+  /** MCP servers the task may use. @default every attached server */
+  mcpServers?: string[];
+}
+
+/**
+ * Runs one task to its end on an open local runtime, printing progress and the summary to stderr; Ctrl-C
+ * cancels it. Does not print the result: the command decides how.
+ *
+ * @example
+ * const { record, logPath } = await runOneTask(rt, io, { prompt: 'write hello.py and run it' });
+ */
+export async function runOneTask(rt: LocalRuntime, io: CliIo, options: RunOneTaskOptions): Promise<{ record: TaskRecord; logPath: string }> {
+  const progress = new ProgressPrinter(io.stderr);
+  const store = observeEvents(rt.store, (e) => progress.onEvent(e));
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const id = randomUUID();
+    await store.create(
+      newTaskRecord({ id, prompt: options.prompt, source: 'cli', ...(options.budget ? { budget: options.budget } : {}), ...(options.mcpServers ? { mcpServers: options.mcpServers } : {}) }),
+    );
+    await store.appendEvent(id, 'task.queued', { source: 'cli' });
+    const record = await runTask({
+      taskId: id,
+      store,
+      model: rt.model,
+      sandboxProvider: rt.sandboxProvider,
+      journal: new TerminalJournal(io, options.autoApprove === true),
+      signal: controller.signal,
+      ...rt.taskOptions(options.mcpServers),
+    });
+    const logPath = await rt.store.exportTaskLog(id, rt.logDir);
+    progress.summary(record);
+    io.stderr.write(`log: ${logPath}\n`);
+    return { record, logPath };
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,2 @@
+/** The scenario library behind `deep-agent examples`. */
+export * from './scenarios.js';
