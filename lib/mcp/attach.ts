@@ -11,6 +11,9 @@ import { destructiveApprovalPolicy } from './approval.js';
 import { createDeployedServerSpawner, createMcpBuilderTools, type McpServerRuntime } from './builder/index.js';
 import { McpHub, type McpServerStatus } from './hub.js';
 import { resolveMcpServers, type ResolveMcpServersOptions } from './servers.js';
+import { describePresets, E2B_GATEWAY_SERVER } from './presets.js';
+import { toErrorInfo } from '../errors/index.js';
+import type { E2BSdk } from '../sandbox/e2b/sdk.js';
 
 export interface AttachedMcp {
   hub: McpHub;
@@ -36,10 +39,13 @@ export function approvalPolicyFromConfig(config: Config): ApprovalPolicy | undef
  */
 export async function attachMcp(
   config: Config,
-  deps: { sandboxProvider: SandboxProvider; runtime: McpServerRuntime; resolve?: ResolveMcpServersOptions },
+  deps: { sandboxProvider: SandboxProvider; runtime: McpServerRuntime; resolve?: ResolveMcpServersOptions; e2bSdk?: E2BSdk },
 ): Promise<AttachedMcp> {
   const spawner = createDeployedServerSpawner(deps.sandboxProvider, deps.runtime);
   const resolved = resolveMcpServers(config, { deployedRuntime: deps.runtime, ...deps.resolve });
+  const gateway = await openE2BGateway(config, deps.e2bSdk);
+  if (gateway?.ok) resolved.servers[E2B_GATEWAY_SERVER] = { transport: 'http', url: gateway.ok.url, headers: gateway.ok.headers, source: 'e2b-gateway' };
+  if (gateway?.error) resolved.disabled[E2B_GATEWAY_SERVER] = gateway.error;
   const hub = new McpHub({ ...resolved, env: config.env, wrapSpawn: spawner.wrapSpawn });
   await hub.start();
   const builder = createMcpBuilderTools({ hub, home: config.home, runtime: deps.runtime });
@@ -61,6 +67,25 @@ export async function attachMcp(
     async close() {
       await hub.close();
       await spawner.close();
+      await gateway?.ok?.close();
     },
   };
+}
+
+/**
+ * E2B's MCP gateway for the presets routed through it (`DEEP_AGENT_GITHUB_MCP=e2b`, `DEEP_AGENT_NOTION_MCP=e2b`):
+ * one sandbox runs those servers behind one URL, attached to the hub as the single server `e2b`.
+ */
+async function openE2BGateway(config: Config, sdk?: E2BSdk) {
+  const routed = describePresets(config).filter((p) => p.viaE2BGateway);
+  if (routed.length === 0) return undefined;
+  const { createE2BMcpGateway, gatewayServersFromConfig } = await import('../sandbox/e2b/index.js');
+  const all = gatewayServersFromConfig(config) as Record<string, unknown>;
+  const wanted = new Set<string>(routed.map((p) => (p.name === 'github' ? 'githubOfficial' : 'notion')));
+  const servers = Object.fromEntries(Object.entries(all).filter(([k]) => wanted.has(k)));
+  try {
+    return { ok: await createE2BMcpGateway(config, { servers: servers as never, ...(sdk ? { sdk } : {}) }) };
+  } catch (e) {
+    return { error: toErrorInfo(e).message };
+  }
 }

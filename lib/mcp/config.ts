@@ -46,7 +46,7 @@ export type StdioEntry = z.infer<typeof StdioEntrySchema>;
 export type HttpEntry = z.infer<typeof HttpEntrySchema>;
 
 /** Where a server came from: the config file, a preset, or the builder's registry. */
-export type McpServerSource = 'config' | 'preset' | 'deployed' | 'runtime';
+export type McpServerSource = 'config' | 'preset' | 'deployed' | 'runtime' | 'e2b-gateway';
 
 /** A stdio server, resolved: `${VAR}` references expanded, nothing inherited implicitly. */
 export interface StdioServerSpec {

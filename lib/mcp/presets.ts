@@ -25,12 +25,16 @@ export interface PresetOptions {
 export interface PresetDescription {
   name: PresetName;
   attached: boolean;
+  /** Served by E2B's MCP gateway instead (`DEEP_AGENT_<NAME>_MCP=e2b`); the gateway is attached as one server. */
+  viaE2BGateway?: boolean;
   /** Why it is (not) attached, in one line, for `deep-agent mcp list`. */
   reason: string;
   /** Present when attached. */
   spec?: McpServerSpec;
 }
 
+/** The hub's name for E2B's MCP gateway when presets are routed through it. */
+export const E2B_GATEWAY_SERVER = 'e2b';
 export const GITHUB_REMOTE_MCP_URL = 'https://api.githubcopilot.com/mcp/';
 export const GITHUB_STDIO_PACKAGE = '@modelcontextprotocol/server-github';
 export const NOTION_STDIO_PACKAGE = '@notionhq/notion-mcp-server';
@@ -41,6 +45,9 @@ function githubPreset(config: Config, override?: PresetEndpoint): PresetDescript
     return { name: 'github', attached: true, reason: `GITHUB_TOKEN is set; via ${override.url}`, spec: { transport: 'http', url: override.url, headers: override.headers, source: 'preset' } };
   }
   const mode = (config.env.DEEP_AGENT_GITHUB_MCP ?? 'http').trim() || 'http';
+  if (mode === 'e2b') {
+    return { name: 'github', attached: false, viaE2BGateway: true, reason: `GITHUB_TOKEN is set; served by E2B's MCP gateway as ${E2B_GATEWAY_SERVER} (DEEP_AGENT_GITHUB_MCP=e2b)` };
+  }
   if (mode === 'stdio') {
     return {
       name: 'github',
@@ -49,7 +56,7 @@ function githubPreset(config: Config, override?: PresetEndpoint): PresetDescript
       spec: { transport: 'stdio', command: 'npx', args: ['-y', GITHUB_STDIO_PACKAGE], env: { GITHUB_PERSONAL_ACCESS_TOKEN: config.githubToken }, source: 'preset' },
     };
   }
-  if (mode !== 'http') throw new DeepAgentError('invalid_input', `DEEP_AGENT_GITHUB_MCP must be "http" or "stdio", not "${mode}".`);
+  if (mode !== 'http') throw new DeepAgentError('invalid_input', `DEEP_AGENT_GITHUB_MCP must be "http", "stdio" or "e2b", not "${mode}".`);
   return {
     name: 'github',
     attached: true,
@@ -60,6 +67,11 @@ function githubPreset(config: Config, override?: PresetEndpoint): PresetDescript
 
 function notionPreset(config: Config, override?: PresetEndpoint): PresetDescription {
   if (!config.notionToken) return { name: 'notion', attached: false, reason: 'NOTION_TOKEN is not set' };
+  const mode = (config.env.DEEP_AGENT_NOTION_MCP ?? 'stdio').trim() || 'stdio';
+  if (mode === 'e2b' && !override) {
+    return { name: 'notion', attached: false, viaE2BGateway: true, reason: `NOTION_TOKEN is set; served by E2B's MCP gateway as ${E2B_GATEWAY_SERVER} (DEEP_AGENT_NOTION_MCP=e2b)` };
+  }
+  if (mode !== 'stdio' && mode !== 'e2b') throw new DeepAgentError('invalid_input', `DEEP_AGENT_NOTION_MCP must be "stdio" or "e2b", not "${mode}".`);
   if (override) {
     return { name: 'notion', attached: true, reason: `NOTION_TOKEN is set; via ${override.url}`, spec: { transport: 'http', url: override.url, headers: override.headers, source: 'preset' } };
   }

@@ -60,6 +60,8 @@ export interface FakeSandboxState {
 /** The fake `e2b` module: pass it as `deps.sdk`. */
 export class FakeE2B implements E2BSdk {
   readonly calls: FakeCall[] = [];
+  /** Where the gateway's MCP endpoint really is in a test (E2B's own URL cannot be reached here). */
+  mcpGatewayUrl?: string;
   readonly commands: FakeCommand[] = [];
   readonly sandboxes = new Map<string, FakeSandboxState>();
   readonly Sandbox: E2BSandboxStatics;
@@ -264,7 +266,7 @@ export class FakeE2B implements E2BSdk {
           allowInternetAccess: s.allowInternetAccess,
         };
       },
-      getMcpUrl: () => `https://50005-${id}.e2b.app/mcp`,
+      getMcpUrl: () => fake.mcpGatewayUrl ?? `https://50005-${id}.e2b.app/mcp`,
       async getMcpToken(): Promise<string | undefined> {
         return fake.lookup(id).mcpToken;
       },
