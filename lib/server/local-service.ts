@@ -96,7 +96,8 @@ export function readApiToken(home: string, configured?: string): string | undefi
  * read-only ask (their destructive annotations); `extra` (e.g. the MCP hub's own policy) is asked first.
  */
 export function localApprovalPolicy(approveTools: string[], extra?: ApprovalPolicy): ApprovalPolicy {
-  const byName = destructiveApprovalPolicy({ always: approveTools });
+  // Annotation-based approval (DEEP_AGENT_APPROVAL=destructive) comes with `extra`, from the runtime's config.
+  const byName = destructiveApprovalPolicy({ always: approveTools, scope: [] });
   return (tool, input) => extra?.(tool, input) ?? byName(tool, input);
 }
 

@@ -18,7 +18,8 @@ so that the next start resumes them.
 
 Environment: DEEP_AGENT_WORKER_CONCURRENCY (2), DEEP_AGENT_VISIBILITY_TIMEOUT_SECONDS (60),
 DEEP_AGENT_MAX_ATTEMPTS (3), DEEP_AGENT_RETRY_DELAY_SECONDS (1), DEEP_AGENT_APPROVE_TOOLS (tool globs that
-need approval, e.g. run_command,mcp__github__*; MCP tools not marked read-only always ask).`,
+need approval, e.g. run_command,mcp__github__*), DEEP_AGENT_APPROVAL=destructive (MCP tools not marked
+read-only ask too).`,
   async run(args, io) {
     const { values } = parseArgs({ args, options: { port: { type: 'string' }, grace: { type: 'string' } } });
     const port = Number(values.port ?? 8787);
