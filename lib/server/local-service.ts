@@ -92,8 +92,8 @@ export function readApiToken(home: string, configured?: string): string | undefi
 }
 
 /**
- * Approval policy of the local service: tools matching `approveTools` globs always ask; MCP tools not marked
- * read-only ask (their destructive annotations); `extra` (e.g. the MCP hub's own policy) is asked first.
+ * Approval policy of the local service: tools matching `approveTools` globs always ask; `extra` (the runtime's
+ * configured policy, which covers MCP destructive annotations) is asked first.
  */
 export function localApprovalPolicy(approveTools: string[], extra?: ApprovalPolicy): ApprovalPolicy {
   // Annotation-based approval (DEEP_AGENT_APPROVAL=destructive) comes with `extra`, from the runtime's config.
