@@ -81,6 +81,9 @@ export class DeepAgentStack extends Stack {
       timeout: Duration.minutes(15),
       memorySize: 1024,
       logRetention,
+      // Uses S3, Secrets Manager, Bedrock and (through the durable SDK) the checkpoint APIs, all of which the
+      // runtime's SDK has; it never sends an Invoke. The runtime copy keeps the bundle small and cold start short.
+      awsSdk: 'runtime',
       durableConfig: {
         executionTimeout: Duration.minutes(config.executionTimeoutMinutes),
         retentionPeriod: Duration.days(config.executionRetentionDays),
@@ -112,6 +115,8 @@ export class DeepAgentStack extends Stack {
       timeout: DISPATCHER_TIMEOUT,
       memorySize: 256,
       logRetention,
+      // Bundled: a runtime SDK older than DurableExecutionName would drop it silently and start duplicate runs.
+      awsSdk: 'bundled',
       environment: { ...storeEnv, ...queueEnv, ...agentEnv },
     });
     this.dispatcherFunction.addEventSource(
@@ -132,6 +137,8 @@ export class DeepAgentStack extends Stack {
       timeout: Duration.seconds(10),
       memorySize: 256,
       logRetention,
+      // Only GetSecretValue: every runtime SDK has it.
+      awsSdk: 'runtime',
       environment: { API_TOKENS_SECRET_ARN: this.secrets.apiTokens.secretArn },
     });
     this.secrets.apiTokens.grantRead(this.authorizerFunction);
@@ -143,6 +150,8 @@ export class DeepAgentStack extends Stack {
       timeout: Duration.seconds(29),
       memorySize: 512,
       logRetention,
+      // Bundled: ListDurableExecutionsByFunction's DurableExecutionName filter must not be dropped by an older SDK.
+      awsSdk: 'bundled',
       environment: {
         ...storeEnv,
         ...queueEnv,
