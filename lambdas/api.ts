@@ -1,14 +1,10 @@
-/**
- * The HTTP API function: the one Hono app through `hono/aws-lambda`. Until the app of issue 4 lands, every route
- * answers 501 in the API's JSON error shape; the AWS task service it will call is built here already.
- */
-import { Hono } from 'hono';
-import { handle } from 'hono/aws-lambda';
+/** The HTTP API function: the one Hono app (lib/http) on the AWS task service, through `hono/aws-lambda`. */
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { EventBridgeSchedules, S3TaskStore, SqsTaskQueue, createAwsTaskService, requireEnv } from '../lib/aws/index.js';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { EventBridgeSchedules, S3TaskStore, SqsTaskQueue, createApiHandler, requireEnv } from '../lib/aws/index.js';
 
 const env = requireEnv(process.env, [
   'TASK_BUCKET',
@@ -19,7 +15,9 @@ const env = requireEnv(process.env, [
   'SCHEDULER_ROLE_ARN',
   'SCHEDULER_DLQ_ARN',
 ]);
-export const service = createAwsTaskService({
+const logger = new Logger();
+
+export const handler = createApiHandler({
   store: new S3TaskStore({ s3: new S3Client({}), bucket: env.TASK_BUCKET }),
   queue: new SqsTaskQueue(new SQSClient({}), env.TASK_QUEUE_URL),
   lambda: new LambdaClient({}),
@@ -30,9 +28,6 @@ export const service = createAwsTaskService({
     roleArn: env.SCHEDULER_ROLE_ARN,
     dlqArn: env.SCHEDULER_DLQ_ARN,
   }),
+  // Only the error's name and message: a 5xx is ours, and the request (its body, its token) is never logged.
+  onError: (e) => logger.error('request failed', { errorName: (e as Error)?.name, errorMessage: (e as Error)?.message }),
 });
-
-const app = new Hono();
-app.all('*', (c) => c.json({ error: { code: 'not_implemented', message: 'the HTTP app is not wired into the API function yet' } }, 501));
-
-export const handler = handle(app);

@@ -10,3 +10,4 @@ export * from './authorizer.js';
 export * from './schedules.js';
 export * from './env.js';
 export * from './task-service.js';
+export * from './api-handler.js';

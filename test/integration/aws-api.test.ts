@@ -1,0 +1,143 @@
+/**
+ * The API function on the wire: the HTTP app through `hono/aws-lambda`, invoked with API Gateway HTTP API
+ * (payload v2) events, on fauxqs's SQS and S3. The account comes from the authorizer's context.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { PurgeQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { S3TaskStore, SqsTaskQueue, createApiHandler, parseTaskMessage, type LambdaSender } from '../../lib/aws/index.js';
+import { startFauxqsHarness, type FauxqsHarness } from '../helpers/fauxqs.js';
+
+const BUCKET = 'api-tasks';
+
+/** An API Gateway HTTP API (payload format 2.0) event, as the Lambda authorizer leaves it. */
+function httpApiEvent(method: string, path: string, options: { accountId?: string; body?: string; query?: string } = {}) {
+  return {
+    version: '2.0',
+    routeKey: `${method} ${path}`,
+    rawPath: path,
+    rawQueryString: options.query ?? '',
+    headers: { 'content-type': 'application/json', host: 'abc123.execute-api.eu-west-1.amazonaws.com', authorization: 'Bearer not-read-here' },
+    requestContext: {
+      accountId: '123456789012',
+      authentication: null,
+      apiId: 'abc123',
+      domainName: 'abc123.execute-api.eu-west-1.amazonaws.com',
+      domainPrefix: 'abc123',
+      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 'curl/8' },
+      requestId: `req-${Math.random().toString(36).slice(2)}`,
+      routeKey: `${method} ${path}`,
+      stage: '$default',
+      time: '01/Jan/2026:00:00:00 +0000',
+      timeEpoch: 1767225600000,
+      // No authorizer context at all stands for a request that reached the function unauthenticated.
+      authorizer: (options.accountId ? { lambda: { accountId: options.accountId } } : undefined) as never,
+    },
+    body: options.body ?? null,
+    isBase64Encoded: false,
+  };
+}
+
+describe('API function on API Gateway events (fauxqs)', () => {
+  let aws: FauxqsHarness;
+  let queueUrl: string;
+  let handler: ReturnType<typeof createApiHandler>;
+  const lambdaCalls: unknown[] = [];
+
+  const receiveAll = async () =>
+    (await aws.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }))).Messages ?? [];
+  const json = (body: string | undefined) => JSON.parse(body ?? 'null');
+
+  beforeAll(async () => {
+    aws = await startFauxqsHarness();
+    aws.server.createBucket(BUCKET);
+    queueUrl = aws.server.createQueue('api-tasks').queueUrl;
+    // Lambda itself cannot run here; these tests never reach it (no task is running), and any call is recorded.
+    const lambda: LambdaSender = { send: (async (command: unknown) => (lambdaCalls.push(command), { DurableExecutions: [] })) as LambdaSender['send'] };
+    handler = createApiHandler({
+      store: new S3TaskStore({ s3: aws.s3, bucket: BUCKET }),
+      queue: new SqsTaskQueue(aws.sqs, queueUrl),
+      lambda,
+      agentFunctionName: 'agent:live',
+    });
+  });
+  afterAll(async () => {
+    await aws?.stop();
+  });
+  beforeEach(async () => {
+    await aws.sqs.send(new PurgeQueueCommand({ QueueUrl: queueUrl }));
+  });
+
+  it('queues a real SQS message for POST /tasks, in the documented format', async () => {
+    // prepare
+    const event = httpApiEvent('POST', '/tasks', { accountId: 'acct-1', body: JSON.stringify({ prompt: 'count the files', budget: { maxSteps: 5 } }) });
+    // act
+    const response = await handler(event);
+    const messages = await receiveAll();
+    // assess
+    expect(response.statusCode).toBe(202);
+    expect(response.headers['content-type']).toMatch(/application\/json/);
+    const answer = json(response.body);
+    expect(answer).toEqual({ taskId: expect.any(String), status: 'queued' });
+    expect(messages).toHaveLength(1);
+    expect(parseTaskMessage(messages[0]!.Body!)).toEqual({ taskId: answer.taskId, accountId: 'acct-1', source: 'http', prompt: 'count the files' });
+  });
+
+  it('answers 401 JSON when the authorizer left no account, and queues nothing', async () => {
+    // act
+    const response = await handler(httpApiEvent('POST', '/tasks', { body: JSON.stringify({ prompt: 'hi' }) }));
+    // assess
+    expect(response.statusCode).toBe(401);
+    expect(json(response.body)).toEqual({ error: { code: 'unauthorized', message: expect.any(String) } });
+    expect(await receiveAll()).toHaveLength(0);
+  });
+
+  it('answers 400 JSON for a bad body, and nothing reaches the queue', async () => {
+    // act
+    const notJson = await handler(httpApiEvent('POST', '/tasks', { accountId: 'acct-1', body: '{"prompt": ' }));
+    const noPrompt = await handler(httpApiEvent('POST', '/tasks', { accountId: 'acct-1', body: JSON.stringify({ prompt: '', extra: 1 }) }));
+    // assess
+    for (const response of [notJson, noPrompt]) {
+      expect(response.statusCode).toBe(400);
+      expect(json(response.body).error.code).toBe('invalid_input');
+    }
+    expect(await receiveAll()).toHaveLength(0);
+  });
+
+  it('serves GET /tasks/{id} and its events to the owner only: another account gets 404', async () => {
+    // prepare
+    const submitted = json((await handler(httpApiEvent('POST', '/tasks', { accountId: 'acct-1', body: JSON.stringify({ prompt: 'mine' }) }))).body);
+    const path = `/tasks/${submitted.taskId}`;
+    // act
+    const own = await handler(httpApiEvent('GET', path, { accountId: 'acct-1' }));
+    const events = await handler(httpApiEvent('GET', `${path}/events`, { accountId: 'acct-1', query: 'after=0' }));
+    const other = await handler(httpApiEvent('GET', path, { accountId: 'acct-2' }));
+    const otherCancel = await handler(httpApiEvent('POST', `${path}/cancel`, { accountId: 'acct-2' }));
+    // assess
+    expect(own.statusCode).toBe(200);
+    expect(json(own.body)).toMatchObject({ id: submitted.taskId, prompt: 'mine', status: 'queued', source: 'http', accountId: 'acct-1' });
+    expect(json(events.body).events.map((e: { type: string }) => e.type)).toEqual(['task.queued']);
+    expect(other.statusCode).toBe(404);
+    expect(json(other.body)).toEqual({ error: { code: 'not_found', message: `task ${submitted.taskId} does not exist` } });
+    expect(otherCancel.statusCode).toBe(404);
+  });
+
+  it('cancels a queued task without touching Lambda', async () => {
+    // prepare
+    const submitted = json((await handler(httpApiEvent('POST', '/tasks', { accountId: 'acct-1', body: JSON.stringify({ prompt: 'stop me' }) }))).body);
+    lambdaCalls.length = 0;
+    // act
+    const response = await handler(httpApiEvent('POST', `/tasks/${submitted.taskId}/cancel`, { accountId: 'acct-1' }));
+    // assess
+    expect(response.statusCode).toBe(200);
+    expect(json(response.body)).toMatchObject({ id: submitted.taskId, status: 'cancelled' });
+    expect(lambdaCalls).toHaveLength(0);
+  });
+
+  it('answers 501 JSON for schedules when the function has no scheduler', async () => {
+    // act
+    const response = await handler(httpApiEvent('GET', '/schedules', { accountId: 'acct-1' }));
+    // assess
+    expect(response.statusCode).toBe(501);
+    expect(json(response.body).error.code).toBe('not_implemented');
+  });
+});
