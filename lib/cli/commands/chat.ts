@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/index.js';
-import { MemoryJournal, runTask } from '../../agent/index.js';
+import { MemoryJournal, runTask, type ApprovalDecision } from '../../agent/index.js';
 import type { Sandbox, SandboxProvider } from '../../sandbox/index.js';
 import { observeEvents } from '../../store/index.js';
 import { newTaskRecord } from '../../task/index.js';
@@ -28,15 +28,26 @@ function sessionSandbox(provider: SandboxProvider): SandboxProvider & { end(): P
 
 const MAX_HISTORY_CHARS = 40_000;
 
+/** Chat reads its own prompt from the terminal, so approvals are decided up front by --yes. */
+class ChatJournal extends MemoryJournal {
+  constructor(private readonly autoApprove: boolean) {
+    super();
+  }
+  async waitForApproval(): Promise<ApprovalDecision> {
+    return this.autoApprove ? { approve: true, reason: 'approved by chat --yes' } : { approve: false, reason: 'chat cannot ask mid-task; restart it with --yes to allow calls that need approval' };
+  }
+}
+
 export const chatCommand: Command = {
   name: 'chat',
   summary: 'interactive session; type exit to quit',
-  usage: `deep-agent chat
+  usage: `deep-agent chat [--yes]
 
+--yes approves tool calls that need approval (DEEP_AGENT_APPROVAL, DEEP_AGENT_APPROVE_TOOLS); without it they are denied.
 Type a message and press enter; the agent works on it in a sandbox kept for the whole session.
 Type exit (or press Ctrl-D) to quit.`,
   async run(args, io) {
-    parseArgs({ args, allowPositionals: false, options: {} });
+    const { values } = parseArgs({ args, allowPositionals: false, options: { yes: { type: 'boolean' } } });
     const config = loadConfig(io.env, io.cwd);
     const rt = await openLocalRuntime(config);
     const sandboxProvider = sessionSandbox(rt.sandboxProvider);
@@ -45,9 +56,13 @@ Type exit (or press Ctrl-D) to quit.`,
     const history: string[] = [];
     const rl = createInterface({ input: io.stdin, output: io.stderr, terminal: io.stdin.isTTY === true });
     io.stderr.write('deep-agent chat: type a task, or exit to quit.\n');
+    // Piped input may end (closing readline) while buffered lines are still being answered.
+    let inputClosed = false;
+    rl.once('close', () => (inputClosed = true));
+    const showPrompt = () => !inputClosed && rl.prompt();
     try {
       rl.setPrompt('you> ');
-      rl.prompt();
+      showPrompt();
       for await (const raw of rl) {
         const line = raw.trim();
         if (line === 'exit' || line === 'quit') break;
@@ -56,12 +71,12 @@ Type exit (or press Ctrl-D) to quit.`,
           const prompt = context ? `Conversation so far:\n${context}\n\nNew message from the user:\n${line}` : line;
           const id = randomUUID();
           await store.create(newTaskRecord({ id, prompt, source: 'cli' }));
-          const record = await runTask({ taskId: id, store, model: rt.model, sandboxProvider, journal: new MemoryJournal(), ...rt.taskOptions() });
+          const record = await runTask({ taskId: id, store, model: rt.model, sandboxProvider, journal: new ChatJournal(values.yes === true), ...rt.taskOptions() });
           const answer = record.result?.text ?? `(${record.status}${record.error ? `: ${record.error.message}` : ''})`;
           io.stdout.write(`agent> ${answer}\n`);
           history.push(`User: ${line}`, `Agent: ${answer}`);
         }
-        rl.prompt();
+        showPrompt();
       }
       return 0;
     } finally {
