@@ -1,0 +1,362 @@
+/**
+ * The per-account MCP connection manager behind `/mcp-server-definitions` and `/mcp-connections`.
+ *
+ * Each connection runs its server in a sandbox of its own (bubblewrap locally, through `wrapSpawn`), with its
+ * credentials decrypted only into that server process's environment. Records live in SQLite
+ * (`mcp_connections`), credentials AES-256-GCM encrypted in `credentials`; neither a response, an error nor a
+ * record carries a credential value.
+ */
+import { randomUUID } from 'node:crypto';
+import type { DatabaseSync } from 'node:sqlite';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { DEFAULT_INHERITED_ENV_VARS, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { CallToolResult, Tool as McpWireTool } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import { DeepAgentError, toErrorInfo } from '../errors/index.js';
+import type { CredentialStore } from '../local/index.js';
+import { ToolNameAllocator, toToolOutput, type WrappedCommand } from '../mcp/index.js';
+import type { Sandbox, SandboxProvider } from '../sandbox/index.js';
+import { Redactor } from '../secrets/index.js';
+import type { McpConnectionBackend } from '../service/index.js';
+import type { Tool } from '../tools/index.js';
+import { credentialEnv, loadCatalog, resolveStartCommand, type McpServerDefinition } from './catalog.js';
+import { ConnectionRecords, type McpConnection } from './store.js';
+
+export const InstallBodySchema = z
+  .object({
+    definitionId: z.string().min(1).max(40),
+    /** The server name in tool names; unique per account. @default definitionId */
+    name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'lowercase letters, digits, "-" and "_" (at most 40)').optional(),
+    credentials: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+
+export interface McpConnectionManagerOptions {
+  db: DatabaseSync;
+  credentials: CredentialStore;
+  /** Each connection gets a sandbox of its own from here; it must offer `wrapSpawn` (bubblewrap does). */
+  sandboxProvider: SandboxProvider;
+  /** Node and node_modules as the sandbox sees them (`mcpServerRuntime()`), for `{node}` and `{nodeModules}`. */
+  runtime: { node: string; nodeModules: string };
+  /** @default the built-in definitions */
+  catalog?: McpServerDefinition[];
+  /** Health-check period; 0 disables the timer (tests call `checkHealth()`). @default 30_000 */
+  healthIntervalMs?: number;
+  /** Timeout of one health ping. @default 5_000 */
+  healthTimeoutMs?: number;
+  /** Timeout of starting a server and listing its tools. @default 30_000 */
+  connectTimeoutMs?: number;
+  /** Timeout of one tool call. @default 60_000 */
+  callTimeoutMs?: number;
+  onError?(error: unknown): void;
+}
+
+interface LiveConnection {
+  sandbox: Sandbox;
+  client: Client;
+  transport: StdioClientTransport;
+  tools: McpWireTool[];
+}
+
+/**
+ * @example
+ * const manager = new McpConnectionManager({ db: storage.db, credentials: storage.credentials, sandboxProvider, runtime: mcpServerRuntime() });
+ * await manager.start();                       // restarts connections that were running
+ * await startLocalService({ ..., mcpConnections: manager });
+ * const tools = manager.toolsFor('local');     // mcp__everything__echo, ...
+ * await manager.close();
+ */
+export class McpConnectionManager implements McpConnectionBackend {
+  private readonly records: ConnectionRecords;
+  private readonly catalog: McpServerDefinition[];
+  private readonly live = new Map<string, LiveConnection>();
+  /** Connections whose one automatic restart was used up (cleared by a healthy check). */
+  private readonly restartUsed = new Set<string>();
+  private readonly redactor = new Redactor();
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private checking: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(private readonly options: McpConnectionManagerOptions) {
+    this.records = new ConnectionRecords(options.db);
+    this.catalog = options.catalog ?? loadCatalog();
+  }
+
+  /** Restarts every connection marked running (after a restart of `serve`) and starts the health timer. */
+  async start(): Promise<void> {
+    await Promise.all(this.records.withStatus('running').map((c) => this.restart(c)));
+    const every = this.options.healthIntervalMs ?? 30_000;
+    if (every > 0 && !this.timer) {
+      this.timer = setInterval(() => void this.checkHealth().catch((e) => this.options.onError?.(e)), every);
+      this.timer.unref?.();
+    }
+  }
+
+  async listDefinitions(_accountId: string): Promise<McpServerDefinition[]> {
+    return this.catalog;
+  }
+
+  /** Validates, stores the credentials encrypted, starts the server in its own sandbox, records the connection. */
+  async install(accountId: string, body: unknown): Promise<McpConnection> {
+    const parsed = InstallBodySchema.safeParse(body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new DeepAgentError('invalid_input', `${issue.path.join('.') || 'body'}: ${issue.message}`);
+    }
+    const { definitionId, credentials } = parsed.data;
+    const definition = this.definition(definitionId);
+    const env = credentialEnv(definition, credentials);
+    const name = parsed.data.name ?? definition.id;
+    if (this.records.byName(accountId, name)) {
+      throw new DeepAgentError('conflict', `a connection named "${name}" already exists; remove it or give another "name"`);
+    }
+    const id = `mcpc_${randomUUID().replaceAll('-', '').slice(0, 20)}`;
+    const now = new Date().toISOString();
+    if (Object.keys(credentials).length) this.options.credentials.put(accountId, id, credentials);
+    const record: McpConnection = {
+      id,
+      accountId,
+      definitionId,
+      name,
+      status: 'running',
+      tools: [],
+      credentialFields: Object.keys(credentials).sort(),
+      createdAt: now,
+      lastHealthAt: now,
+    };
+    try {
+      const live = await this.launch(record, definition, env);
+      record.tools = live.tools.map((t) => t.name);
+    } catch (e) {
+      record.status = 'failed';
+      record.lastError = this.describe(e);
+    }
+    this.records.insert(record);
+    return record;
+  }
+
+  async list(accountId: string): Promise<McpConnection[]> {
+    return this.records.list(accountId);
+  }
+
+  /** Stops the server, kills its sandbox, deletes its credentials and record. `not_found` for another account's id. */
+  async remove(accountId: string, id: string): Promise<void> {
+    const record = this.records.get(accountId, id);
+    if (!record) throw new DeepAgentError('not_found', `MCP connection ${id} does not exist`);
+    await this.stopLive(id);
+    this.options.credentials.delete(accountId, id);
+    this.records.delete(id);
+    this.restartUsed.delete(id);
+  }
+
+  /**
+   * One health round: pings each running connection (with a timeout) and marks a dead one failed; a failed
+   * one is restarted once (in the following round), then left failed until a check finds it healthy.
+   */
+  checkHealth(): Promise<void> {
+    this.checking ??= this.healthRound().finally(() => {
+      this.checking = undefined;
+    });
+    return this.checking;
+  }
+
+  /**
+   * The tools of the account's running connections, named `mcp__<connection name>__<tool>`. Calling one
+   * extends the connection sandbox's timeout where sandboxes expire (E2B); locally there is nothing to extend.
+   *
+   * @example
+   * runTask({ ..., tools: [...baseTools, ...manager.toolsFor('local')] });
+   */
+  toolsFor(accountId: string): Tool[] {
+    const names = new ToolNameAllocator();
+    const out: Tool[] = [];
+    for (const record of this.records.list(accountId)) {
+      const live = this.live.get(record.id);
+      if (record.status !== 'running' || !live) continue;
+      for (const t of live.tools) {
+        out.push({
+          name: names.allocate(record.name, t.name),
+          description: `${t.description?.trim() || t.title || t.name} (MCP connection "${record.name}")`,
+          inputSchema: { ...(t.inputSchema as Record<string, unknown>), type: 'object' },
+          execute: (input, ctx) => this.callTool(accountId, record.id, t.name, (input ?? {}) as Record<string, unknown>, ctx.signal),
+        });
+      }
+    }
+    return out;
+  }
+
+  /** Calls a tool of one connection; `mcp_error` when it is not running. */
+  async callTool(accountId: string, id: string, tool: string, args: Record<string, unknown>, signal?: AbortSignal) {
+    const record = this.records.get(accountId, id);
+    const live = this.live.get(id);
+    if (!record || !live) throw new DeepAgentError('mcp_error', `MCP connection ${record?.name ?? id} is not running`);
+    await extendSandbox(live.sandbox);
+    try {
+      const result = (await live.client.callTool({ name: tool, arguments: args }, undefined, {
+        timeout: this.options.callTimeoutMs ?? 60_000,
+        ...(signal ? { signal } : {}),
+      })) as CallToolResult;
+      return toToolOutput(result);
+    } catch (e) {
+      throw new DeepAgentError('mcp_error', `${record.name}/${tool} failed: ${this.describe(e)}`);
+    }
+  }
+
+  /** The host pid of a connection's sandboxed server process (diagnostics and tests). */
+  processId(accountId: string, id: string): number | undefined {
+    if (!this.records.get(accountId, id)) return undefined;
+    return this.live.get(id)?.transport.pid ?? undefined;
+  }
+
+  /** Closes every connection's client and sandbox; records keep their status so the next start restarts them. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.checking?.catch(() => {});
+    await Promise.all([...this.live.keys()].map((id) => this.stopLive(id)));
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private definition(id: string): McpServerDefinition {
+    const d = this.catalog.find((x) => x.id === id);
+    if (!d) throw new DeepAgentError('invalid_input', `no MCP server definition "${id}"; known: ${this.catalog.map((x) => x.id).join(', ')}`);
+    return d;
+  }
+
+  private async healthRound(): Promise<void> {
+    const timeout = this.options.healthTimeoutMs ?? 5_000;
+    const targets = [...this.records.withStatus('running'), ...this.records.withStatus('failed')];
+    await Promise.all(
+      targets.map(async (record) => {
+        if (this.closed) return;
+        const now = new Date().toISOString();
+        if (record.status === 'running') {
+          const live = this.live.get(record.id);
+          try {
+            if (!live) throw new DeepAgentError('mcp_error', 'the server is not running');
+            await live.client.ping({ timeout });
+            await extendSandbox(live.sandbox);
+            this.restartUsed.delete(record.id);
+            this.records.update(record.id, { status: 'running', tools: record.tools, lastHealthAt: now });
+          } catch (e) {
+            // Marked failed now, restarted by the next round: the failure stays visible for one interval.
+            await this.stopLive(record.id);
+            this.records.update(record.id, { status: 'failed', tools: record.tools, lastHealthAt: now, lastError: `health check failed: ${this.describe(e)}` });
+          }
+          return;
+        }
+        if (this.restartUsed.has(record.id)) return;
+        this.restartUsed.add(record.id);
+        await this.restart(record);
+      }),
+    );
+  }
+
+  /** Starts a stored connection again from its stored credentials; records the outcome. */
+  private async restart(record: McpConnection): Promise<void> {
+    const now = new Date().toISOString();
+    try {
+      await this.stopLive(record.id);
+      const definition = this.definition(record.definitionId);
+      const credentials = this.options.credentials.get<Record<string, unknown>>(record.accountId, record.id) ?? {};
+      const live = await this.launch(record, definition, credentialEnv(definition, credentials));
+      this.records.update(record.id, { status: 'running', tools: live.tools.map((t) => t.name), lastHealthAt: now });
+    } catch (e) {
+      this.records.update(record.id, { status: 'failed', tools: record.tools, lastHealthAt: now, lastError: `restart failed: ${this.describe(e)}` });
+    }
+  }
+
+  private async launch(record: McpConnection, definition: McpServerDefinition, secretEnv: Record<string, string>): Promise<LiveConnection> {
+    if (this.closed) throw new DeepAgentError('unavailable', 'the MCP connection manager is closed');
+    for (const v of Object.values(secretEnv)) this.redactor.add(v);
+    const sandbox = await this.options.sandboxProvider.create({
+      taskId: `mcp-${record.id}`,
+      timeoutSeconds: definition.defaultTimeoutSeconds,
+      metadata: { accountId: record.accountId, connectionId: record.id },
+    });
+    let transport: StdioClientTransport | undefined;
+    let client: Client | undefined;
+    let stderrTail = '';
+    try {
+      if (!sandbox.wrapSpawn) {
+        throw new DeepAgentError('sandbox_unavailable', `the ${sandbox.provider} sandbox cannot run a stdio MCP server for a connection`);
+      }
+      const start = resolveStartCommand(definition, { ...this.options.runtime, workspace: sandbox.workdir });
+      const line = keepSecretsOutOfArgv(sandbox.wrapSpawn({ ...start, env: secretEnv, network: definition.network }), secretEnv);
+      transport = new StdioClientTransport({ command: line.command, args: line.args, env: line.env, stderr: 'pipe', ...(line.cwd ? { cwd: line.cwd } : {}) });
+      transport.stderr?.on('data', (chunk: Buffer) => {
+        stderrTail = (stderrTail + chunk.toString('utf8')).slice(-1_000);
+      });
+      client = new Client({ name: 'deep-agent-connections', version: '0.1.0' });
+      const connectTimeout = this.options.connectTimeoutMs ?? 30_000;
+      await client.connect(transport, { timeout: connectTimeout });
+      const tools: McpWireTool[] = [];
+      if (client.getServerCapabilities()?.tools) {
+        let cursor: string | undefined;
+        do {
+          const page = await client.listTools(cursor ? { cursor } : {}, { timeout: connectTimeout });
+          tools.push(...page.tools);
+          cursor = page.nextCursor;
+        } while (cursor);
+      }
+      const live = { sandbox, client, transport, tools };
+      this.live.set(record.id, live);
+      return live;
+    } catch (e) {
+      await client?.close().catch(() => {});
+      await transport?.close().catch(() => {});
+      await sandbox.close().catch(() => {});
+      const tail = stderrTail.trim().split('\n').slice(-2).join(' | ');
+      throw new DeepAgentError('mcp_error', `${this.describe(e)}${tail ? ` (stderr: ${this.redactor.redactString(tail)})` : ''}`);
+    }
+  }
+
+  private async stopLive(id: string): Promise<void> {
+    const live = this.live.get(id);
+    if (!live) return;
+    this.live.delete(id);
+    await live.client.close().catch(() => {});
+    await live.transport.close().catch(() => {});
+    await live.sandbox.close().catch((e) => this.options.onError?.(e));
+  }
+
+  private describe(e: unknown): string {
+    return this.redactor.redactString(toErrorInfo(e).message.split('\n')[0]!.slice(0, 500));
+  }
+}
+
+/** Pushes a cloud sandbox's expiry forward when it has a keep-alive (E2B); local sandboxes do not expire. */
+async function extendSandbox(sandbox: Sandbox): Promise<void> {
+  const keeper = (sandbox as { timeoutKeeper?: { tick(): Promise<void> } }).timeoutKeeper;
+  await keeper?.tick().catch(() => {});
+}
+
+/**
+ * bubblewrap's command line carries `--setenv NAME VALUE`, which any local user can read in /proc/<pid>/cmdline.
+ * For credentials, this moves the values into bwrap's own environment instead and replaces `--clearenv`
+ * by unsetting everything else bwrap inherits, so the server sees the same environment as before.
+ */
+export function keepSecretsOutOfArgv(line: WrappedCommand, secretEnv: Record<string, string>): WrappedCommand {
+  const secrets = Object.keys(secretEnv);
+  const clear = line.args.indexOf('--clearenv');
+  if (secrets.length === 0 || clear < 0) return line;
+  const dashdash = line.args.indexOf('--');
+  const args: string[] = [];
+  for (let i = 0; i < line.args.length; i++) {
+    const a = line.args[i]!;
+    if (a === '--setenv' && (dashdash < 0 || i < dashdash) && secrets.includes(line.args[i + 1]!)) {
+      i += 2;
+      continue;
+    }
+    args.push(a);
+  }
+  // The SDK spawns with its default inherited variables merged in; bwrap must drop those and line.env's own.
+  const inherited = new Set([...DEFAULT_INHERITED_ENV_VARS, ...Object.keys(line.env)].filter((k) => !secrets.includes(k)));
+  const at = args.indexOf('--clearenv');
+  args.splice(at, 1, ...[...inherited].flatMap((k) => ['--unsetenv', k]));
+  return { ...line, args, env: { ...line.env, ...secretEnv } };
+}
