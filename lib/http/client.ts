@@ -85,4 +85,16 @@ export class ApiClient {
   async deleteSchedule(id: string): Promise<void> {
     await this.request('DELETE', `/schedules/${encodeURIComponent(id)}`);
   }
+  async listMcpServerDefinitions(): Promise<Array<Record<string, unknown>>> {
+    return (await this.request<{ definitions: Array<Record<string, unknown>> }>('GET', '/mcp-server-definitions')).body.definitions;
+  }
+  async installMcpConnection(body: { definitionId: string; name?: string; credentials?: Record<string, string> }): Promise<Record<string, unknown>> {
+    return (await this.request<Record<string, unknown>>('POST', '/mcp-connections/install', body)).body;
+  }
+  async listMcpConnections(): Promise<Array<Record<string, unknown>>> {
+    return (await this.request<{ connections: Array<Record<string, unknown>> }>('GET', '/mcp-connections')).body.connections;
+  }
+  async deleteMcpConnection(id: string): Promise<void> {
+    await this.request('DELETE', `/mcp-connections/${encodeURIComponent(id)}`);
+  }
 }

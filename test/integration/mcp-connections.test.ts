@@ -11,6 +11,8 @@ import { createModelClient } from '../../lib/model/index.js';
 import { startLocalService, type LocalService } from '../../lib/server/index.js';
 import { BubblewrapSandboxProvider } from '../../lib/sandbox/index.js';
 import type { ToolContext } from '../../lib/tools/index.js';
+import { PassThrough } from 'node:stream';
+import { mcpCommand } from '../../lib/cli/commands/mcp.js';
 
 const TOKEN = 'local-token-0123456789';
 const OTHER_TOKEN = 'other-token-0123456789';
@@ -170,6 +172,24 @@ describe('MCP connection manager over HTTP', () => {
     const after = await list();
     expect(after.map((c) => c.status)).toEqual(['running', 'running']);
     expect(after.every((c) => connections.manager.processId('local', c.id) !== undefined)).toBe(true);
+  });
+
+  it('the CLI lists, installs (credential read from the environment) and removes connections', async () => {
+    const cli = async (...args: string[]) => {
+      const stdout = new PassThrough();
+      let out = '';
+      stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const env = { DEEP_AGENT_HOME: home, DEEP_AGENT_API_TOKEN: TOKEN, DEEP_AGENT_API_URL: svc.url, CANARY_TOKEN: CANARY };
+      const code = await mcpCommand.run(['connections', ...args], { argv: [], env, cwd: home, stdin: new PassThrough(), stdout, stderr: new PassThrough() });
+      return { code, out };
+    };
+    const installed = await cli('install', 'needs-env', '--name', 'from-cli', '--credential', 'CANARY_TOKEN', '--json');
+    expect(installed.code).toBe(0);
+    expect(installed.out).not.toContain(CANARY);
+    const id = (JSON.parse(installed.out) as McpConnection).id;
+    expect((await cli('list')).out).toMatch(new RegExp(`${id}\\s+from-cli \\(needs-env\\): running`));
+    expect((await cli('rm', id)).code).toBe(0);
+    expect((await list()).map((c) => c.id)).not.toContain(id);
   });
 
   it('delete stops the server (process gone) and removes its credentials', async () => {

@@ -1,6 +1,8 @@
 /** `deep-agent mcp list|tools`: which MCP servers are attached (and why the others are not), and their tools. */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/index.js';
+import { ApiClient } from '../../http/index.js';
+import { readApiToken } from '../../server/index.js';
 import { attachMcp, describePresets, mcpServerRuntime } from '../../mcp/index.js';
 import { createSandboxProvider } from '../../sandbox/index.js';
 import { UsageError, type CliIo, type Command } from '../io.js';
@@ -17,15 +19,90 @@ async function withMcp<T>(io: CliIo, fn: (mcp: Awaited<ReturnType<typeof attachM
   }
 }
 
+const DEFAULT_API_URL = 'http://127.0.0.1:8787';
+
+/** `--credential NAME` takes the value from the environment variable NAME (kept out of ps); `NAME=VALUE` is literal. */
+function parseCredentials(items: string[], env: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    const name = eq < 0 ? item : item.slice(0, eq);
+    const value = eq < 0 ? env[name] : item.slice(eq + 1);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new UsageError(`--credential takes NAME or NAME=VALUE, not "${name}"`);
+    if (value === undefined || value === '') throw new UsageError(`--credential ${name}: set the environment variable ${name} (or give ${name}=VALUE)`);
+    out[name] = value;
+  }
+  return out;
+}
+
+/** `deep-agent mcp connections list|install|rm`: the connection manager of a running service. */
+async function connections(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { json: { type: 'boolean' }, api: { type: 'string' }, name: { type: 'string' }, credential: { type: 'string', multiple: true }, definitions: { type: 'boolean' } },
+  });
+  const [sub, target] = positionals;
+  const config = loadConfig(io.env, io.cwd);
+  const url = values.api ?? io.env.DEEP_AGENT_API_URL?.trim() ?? DEFAULT_API_URL;
+  if (!/^https?:\/\//.test(url)) throw new UsageError(`--api needs an http(s) URL, not "${url}"`);
+  const token = readApiToken(config.home, config.apiToken);
+  const api = new ApiClient({ url, ...(token ? { token } : {}) });
+  const print = (v: unknown) => io.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
+  if (sub === 'list') {
+    if (values.definitions) {
+      const defs = await api.listMcpServerDefinitions();
+      if (values.json) return print(defs), 0;
+      for (const d of defs) {
+        const creds = Object.keys((d.credentialSchema as object | undefined) ?? {});
+        io.stdout.write(`${d.id}: ${d.title}${creds.length ? ` (credentials: ${creds.join(', ')})` : ''}\n`);
+      }
+      return 0;
+    }
+    const list = await api.listMcpConnections();
+    if (values.json) return print(list), 0;
+    if (list.length === 0) io.stdout.write('no MCP connections; install one with deep-agent mcp connections install <definition>\n');
+    for (const c of list) {
+      io.stdout.write(`${c.id}  ${c.name} (${c.definitionId}): ${c.status}, ${(c.tools as string[]).length} tools${c.lastError ? ` - ${c.lastError}` : ''}\n`);
+    }
+    return 0;
+  }
+  if (sub === 'install') {
+    if (!target) throw new UsageError('mcp connections install takes a definition id, e.g. deep-agent mcp connections install everything');
+    const record = await api.installMcpConnection({
+      definitionId: target,
+      ...(values.name ? { name: values.name } : {}),
+      credentials: parseCredentials(values.credential ?? [], io.env),
+    });
+    if (values.json) return print(record), 0;
+    io.stdout.write(`${record.id}  ${record.name}: ${record.status}, ${(record.tools as string[]).length} tools${record.lastError ? ` - ${record.lastError}` : ''}\n`);
+    return record.status === 'running' ? 0 : 1;
+  }
+  if (sub === 'rm') {
+    if (!target) throw new UsageError('mcp connections rm takes a connection id (see deep-agent mcp connections list)');
+    await api.deleteMcpConnection(target);
+    io.stdout.write(`removed ${target}\n`);
+    return 0;
+  }
+  throw new UsageError('mcp connections takes list, install or rm, e.g. deep-agent mcp connections list');
+}
+
 export const mcpCommand: Command = {
   name: 'mcp',
   summary: 'MCP servers (attached or not, and why) and their tools',
   usage: `deep-agent mcp list [--json]
 deep-agent mcp tools [--server NAME] [--json]
+deep-agent mcp connections list [--definitions] [--json] [--api URL]
+deep-agent mcp connections install <definition> [--name NAME] [--credential NAME[=VALUE]]... [--json] [--api URL]
+deep-agent mcp connections rm <id> [--api URL]
 
 Servers come from DEEP_AGENT_MCP_CONFIG (default ./.mcp.json), the GitHub and Notion presets (attached when
-GITHUB_TOKEN / NOTION_TOKEN are set), and servers the agent built and deployed (DEEP_AGENT_HOME/mcp-servers).`,
+GITHUB_TOKEN / NOTION_TOKEN are set), and servers the agent built and deployed (DEEP_AGENT_HOME/mcp-servers).
+\`connections\` talks to a running service (deep-agent serve, or --api URL): each installed connection runs
+in a sandbox of its own with its credentials stored encrypted. --credential NAME reads the value from the
+environment variable NAME, so it stays out of the process list.`,
   async run(args, io) {
+    if (args[0] === 'connections') return connections(args.slice(1), io);
     const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' }, server: { type: 'string' } } });
     const sub = positionals[0];
     if (sub !== 'list' && sub !== 'tools') throw new UsageError('mcp takes list or tools, e.g. deep-agent mcp list');

@@ -2,7 +2,8 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/index.js';
 import { redactorFromEnv } from '../../secrets/index.js';
-import { ensureApiToken, serveSettingsFromEnv, startLocalService } from '../../server/index.js';
+import { openLocalMcpConnections } from '../../mcp-connections/index.js';
+import { ensureApiToken, LOCAL_ACCOUNT, serveSettingsFromEnv, startLocalService } from '../../server/index.js';
 import { openLocalRuntime } from '../local-runtime.js';
 import { UsageError, type Command } from '../io.js';
 
@@ -19,7 +20,7 @@ so that the next start resumes them.
 Environment: DEEP_AGENT_WORKER_CONCURRENCY (2), DEEP_AGENT_VISIBILITY_TIMEOUT_SECONDS (60),
 DEEP_AGENT_MAX_ATTEMPTS (3), DEEP_AGENT_RETRY_DELAY_SECONDS (1), DEEP_AGENT_APPROVE_TOOLS (tool globs that
 need approval, e.g. run_command,mcp__github__*), DEEP_AGENT_APPROVAL=destructive (MCP tools not marked
-read-only ask too).`,
+read-only ask too), DEEP_AGENT_MCP_CATALOG (extra MCP server definitions for deep-agent mcp connections).`,
   async run(args, io) {
     const { values } = parseArgs({ args, options: { port: { type: 'string' }, grace: { type: 'string' } } });
     const port = Number(values.port ?? 8787);
@@ -30,6 +31,15 @@ read-only ask too).`,
     const settings = serveSettingsFromEnv(config.env);
     const rt = await openLocalRuntime(config);
     const { token, file } = ensureApiToken(config.home, config.apiToken);
+    const onError = (e: unknown) => io.stderr.write(`deep-agent serve: ${(e as Error)?.message ?? String(e)}\n`);
+    // Connection servers need wrapSpawn: bubblewrap (or unsafe-local when so configured); E2B cannot pipe stdio.
+    const connections = await openLocalMcpConnections({
+      home: config.home,
+      ...(config.env.DEEP_AGENT_SECRET_KEY ? { secretKey: config.env.DEEP_AGENT_SECRET_KEY } : {}),
+      ...(config.env.DEEP_AGENT_MCP_CATALOG ? { catalogFile: config.env.DEEP_AGENT_MCP_CATALOG } : {}),
+      ...(config.sandbox !== 'e2b' ? { sandboxProvider: rt.sandboxProvider } : {}),
+      onError,
+    });
     const svc = await startLocalService({
       home: config.home,
       token,
@@ -37,12 +47,18 @@ read-only ask too).`,
       sandboxProvider: rt.sandboxProvider,
       tools: rt.tools,
       ...(rt.approvalPolicy ? { approvalPolicy: rt.approvalPolicy } : {}),
-      taskOptions: (record) => rt.taskOptions(record.mcpServers),
+      taskOptions: (record) => {
+        const base = rt.taskOptions(record.mcpServers);
+        const taken = new Set(base.tools?.map((t) => t.name));
+        const installed = connections.manager.toolsFor(record.accountId ?? LOCAL_ACCOUNT).filter((t) => !taken.has(t.name));
+        return { ...base, tools: [...(base.tools ?? []), ...installed] };
+      },
+      mcpConnections: connections.manager,
       settings,
       port,
       redactor: redactorFromEnv(config.env),
       ...(config.env.DEEP_AGENT_SECRET_KEY ? { secretKey: config.env.DEEP_AGENT_SECRET_KEY } : {}),
-      onError: (e) => io.stderr.write(`deep-agent serve: ${(e as Error)?.message ?? String(e)}\n`),
+      onError,
     });
     io.stderr.write(
       `deep-agent serve: listening on ${svc.url} (worker concurrency ${settings.concurrency}, home ${config.home})\n` +
@@ -55,6 +71,7 @@ read-only ask too).`,
     io.stderr.write(`deep-agent serve: stopping (grace ${graceSeconds} s)\n`);
     const { released } = await svc.stop(graceSeconds * 1000);
     if (released.length) io.stderr.write(`deep-agent serve: released ${released.length} running task(s) for the next start: ${released.join(', ')}\n`);
+    await connections.close();
     await rt.close();
     return 0;
   },
