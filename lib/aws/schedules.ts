@@ -10,7 +10,7 @@ import {
   type SchedulerClient,
 } from '@aws-sdk/client-scheduler';
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DeepAgentError } from '../errors/index.js';
 import { BudgetSchema } from '../task/index.js';
 import { formatTaskMessage, TaskMessageSchema } from './task-message.js';

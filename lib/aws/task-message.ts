@@ -3,7 +3,7 @@
  * record first and sends `{ taskId, accountId, source: "http", prompt }`; a plain producer sends the
  * `POST /tasks` body and the dispatcher creates the record.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { DeepAgentError } from '../errors/index.js';
 import { SubmitTaskSchema, TaskSourceSchema } from '../task/index.js';
 

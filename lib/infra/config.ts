@@ -2,7 +2,7 @@
  * Deployment settings of the stack: one shape for CDK context (`cdk.json`, `-c`) and for construct props,
  * validated once at synth so a bad value stops `cdk synth` with one clear line.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { DeepAgentError } from '../errors/index.js';
 import { BudgetSchema } from '../task/index.js';
 import { DEFAULT_MODEL } from '../model/prices.js';

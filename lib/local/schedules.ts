@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DatabaseSync } from 'node:sqlite';
 import { Cron } from 'croner';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DeepAgentError } from '../errors/index.js';
 import { BudgetSchema } from '../task/index.js';
 import { transaction, type Clock, systemClock } from './database.js';
@@ -184,7 +184,7 @@ export class ScheduleStore {
 
   /** Oldest first. */
   list(): ScheduleState[] {
-    return (this.db.prepare('SELECT * FROM schedules ORDER BY created_at, id').all() as unknown as ScheduleRow[]).map(toSchedule);
+    return (this.db.prepare('SELECT * FROM schedules ORDER BY created_at, rowid').all() as unknown as ScheduleRow[]).map(toSchedule);
   }
 
   /** Removes a schedule and its fire history; throws `not_found` for an unknown id. */

@@ -3,7 +3,7 @@
  * server specs the hub connects to.
  */
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DeepAgentError } from '../errors/index.js';
 
 /** A stdio server as written in `.mcp.json`. */

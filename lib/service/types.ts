@@ -1,5 +1,5 @@
 /** The ports the task service is built from. Each runtime (local `serve`, the API Lambda) supplies its own. */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ApprovalDecision } from '../agent/index.js';
 import { BudgetSchema } from '../task/index.js';
 

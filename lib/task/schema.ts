@@ -2,7 +2,7 @@
  * Wire shapes of tasks and events (DESIGN section 3). zod schemas are the single source of truth; types are
  * inferred from them.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const TASK_STATUSES = ['queued', 'running', 'waiting_approval', 'succeeded', 'failed', 'cancelled'] as const;
 export const TaskStatusSchema = z.enum(TASK_STATUSES);

@@ -2,7 +2,7 @@
  * The built-in tools the model sees (DESIGN section 3): planning, sandbox commands and files, packages, and
  * sandbox information. The `task` tool (sub-agents) is declared here and run by the agent loop.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { DeepAgentError } from '../errors/index.js';
 import { PlanItemSchema } from '../task/index.js';
 import { defineTool, textOutput, type Tool } from './types.js';

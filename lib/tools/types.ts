@@ -1,5 +1,5 @@
 /** What a tool is, for the agent loop: a name, a JSON schema, and an async function returning content. */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Sandbox } from '../sandbox/types.js';
 import type { EventType } from '../task/index.js';
 import type { ToolSpec } from '../model/types.js';

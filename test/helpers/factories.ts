@@ -1,6 +1,6 @@
 /** Builders shared by tests. */
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { loadConfig } from '../../lib/config/index.js';
 import { createModelClient, type ModelClientOptions } from '../../lib/model/index.js';
 import type { SandboxProvider } from '../../lib/sandbox/types.js';

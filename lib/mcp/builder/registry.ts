@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Sandbox, SandboxProvider, SpawnSpec } from '../../sandbox/types.js';
 import type { ResolvedMcpServers, StdioServerSpec } from '../config.js';
 import type { WrappedCommand } from '../hub.js';

@@ -1,5 +1,5 @@
 /** The files of a built MCP server project: TypeScript on the MCP SDK, run by Node 24's type stripping. */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const SERVER_NAME = /^[a-z][a-z0-9_-]{0,39}$/;
 export const TOOL_NAME = /^[a-zA-Z][a-zA-Z0-9_-]{0,47}$/;
@@ -113,7 +113,7 @@ export function toolFile(tool: { name: string; description: string; inputSchema:
   const argsType = fields.map(([k, f]) => `${k}${f.optional ? '?' : ''}: ${TS_OF[f.type]}`).join('; ');
   const body = tool.implementation.split('\n').map((l) => `  ${l}`).join('\n');
   return `import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { toToolResult } from '../result.ts';
 
 type Args = { ${argsType} };

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DeepAgentError, toErrorInfo } from '../../errors/index.js';
 import type { Sandbox } from '../../sandbox/types.js';
 import { defineTool, type Tool, type ToolContext } from '../../tools/types.js';
