@@ -10,25 +10,14 @@ import {
   type SchedulerClient,
 } from '@aws-sdk/client-scheduler';
 import { randomUUID } from 'node:crypto';
-import * as z from 'zod';
 import { DeepAgentError } from '../errors/index.js';
-import { BudgetSchema } from '../task/index.js';
+import { ScheduleBodySchema, type ScheduleBody } from '../task/index.js';
 import { formatTaskMessage, TaskMessageSchema } from './task-message.js';
 
 export type SchedulerSender = Pick<SchedulerClient, 'send'>;
 
-export const ScheduleInputSchema = z
-  .object({
-    cron: z.string().min(1).max(256).optional(),
-    rate: z.string().min(1).max(64).optional(),
-    prompt: z.string().trim().min(1).max(100_000),
-    timezone: z.string().min(1).max(64).optional(),
-    budget: BudgetSchema.optional(),
-    mcpServers: z.array(z.string().min(1).max(64)).max(32).optional(),
-  })
-  .strict()
-  .refine((v) => (v.cron === undefined) !== (v.rate === undefined), { message: 'give exactly one of cron or rate' });
-export type ScheduleInput = z.infer<typeof ScheduleInputSchema>;
+export const ScheduleInputSchema = ScheduleBodySchema;
+export type ScheduleInput = ScheduleBody;
 
 export interface ScheduleInfo {
   id: string;

@@ -7,7 +7,7 @@ import type { DatabaseSync } from 'node:sqlite';
 import { Cron } from 'croner';
 import * as z from 'zod';
 import { DeepAgentError } from '../errors/index.js';
-import { BudgetSchema } from '../task/index.js';
+import { BudgetSchema, ScheduleFieldsSchema } from '../task/index.js';
 import { transaction, type Clock, systemClock } from './database.js';
 
 const SCHEMA = `
@@ -76,22 +76,16 @@ const isCron = (pattern: string): boolean => {
 };
 
 /** Body of `POST /schedules`: exactly one of `cron` (5 fields, read in `timezone`) or `rate`. */
-export const ScheduleInputSchema = z
-  .object({
-    cron: z.string().trim().min(1).max(200).refine(isCron, 'is not a valid 5-field cron expression').optional(),
-    rate: z
-      .string()
-      .trim()
-      .refine(isRate, 'must look like "rate(1 hour)" or "rate(5 minutes)"')
-      .optional(),
-    prompt: z.string().trim().min(1).max(100_000),
-    timezone: z.string().min(1).max(64).refine(isTimeZone, 'is not an IANA time zone').optional(),
-    budget: BudgetSchema.optional(),
-    mcpServers: z.array(z.string().min(1).max(64)).max(32).optional(),
-    enabled: z.boolean().optional(),
-  })
-  .strict()
-  .refine((s) => (s.cron === undefined) !== (s.rate === undefined), { message: 'give exactly one of cron or rate' });
+export const ScheduleInputSchema = ScheduleFieldsSchema.extend({
+  cron: z.string().trim().min(1).max(200).refine(isCron, 'is not a valid 5-field cron expression').optional(),
+  rate: z
+    .string()
+    .trim()
+    .refine(isRate, 'must look like "rate(1 hour)" or "rate(5 minutes)"')
+    .optional(),
+  timezone: z.string().min(1).max(64).refine(isTimeZone, 'is not an IANA time zone').optional(),
+  enabled: z.boolean().optional(),
+}).refine((s) => (s.cron === undefined) !== (s.rate === undefined), { message: 'give exactly one of cron or rate' });
 export type ScheduleInput = z.input<typeof ScheduleInputSchema>;
 
 export interface Schedule {

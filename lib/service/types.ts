@@ -1,7 +1,7 @@
 /** The ports the task service is built from. Each runtime (local `serve`, the API Lambda) supplies its own. */
 import * as z from 'zod';
 import type { ApprovalDecision } from '../agent/index.js';
-import { BudgetSchema } from '../task/index.js';
+import type { ScheduleBody } from '../task/index.js';
 
 /** Sends a task to the worker queue (SQLite locally, SQS on AWS). Sending twice for one task must be harmless. */
 export interface TaskQueueSender {
@@ -15,19 +15,7 @@ export interface ApprovalResolver {
   resolve(approvalId: string, decision: ApprovalDecision): Promise<unknown> | unknown;
 }
 
-/** Body of `POST /schedules`: exactly one of `cron` or `rate`. Runtimes validate the expression itself. */
-export const ScheduleBodySchema = z
-  .object({
-    cron: z.string().trim().min(1).max(256).optional(),
-    rate: z.string().trim().min(1).max(64).optional(),
-    prompt: z.string().trim().min(1).max(100_000),
-    timezone: z.string().min(1).max(64).optional(),
-    budget: BudgetSchema.optional(),
-    mcpServers: z.array(z.string().min(1).max(64)).max(32).optional(),
-  })
-  .strict()
-  .refine((v) => (v.cron === undefined) !== (v.rate === undefined), { message: 'give exactly one of cron or rate' });
-export type ScheduleBody = z.infer<typeof ScheduleBodySchema>;
+export { ScheduleBodySchema, type ScheduleBody } from '../task/index.js';
 
 /** Recurring tasks of one account (croner in `serve`, EventBridge Scheduler on AWS). */
 export interface ScheduleBackend {

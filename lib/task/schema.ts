@@ -84,6 +84,24 @@ export const SubmitTaskSchema = z
   .strict();
 export type SubmitTask = z.infer<typeof SubmitTaskSchema>;
 
+/** Fields of a recurring task (`POST /schedules`); runtimes check the cron or rate syntax themselves. */
+export const ScheduleFieldsSchema = z
+  .object({
+    cron: z.string().trim().min(1).max(256).optional(),
+    rate: z.string().trim().min(1).max(64).optional(),
+    prompt: z.string().trim().min(1).max(100_000),
+    timezone: z.string().min(1).max(64).optional(),
+    budget: BudgetSchema.optional(),
+    mcpServers: z.array(z.string().min(1).max(64)).max(32).optional(),
+  })
+  .strict();
+
+const oneOfCronOrRate = (v: { cron?: string; rate?: string }) => (v.cron === undefined) !== (v.rate === undefined);
+
+/** Body of `POST /schedules`: exactly one of `cron` or `rate`. */
+export const ScheduleBodySchema = ScheduleFieldsSchema.refine(oneOfCronOrRate, { message: 'give exactly one of cron or rate' });
+export type ScheduleBody = z.infer<typeof ScheduleBodySchema>;
+
 export const EVENT_TYPES = [
   'task.queued',
   'task.started',
