@@ -9,12 +9,12 @@
 import { randomUUID } from 'node:crypto';
 import type { DatabaseSync } from 'node:sqlite';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { DEFAULT_INHERITED_ENV_VARS, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult, Tool as McpWireTool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { DeepAgentError, toErrorInfo } from '../errors/index.js';
 import type { CredentialStore } from '../local/index.js';
-import { ToolNameAllocator, toToolOutput, type WrappedCommand } from '../mcp/index.js';
+import { ToolNameAllocator, toToolOutput } from '../mcp/index.js';
 import type { Sandbox, SandboxProvider } from '../sandbox/index.js';
 import { Redactor } from '../secrets/index.js';
 import type { McpConnectionBackend } from '../service/index.js';
@@ -286,7 +286,8 @@ export class McpConnectionManager implements McpConnectionBackend {
         throw new DeepAgentError('sandbox_unavailable', `the ${sandbox.provider} sandbox cannot run a stdio MCP server for a connection`);
       }
       const start = resolveStartCommand(definition, { ...this.options.runtime, workspace: sandbox.workdir });
-      const line = keepSecretsOutOfArgv(sandbox.wrapSpawn({ ...start, env: secretEnv, network: definition.network }), secretEnv);
+      // The sandbox passes env through bwrap's own environment, never its command line.
+      const line = sandbox.wrapSpawn({ ...start, env: secretEnv, network: definition.network });
       transport = new StdioClientTransport({ command: line.command, args: line.args, env: line.env, stderr: 'pipe', ...(line.cwd ? { cwd: line.cwd } : {}) });
       transport.stderr?.on('data', (chunk: Buffer) => {
         stderrTail = (stderrTail + chunk.toString('utf8')).slice(-1_000);
@@ -335,28 +336,3 @@ async function extendSandbox(sandbox: Sandbox): Promise<void> {
   await keeper?.tick().catch(() => {});
 }
 
-/**
- * bubblewrap's command line carries `--setenv NAME VALUE`, which any local user can read in /proc/<pid>/cmdline.
- * For credentials, this moves the values into bwrap's own environment instead and replaces `--clearenv`
- * by unsetting everything else bwrap inherits, so the server sees the same environment as before.
- */
-export function keepSecretsOutOfArgv(line: WrappedCommand, secretEnv: Record<string, string>): WrappedCommand {
-  const secrets = Object.keys(secretEnv);
-  const clear = line.args.indexOf('--clearenv');
-  if (secrets.length === 0 || clear < 0) return line;
-  const dashdash = line.args.indexOf('--');
-  const args: string[] = [];
-  for (let i = 0; i < line.args.length; i++) {
-    const a = line.args[i]!;
-    if (a === '--setenv' && (dashdash < 0 || i < dashdash) && secrets.includes(line.args[i + 1]!)) {
-      i += 2;
-      continue;
-    }
-    args.push(a);
-  }
-  // The SDK spawns with its default inherited variables merged in; bwrap must drop those and line.env's own.
-  const inherited = new Set([...DEFAULT_INHERITED_ENV_VARS, ...Object.keys(line.env)].filter((k) => !secrets.includes(k)));
-  const at = args.indexOf('--clearenv');
-  args.splice(at, 1, ...[...inherited].flatMap((k) => ['--unsetenv', k]));
-  return { ...line, args, env: { ...line.env, ...secretEnv } };
-}

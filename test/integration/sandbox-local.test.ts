@@ -140,6 +140,22 @@ describe('bubblewrap sandbox', () => {
     expect(spec.args).toContain('--unshare-net');
   });
 
+  it("never puts environment values on bwrap's command line, where ps would show them", async () => {
+    const canary = 'canary-secret-value-5f2e9a';
+    const spec = sandbox.wrapSpawn!({ command: '/bin/sh', args: ['-c', 'echo "$API_SECRET"; echo "user=${USER:-unset}"'], env: { API_SECRET: canary } });
+    expect(spec.args.join(' ')).not.toContain(canary);
+
+    // As the MCP SDK's stdio transport does: the host's USER and LOGNAME are merged in, and must not get through.
+    const child = spawn(spec.command, spec.args, { env: { USER: 'host-user', LOGNAME: 'host-user', ...spec.env }, cwd: spec.cwd, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b));
+    await new Promise((res) => child.on('close', res));
+
+    expect(out).toBe(`${canary}\nuser=unset\n`);
+    const r = await sandbox.run('echo "$RUN_SECRET"', { env: { RUN_SECRET: canary } });
+    expect(r.stdout).toBe(`${canary}\n`);
+  });
+
   it('keeps the workspace after close by default, and removes it with removeWorkspace', async () => {
     const keep = (await provider.create({ taskId: 'keep-me' })) as LocalSandbox;
     const gone = (await new BubblewrapSandboxProvider({ home, removeWorkspace: true }).create({ taskId: 'remove-me' })) as LocalSandbox;

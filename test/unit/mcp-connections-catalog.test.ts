@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { credentialEnv, keepSecretsOutOfArgv, loadCatalog } from '../../lib/mcp-connections/index.js';
+import { credentialEnv, loadCatalog } from '../../lib/mcp-connections/index.js';
 
 describe('MCP connection catalog', () => {
   it('extends and overrides the built-ins from a file, and reports a bad entry in one line', () => {
@@ -28,15 +28,5 @@ describe('MCP connection catalog', () => {
       expect((e as Error).message).toContain('"OTHER"');
       expect((e as Error).message).not.toContain('secret-value');
     }
-  });
-
-  it('moves secret --setenv values of a bwrap line into its environment', () => {
-    const line = { command: 'bwrap', args: ['--ro-bind', '/usr', '/usr', '--clearenv', '--setenv', 'PATH', '/bin', '--setenv', 'TOK', 's3cret', '--', 'node', '--setenv'], env: { PATH: '/bin' } };
-    const out = keepSecretsOutOfArgv(line, { TOK: 's3cret' });
-    expect(out.args.join(' ')).not.toContain('s3cret');
-    expect(out.args).not.toContain('--clearenv');
-    expect(out.args).toEqual(expect.arrayContaining(['--unsetenv', 'PATH', '--unsetenv', 'HOME']));
-    expect(out.args.slice(-3)).toEqual(['--', 'node', '--setenv']);
-    expect(out.env).toEqual({ PATH: '/bin', TOK: 's3cret' });
   });
 });

@@ -143,17 +143,22 @@ class BubblewrapLauncher implements CommandLauncher {
 
   launch(request: LaunchRequest): ProcessSpec {
     const network = request.network ? ['--share-net', '--ro-bind-try', '/etc/resolv.conf', '/etc/resolv.conf'] : ['--unshare-net'];
-    const env = Object.entries(request.env).flatMap(([k, v]) => ['--setenv', k, v]);
+    // The sandbox's environment is bwrap's own, which the child inherits: values never go on bwrap's command
+    // line, where any local user could read them in /proc/<pid>/cmdline. Variables that a spawner (the MCP
+    // SDK's stdio transport) adds from the host are dropped unless the caller asked for them.
+    const unset = HOST_DEFAULTS_ADDED_BY_SPAWNERS.filter((k) => !(k in request.env)).flatMap((k) => ['--unsetenv', k]);
     return {
       command: this.bwrapPath,
       // The root (bwrap's own tmpfs holding /etc, /home, the mount points) is made read-only last.
-      args: [...this.fixedArgs, ...network, '--remount-ro', '/', '--clearenv', ...env, '--chdir', request.sandboxCwd, '--', ...request.argv],
-      // bwrap needs nothing but a PATH to be found on; none of our own environment should reach it.
-      env: { PATH: DEFAULT_SANDBOX_PATH },
+      args: [...this.fixedArgs, ...network, '--remount-ro', '/', ...unset, '--chdir', request.sandboxCwd, '--', ...request.argv],
+      env: { ...request.env },
       cwd: '/',
     };
   }
 }
+
+/** What `StdioClientTransport` merges into every child's environment from the host. */
+const HOST_DEFAULTS_ADDED_BY_SPAWNERS = ['HOME', 'LOGNAME', 'PATH', 'SHELL', 'TERM', 'USER'];
 
 /** Read-only binds of the host system: /usr, the top-level links into it (or dirs), and chosen /etc entries. */
 function systemMounts(): string[] {
