@@ -18,7 +18,12 @@ export const DEFAULT_LIMITS: AgentLimits = {
   toolConcurrency: 4,
   maxToolOutputChars: 20_000,
   maxTokens: 8192,
+  compactAtTokens: 120_000,
 };
+
+const ELIDED = '[elided to save context:';
+/** Model turns whose tool results are never elided by compaction. */
+const KEEP_RECENT_TURNS = 4;
 
 /** Characters of one tool output kept in the task log. */
 const LOG_OUTPUT_CHARS = 256_000;
@@ -85,6 +90,34 @@ function bounded(limit: number) {
       waiting.shift()?.();
     }
   };
+}
+
+/** A rough token count (4 characters a token), enough to decide when to compact. */
+const estimateTokens = (messages: MessageParam[]): number => Math.ceil(JSON.stringify(messages).length / 4);
+
+/**
+ * Replaces the content of tool results older than the last few turns with a short note (the whole output stays
+ * in the task log). Deterministic in `messages`, so a replay compacts exactly as the first run did.
+ */
+function compactToolResults(messages: MessageParam[]): { elided: number; savedChars: number } {
+  const userTurns = messages.map((m, i) => (m.role === 'user' ? i : -1)).filter((i) => i > 0);
+  const cutoff = userTurns[userTurns.length - KEEP_RECENT_TURNS] ?? 0;
+  let elided = 0;
+  let savedChars = 0;
+  for (let i = 1; i < cutoff; i++) {
+    const m = messages[i]!;
+    if (m.role !== 'user' || !Array.isArray(m.content)) continue;
+    m.content = m.content.map((b) => {
+      if (b.type !== 'tool_result') return b;
+      if (typeof b.content === 'string' && b.content.startsWith(ELIDED)) return b;
+      const size = typeof b.content === 'string' ? b.content.length : JSON.stringify(b.content ?? '').length;
+      if (size <= 200) return b;
+      elided++;
+      savedChars += size;
+      return { ...b, content: `${ELIDED} ${size} characters; the whole output is in the task log]` };
+    });
+  }
+  return { elided, savedChars };
 }
 
 function textOf(content: ContentBlock[]): string {
@@ -263,6 +296,16 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
         const now = await store.get(taskId);
         if (now?.status === 'cancelled') controller.abort(new DeepAgentError('cancelled', 'the task was cancelled'));
         if (signal.aborted) throw abortReason();
+      }
+      if (estimateTokens(messages) > limits.compactAtTokens) {
+        const before = estimateTokens(messages);
+        const { elided } = compactToolResults(messages);
+        if (elided > 0) {
+          await journal.step(`${prefix}compact:${turn}`, async () => {
+            await emit('context.compacted', { agent, turn, elidedToolResults: elided, estimatedTokensBefore: before, estimatedTokensAfter: estimateTokens(messages) });
+            return true;
+          });
+        }
       }
       const res = await modelStep(`${prefix}model:${turn}`, system, messages, tools, turn, agent);
       steps++;

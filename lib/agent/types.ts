@@ -18,6 +18,11 @@ export interface AgentLimits {
   maxToolOutputChars: number;
   /** max_tokens per model call (default 8192) */
   maxTokens: number;
+  /**
+   * Estimated conversation size (tokens) above which old tool results are elided before the next model call,
+   * with a `context.compacted` event (default 120_000).
+   */
+  compactAtTokens: number;
 }
 
 /** Says whether a tool call needs a person's approval; returns the reason when it does. */

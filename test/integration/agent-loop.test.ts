@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import * as z from 'zod';
+import { defineTool } from '../../lib/tools/index.js';
 import { MemoryJournal, runTask } from '../../lib/agent/index.js';
 import { firstUserText, lastToolResults, startScriptedModel, type ScriptedModelServer } from '../helpers/scripted-model.js';
 import { memoryStore, modelFor, noSandbox, queuedTask, sleepyTool, throwingTool } from '../helpers/factories.js';
@@ -173,4 +175,29 @@ describe('the plan-execute loop', () => {
     const [r] = [...lastToolResults(server.requests[1]!).values()];
     expect(r).toMatchObject({ isError: true, text: expect.stringContaining('needs a person') });
   });
+
+  it('elides old tool results when the conversation grows past the limit, with a context.compacted event', async () => {
+    const big = defineTool({ name: 'big', description: 'returns a lot', input: z.object({ n: z.number() }), run: async ({ n }) => `${n}:`.padEnd(4000, 'x') });
+    server = await startScriptedModel((req) => {
+      const turn = req.body.messages.filter((m: { role: string }) => m.role === 'assistant').length + 1;
+      return turn <= 8 ? { toolUses: [{ name: 'big', input: { n: turn } }] } : { text: 'done' };
+    });
+    const store = memoryStore();
+    const taskId = await queuedTask(store);
+
+    const record = await runTask({ taskId, store, model: await modelFor(server), sandboxProvider: noSandbox, journal: new MemoryJournal(), tools: [big], limits: { compactAtTokens: 4000 } });
+
+    expect(record.status).toBe('succeeded');
+    const last = server.requests.at(-1)!.body.messages as { role: string; content: any }[];
+    const results = last.flatMap((m) => (Array.isArray(m.content) ? m.content : [])).filter((b: any) => b.type === 'tool_result');
+    expect(results).toHaveLength(8);
+    const elided = results.filter((b: any) => JSON.stringify(b.content).includes('elided to save context'));
+    expect(elided.length).toBeGreaterThanOrEqual(4);
+    // The latest results are kept whole.
+    expect(JSON.stringify(results.at(-1).content)).toContain('8:xxxx');
+    const compacted = (await store.listEvents(taskId)).filter((e) => e.type === 'context.compacted');
+    expect(compacted.length).toBeGreaterThan(0);
+    expect(compacted[0]!.data.estimatedTokensAfter).toBeLessThan(compacted[0]!.data.estimatedTokensBefore as number);
+  });
 });
+
