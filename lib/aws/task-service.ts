@@ -1,15 +1,13 @@
 /**
- * The Lambda side of the task service: what the HTTP app needs on AWS. Submissions create the record (status
- * queued) and then send `{ taskId, accountId, source: "http", prompt }` to the queue; reads are scoped to the
- * caller's account (from the authorizer, never the body); cancel stops the durable execution; an approval
+ * The task service on AWS: lib/service's TaskService with the AWS ports. Submissions create the record (status
+ * queued) and then send `{ taskId, accountId, source, prompt }` to SQS; reads are scoped to the caller's
+ * account (from the authorizer, never the body); cancel also stops the durable execution; an approval
  * completes the paused execution's callback.
  */
-import { randomUUID } from 'node:crypto';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { ListDurableExecutionsByFunctionCommand, StopDurableExecutionCommand } from '@aws-sdk/client-lambda';
-import type { ApprovalDecision } from '../agent/journal.js';
-import { DeepAgentError } from '../errors/index.js';
-import { isTerminal, newTaskRecord, SubmitTaskSchema, type TaskEvent, type TaskRecord } from '../task/index.js';
+import { ApprovalBodySchema, parseBody, TaskService, type TaskQueueSender } from '../service/index.js';
+import { isTerminal, type TaskRecord } from '../task/index.js';
 import type { LambdaSender } from './dispatcher.js';
 import { resolveApproval } from './durable-journal.js';
 import type { S3TaskStore } from './s3-task-store.js';
@@ -36,7 +34,7 @@ export class SqsTaskQueue {
   }
 }
 
-export interface AwsTaskServiceDeps {
+export interface DurableTaskServiceDeps {
   store: S3TaskStore;
   queue: SqsTaskQueue;
   lambda: LambdaSender;
@@ -46,74 +44,65 @@ export interface AwsTaskServiceDeps {
   newId?: () => string;
 }
 
-export interface AwsTaskService {
-  submit(accountId: string, body: unknown): Promise<{ taskId: string; status: TaskRecord['status']; created: boolean }>;
-  get(accountId: string, taskId: string): Promise<TaskRecord>;
-  events(accountId: string, taskId: string, after?: number): Promise<TaskEvent[]>;
-  cancel(accountId: string, taskId: string): Promise<TaskRecord>;
-  approve(accountId: string, taskId: string, approvalId: string, decision: ApprovalDecision): Promise<void>;
-  schedules?: EventBridgeSchedules;
+/**
+ * Sends a stored task to SQS in the documented message format (`{ taskId, accountId, source, prompt }`), so a
+ * message read off the queue is self-describing.
+ */
+function sqsSender(store: S3TaskStore, queue: SqsTaskQueue): TaskQueueSender {
+  return {
+    async send({ taskId, accountId }) {
+      const record = await store.get(taskId);
+      const source = record?.source === 'cli' || !record ? 'http' : record.source;
+      await queue.send({ taskId, ...(accountId ? { accountId } : {}), source, prompt: record?.prompt ?? '(missing)' });
+    },
+  };
 }
 
 /**
- * Builds the AWS task service from its adapters.
+ * The task service of lib/service whose runs are Lambda durable executions: cancel also stops the running
+ * execution (a run paused on an approval would otherwise never see the cancel), and an approval completes
+ * the execution's callback.
  *
  * @example
- * const service = createAwsTaskService({ store, queue, lambda, agentFunctionName });
- * const { taskId } = await service.submit(accountIdFromRequestContext(event.requestContext)!, body);
+ * const service = new DurableTaskService({ store, queue, lambda, agentFunctionName: process.env.AGENT_FUNCTION_NAME! });
+ * await service.cancel('acct-1', taskId);
  */
-export function createAwsTaskService(deps: AwsTaskServiceDeps): AwsTaskService {
-  const newId = deps.newId ?? (() => randomUUID());
-  const owned = async (accountId: string, taskId: string): Promise<TaskRecord> => {
-    const record = await deps.store.get(taskId);
-    // Another account's task is reported exactly like a missing one.
-    if (!record || record.accountId !== accountId) throw new DeepAgentError('not_found', `task ${taskId} does not exist`);
-    return record;
-  };
-  return {
-    schedules: deps.schedules,
-    async submit(accountId, body) {
-      const parsed = SubmitTaskSchema.safeParse(body);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        throw new DeepAgentError('invalid_input', `${issue.path.join('.') || 'body'}: ${issue.message}`);
-      }
-      const { record, created } = await deps.store.create(newTaskRecord({ ...parsed.data, id: newId(), source: 'http', accountId }));
-      if (created) {
-        await deps.store.appendEvent(record.id, 'task.queued', { source: 'http' });
-        await deps.queue.send({ taskId: record.id, accountId, source: 'http', prompt: record.prompt });
-      }
-      return { taskId: record.id, status: record.status, created };
-    },
-    get: owned,
-    async events(accountId, taskId, after) {
-      await owned(accountId, taskId);
-      return deps.store.listEvents(taskId, after);
-    },
-    async cancel(accountId, taskId) {
-      const record = await owned(accountId, taskId);
-      if (isTerminal(record.status)) return record;
-      const listed = await deps.lambda.send(
-        new ListDurableExecutionsByFunctionCommand({ FunctionName: deps.agentFunctionName, DurableExecutionName: taskId, Statuses: ['RUNNING'] }),
+export class DurableTaskService extends TaskService {
+  constructor(private readonly deps: DurableTaskServiceDeps) {
+    super({
+      store: deps.store,
+      queue: sqsSender(deps.store, deps.queue),
+      ...(deps.schedules ? { schedules: deps.schedules } : {}),
+      ...(deps.newId ? { newId: deps.newId } : {}),
+    });
+  }
+
+  override async cancel(accountId: string, taskId: string): Promise<TaskRecord> {
+    const before = await this.get(accountId, taskId);
+    const updated = await super.cancel(accountId, taskId);
+    if (before.status === 'queued' || isTerminal(before.status)) return updated;
+    const listed = await this.deps.lambda.send(
+      new ListDurableExecutionsByFunctionCommand({ FunctionName: this.deps.agentFunctionName, DurableExecutionName: taskId, Statuses: ['RUNNING'] }),
+    );
+    let stopped = 0;
+    for (const e of listed.DurableExecutions ?? []) {
+      if (!e.DurableExecutionArn) continue;
+      await this.deps.lambda.send(
+        new StopDurableExecutionCommand({ DurableExecutionArn: e.DurableExecutionArn, Error: { ErrorType: 'Cancelled', ErrorMessage: 'the task was cancelled' } }),
       );
-      for (const e of listed.DurableExecutions ?? []) {
-        if (e.DurableExecutionArn) {
-          await deps.lambda.send(
-            new StopDurableExecutionCommand({ DurableExecutionArn: e.DurableExecutionArn, Error: { ErrorType: 'Cancelled', ErrorMessage: 'cancelled by the caller' } }),
-          );
-        }
-      }
-      const cancelled = await deps.store.update(taskId, {
-        status: 'cancelled',
-        finishedAt: new Date().toISOString(),
-        error: { code: 'cancelled', message: 'cancelled by the caller' },
-      });
-      await deps.store.appendEvent(taskId, 'task.cancelled', { by: 'caller' });
-      return cancelled;
-    },
-    async approve(accountId, taskId, approvalId, decision) {
-      await owned(accountId, taskId);
-      await resolveApproval({ lambda: deps.lambda, approvals: deps.store, taskId, approvalId, decision });
-    },
-  };
+      stopped++;
+    }
+    if (stopped === 0) return updated;
+    // A stopped execution never reaches its own end, so the task's last event is written here.
+    const final = await this.deps.store.update(taskId, { finishedAt: new Date().toISOString() });
+    await this.deps.store.appendEvent(taskId, 'task.cancelled', { error: updated.error, by: 'caller' });
+    return final;
+  }
+
+  override async approve(accountId: string, taskId: string, approvalId: string, body: unknown): Promise<{ approvalId: string; approve: boolean }> {
+    const decision = parseBody(ApprovalBodySchema, body, 'approval');
+    await this.get(accountId, taskId);
+    await resolveApproval({ lambda: this.deps.lambda, approvals: this.deps.store, taskId, approvalId, decision });
+    return { approvalId, approve: decision.approve };
+  }
 }
