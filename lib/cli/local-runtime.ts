@@ -49,15 +49,7 @@ export async function openLocalRuntime(config: Config): Promise<LocalRuntime> {
     mcp,
     tools,
     ...(mcp.approvalPolicy ? { approvalPolicy: mcp.approvalPolicy } : {}),
-    taskOptions(servers) {
-      const note = mcp.unavailableNote();
-      return {
-        tools: mcp.toolsFor(servers),
-        ...(mcp.approvalPolicy ? { approvalPolicy: mcp.approvalPolicy } : {}),
-        ...(note ? { instructions: note } : {}),
-        startInfo: { mcpServers: mcp.status().map((s) => ({ name: s.name, state: s.state, ...(s.reason ? { reason: s.reason } : {}) })) },
-      };
-    },
+    taskOptions: (servers) => mcp.taskOptions(servers),
     logDir: join(config.home, 'logs'),
     async close() {
       await mcp.close();

@@ -3,7 +3,7 @@
  * connected in parallel; the builder tools; the approval policy from configuration; and a note for the model
  * about servers that could not start (a broken server never stops a task).
  */
-import type { ApprovalPolicy } from '../agent/types.js';
+import type { ApprovalPolicy, RunTaskOptions } from '../agent/types.js';
 import type { Config } from '../config/index.js';
 import type { SandboxProvider } from '../sandbox/types.js';
 import type { Tool } from '../tools/types.js';
@@ -23,6 +23,8 @@ export interface AttachedMcp {
   status(): McpServerStatus[];
   /** One paragraph for the model about servers that are not available, or undefined when all are. */
   unavailableNote(): string | undefined;
+  /** What runTask needs for a task that selects `servers` (all attached servers when absent). */
+  taskOptions(servers?: string[]): Pick<RunTaskOptions, 'tools' | 'approvalPolicy' | 'instructions' | 'startInfo'>;
   close(): Promise<void>;
 }
 
@@ -50,7 +52,7 @@ export async function attachMcp(
   await hub.start();
   const builder = createMcpBuilderTools({ hub, home: config.home, runtime: deps.runtime });
   const approvalPolicy = approvalPolicyFromConfig(config);
-  return {
+  const attached: AttachedMcp = {
     hub,
     toolsFor(servers) {
       const connected = new Set(hub.status().filter((s) => s.state === 'connected').map((s) => s.name));
@@ -64,12 +66,22 @@ export async function attachMcp(
       if (down.length === 0) return undefined;
       return `These MCP servers are not available in this task: ${down.map((s) => `${s.name} (${s.reason ?? s.state})`).join('; ')}. Work without them or say what is missing.`;
     },
+    taskOptions(servers) {
+      const note = attached.unavailableNote();
+      return {
+        tools: attached.toolsFor(servers),
+        ...(approvalPolicy ? { approvalPolicy } : {}),
+        ...(note ? { instructions: note } : {}),
+        startInfo: { mcpServers: hub.status().map((s) => ({ name: s.name, state: s.state, ...(s.reason ? { reason: s.reason } : {}) })) },
+      };
+    },
     async close() {
       await hub.close();
       await spawner.close();
       await gateway?.ok?.close();
     },
   };
+  return attached;
 }
 
 /**
