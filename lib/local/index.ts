@@ -22,6 +22,7 @@ export {
 } from './queue.js';
 export {
   SqliteJournal,
+  SUSPENDED,
   ApprovalStore,
   type ApprovalRecord,
   type ApprovalStatus,

@@ -34,6 +34,12 @@ CREATE TABLE IF NOT EXISTS approvals (
 
 export type ApprovalStatus = 'pending' | 'approved' | 'denied';
 
+/**
+ * The error code of a run that stopped to wait for a person (see `SqliteJournal.suspending`). The agent loop
+ * rethrows it as it does any code it does not know (with `rethrowTransient`), leaving the task as it was.
+ */
+export const SUSPENDED = 'suspended';
+
 /** A stored approval request and, once resolved, its decision. Times are ISO strings. */
 export interface ApprovalRecord {
   approvalId: string;
@@ -198,17 +204,13 @@ export class SqliteJournal extends ApprovalStore implements StepJournal {
   }
 
   /**
-   * Stores a pending approval (once per step `name`) and resolves when a decision is recorded, from this or
-   * any other connection. On a replay with a decision already stored, returns it at once.
-   * Throws `cancelled` when the signal aborts.
+   * Stores a pending approval for step `name` unless one is stored already (a replay keeps the first request
+   * and its id), and returns the stored approval with its current status.
    */
-  async waitForApproval(name: string, request: ApprovalRequest, options: { signal?: AbortSignal } = {}): Promise<ApprovalDecision> {
-    const signal = options.signal ?? this.signal;
-    const approvalId = transaction(this.db, () => {
-      const existing = this.db.prepare('SELECT approval_id FROM approvals WHERE task_id = ? AND name = ?').get(this.taskId, name) as
-        | { approval_id: string }
-        | undefined;
-      if (existing) return existing.approval_id;
+  requestApproval(name: string, request: ApprovalRequest): ApprovalRecord {
+    return transaction(this.db, () => {
+      const existing = this.approvalFor(name);
+      if (existing) return existing;
       this.db
         .prepare(
           `INSERT INTO approvals (approval_id, task_id, name, tool, input, reason, status, created_at)
@@ -223,8 +225,18 @@ export class SqliteJournal extends ApprovalStore implements StepJournal {
           this.redactor.redactString(request.reason),
           this.clock(),
         );
-      return request.approvalId;
+      return this.approvalFor(name)!;
     });
+  }
+
+  /**
+   * Stores a pending approval (once per step `name`) and resolves when a decision is recorded, from this or
+   * any other connection. On a replay with a decision already stored, returns it at once.
+   * Throws `cancelled` when the signal aborts.
+   */
+  async waitForApproval(name: string, request: ApprovalRequest, options: { signal?: AbortSignal } = {}): Promise<ApprovalDecision> {
+    const signal = options.signal ?? this.signal;
+    const { approvalId } = this.requestApproval(name, request);
     for (;;) {
       const current = this.getApproval(approvalId);
       if (current && current.status !== 'pending') return toDecision(current);
@@ -235,6 +247,29 @@ export class SqliteJournal extends ApprovalStore implements StepJournal {
         throw new DeepAgentError('cancelled', `stopped while waiting for approval ${approvalId}`);
       }
     }
+  }
+
+  /**
+   * This journal as a run that parks instead of waiting, the way a durable function suspends on a callback:
+   * `waitForApproval` stores the request and, while no decision is stored, throws `suspended` (data:
+   * `{ approvalId }`) so the worker can let the task go; after the decision, a new run replays the finished
+   * steps and gets the stored decision at once.
+   *
+   * @example
+   * await runTask({ ...options, journal: storage.journal(taskId).suspending(), rethrowTransient: true })
+   *   .catch((e) => { if (!hasCode(e, SUSPENDED)) throw e; }); // parked: the approval route queues it again
+   */
+  suspending(): StepJournal {
+    return {
+      step: (name, fn) => this.step(name, fn),
+      waitForApproval: async (name, request) => {
+        const approval = this.requestApproval(name, request);
+        if (approval.status !== 'pending') return toDecision(approval);
+        throw new DeepAgentError(SUSPENDED, `task ${this.taskId} is parked until approval ${approval.approvalId} is decided`, {
+          approvalId: approval.approvalId,
+        });
+      },
+    };
   }
 
   /** The approval requested by step `name` of this task, if any. */

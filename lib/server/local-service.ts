@@ -18,7 +18,7 @@ import type { SandboxProvider } from '../sandbox/index.js';
 import type { Redactor } from '../secrets/index.js';
 import { TaskService, type McpConnectionBackend, type ScheduleBackend } from '../service/index.js';
 import { observeEvents, type TaskStore } from '../store/index.js';
-import type { TaskEvent, TaskRecord } from '../task/index.js';
+import { isTerminal, type TaskEvent, type TaskRecord } from '../task/index.js';
 import type { Tool } from '../tools/index.js';
 import { TaskWorker } from './worker.js';
 
@@ -209,10 +209,17 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     },
     approvals: {
       taskOf: (approvalId) => storage.approvals.getApproval(approvalId)?.taskId,
-      resolve: (approvalId, decision) => storage.approvals.resolveApproval(approvalId, decision),
+      resolve: async (approvalId, decision) => {
+        const approval = storage.approvals.resolveApproval(approvalId, decision);
+        // The task was parked when it asked: queue it again, and the worker resumes it from the journal.
+        const record = await store.get(approval.taskId);
+        if (record && !isTerminal(record.status)) worker.resume(approval.taskId);
+        return approval;
+      },
     },
     schedules: localSchedules(storage),
-    onCancel: (taskId) => worker.cancel(taskId),
+    // A task not running here (parked for an approval, or between attempts) has no run left to record its end.
+    onCancel: (taskId) => (worker.cancel(taskId) ? undefined : worker.settleCancelled(taskId)),
   });
 
   const scheduler = new Scheduler(storage.db, {

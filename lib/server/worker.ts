@@ -4,7 +4,7 @@
  */
 import { runTask, type ApprovalPolicy, type RunTaskOptions } from '../agent/index.js';
 import { hasCode, toErrorInfo } from '../errors/index.js';
-import type { LocalStorage, ReceivedMessage } from '../local/index.js';
+import { SUSPENDED, type LocalStorage, type ReceivedMessage } from '../local/index.js';
 import type { ModelClient } from '../model/index.js';
 import type { SandboxProvider } from '../sandbox/index.js';
 import type { TaskStore } from '../store/index.js';
@@ -29,7 +29,10 @@ export interface TaskWorkerOptions {
   pollIntervalMs?: number;
   /** Delay before a failed attempt is delivered again. @default 1 */
   retryDelaySeconds?: number;
-  /** How often a waiting approval is checked. @default 250 */
+  /**
+   * Unused: a task that needs a person's approval no longer waits in a slot; it is parked (see `TaskWorker`).
+   * @deprecated
+   */
   approvalPollMs?: number;
   /** Called with errors of the worker itself (not of tasks, which are recorded on the task). */
   onError?(error: unknown): void;
@@ -49,6 +52,10 @@ interface InFlight {
  * - A transient failure (model or sandbox infrastructure) is retried through the queue (`task.retrying`);
  *   after the queue's last attempt the task is `failed` with the last error.
  * - `attempts` on the record counts deliveries.
+ * - A task that needs a person's approval is parked, as a durable function suspends on a callback: its run
+ *   stops, its message is deleted and its slot is free, while the record stays `waiting_approval` and the
+ *   approval `pending`. Resolving the approval must queue the task again (`resume`); the next run replays the
+ *   journal (no finished step runs again) and gets the decision at once.
  * - `cancel(taskId)` aborts a task running here at once.
  * - `stop(graceMs)` stops receiving, waits for running tasks up to the grace period, then releases the
  *   messages of those still running so that the next start resumes them from the journal.
@@ -61,6 +68,7 @@ interface InFlight {
  */
 export class TaskWorker {
   private readonly inFlight = new Map<string, InFlight>();
+  private readonly settling = new Set<string>();
   private running = false;
   private loop: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
@@ -86,6 +94,35 @@ export class TaskWorker {
   /** Looks at the queue now instead of at the next poll (call it after sending). */
   wake(): void {
     this.wakeUp?.();
+  }
+
+  /**
+   * Queues a parked task again, e.g. after its approval was resolved (a task that is already queued or
+   * running here is not queued twice).
+   */
+  resume(taskId: string): void {
+    this.options.storage.queue.send({ taskId });
+    this.wake();
+  }
+
+  /**
+   * Writes the end of a cancelled task that no run will record (parked for an approval, between attempts,
+   * or cancelled just as it was received): `finishedAt` and one `task.cancelled` event. Does nothing for any
+   * other task or one already ended. Returns the record.
+   */
+  async settleCancelled(taskId: string): Promise<TaskRecord | undefined> {
+    const { store } = this.options;
+    const record = await store.get(taskId);
+    if (record?.status !== 'cancelled' || record.finishedAt || this.settling.has(taskId)) return record;
+    this.settling.add(taskId);
+    try {
+      const final = await store.update(taskId, { finishedAt: new Date().toISOString() });
+      await store.appendEvent(taskId, 'task.cancelled', { error: final.error, usage: final.usage, steps: final.steps });
+      await this.options.onTaskDone?.(taskId);
+      return final;
+    } finally {
+      this.settling.delete(taskId);
+    }
   }
 
   /** Aborts a task running in this worker; true when it was running here. */
@@ -160,22 +197,25 @@ export class TaskWorker {
     const { taskId, receiptHandle, receiveCount } = message;
     const record = await store.get(taskId);
     if (!record || isTerminal(record.status)) {
-      // Unknown, finished, or cancelled while queued: never started.
+      // Unknown, finished, or cancelled while queued or parked: not run (again).
       queue.delete(receiptHandle);
+      await this.settleCancelled(taskId);
       return;
     }
-    await store.update(taskId, { attempts: receiveCount });
+    // A resumed (once parked) task starts a new message; its record keeps counting from the earlier ones.
+    await store.update(taskId, { attempts: Math.max(record.attempts, receiveCount) });
     // A lost message (stale receipt) is not aborted here: aborting would record the task as cancelled.
     const heartbeat = setInterval(() => queue.changeVisibility(receiptHandle, this.visibility), Math.max(100, (this.visibility * 1000) / 3));
     heartbeat.unref();
     const perTask = this.options.taskOptions?.(record) ?? {};
+    const journal = this.options.storage.journal(taskId, { signal: controller.signal });
     try {
-      await runTask({
+      const final = await runTask({
         taskId,
         store,
         model: this.options.model,
         sandboxProvider: this.options.sandboxProvider,
-        journal: this.options.storage.journal(taskId, { signal: controller.signal, pollIntervalMs: this.options.approvalPollMs ?? 250 }),
+        journal: journal.suspending(),
         tools: this.options.tools ?? [],
         signal: controller.signal,
         rethrowTransient: true,
@@ -183,7 +223,20 @@ export class TaskWorker {
         ...perTask,
       });
       queue.delete(receiptHandle);
+      // Cancelled between the read above and the run's own first read: the run returned without an end.
+      if (final.status === 'cancelled' && !final.finishedAt) await this.settleCancelled(taskId);
     } catch (e) {
+      if (hasCode(e, SUSPENDED)) {
+        queue.delete(receiptHandle);
+        // Decided between the run's last look and the delete: that decision's resume found the message still
+        // here (and sent nothing), so the task is queued again here.
+        const approvalId = (e as { data?: { approvalId?: string } }).data?.approvalId;
+        const approval = approvalId ? journal.getApproval(approvalId) : undefined;
+        if (approval && approval.status !== 'pending') this.resume(taskId);
+        await this.settleCancelled(taskId); // cancelled while it was parking: the abort came too late for the run
+        await this.options.onTaskDone?.(taskId);
+        return;
+      }
       if (!this.running && hasCode(e, 'cancelled')) return; // stopping: the message is released by stop()
       const info = toErrorInfo(e);
       const outcome = queue.fail(receiptHandle, `${info.code}: ${info.message}`, { retryDelaySeconds: this.options.retryDelaySeconds ?? 1 });

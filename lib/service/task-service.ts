@@ -28,8 +28,12 @@ export interface TaskServiceOptions {
   queue: TaskQueueSender;
   approvals?: ApprovalResolver;
   schedules?: ScheduleBackend;
-  /** Called after a running task is marked cancelled, so a worker in this process can stop it at once. */
-  onCancel?(taskId: string): void;
+  /**
+   * Called after a started task (running or waiting for approval) is marked cancelled, so a worker in this
+   * process can stop it at once. When no run will record the end (a parked task), it may write the end itself
+   * and return the final record, which `cancel` then returns.
+   */
+  onCancel?(taskId: string): void | TaskRecord | Promise<void | TaskRecord>;
   /** @default randomUUID */
   newId?(): string;
 }
@@ -103,7 +107,7 @@ export class TaskService {
     });
     // A running task's own loop records task.cancelled when it stops; a queued one has no loop yet.
     if (record.status === 'queued') await this.options.store.appendEvent(taskId, 'task.cancelled', { error, steps: 0 });
-    else this.options.onCancel?.(taskId);
+    else return (await this.options.onCancel?.(taskId)) ?? updated;
     return updated;
   }
 
