@@ -1,7 +1,7 @@
 /**
  * The per-account MCP connection manager behind `/mcp-server-definitions` and `/mcp-connections`.
  *
- * Each connection runs its server in a sandbox of its own (bubblewrap locally, through `wrapSpawn`), with its
+ * Each connection runs its server in a sandbox of its own (bubblewrap through `wrapSpawn`, E2B over `openStdio`), with its
  * credentials decrypted only into that server process's environment. Records live in SQLite
  * (`mcp_connections`), credentials AES-256-GCM encrypted in `credentials`; neither a response, an error nor a
  * record carries a credential value.
@@ -9,12 +9,11 @@
 import { randomUUID } from 'node:crypto';
 import type { DatabaseSync } from 'node:sqlite';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult, Tool as McpWireTool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { DeepAgentError, toErrorInfo } from '../errors/index.js';
 import type { CredentialStore } from '../local/index.js';
-import { ToolNameAllocator, toToolOutput } from '../mcp/index.js';
+import { sandboxedStdio, stdioTransport, ToolNameAllocator, toToolOutput, type SandboxedTransport } from '../mcp/index.js';
 import type { Sandbox, SandboxProvider } from '../sandbox/index.js';
 import { Redactor } from '../secrets/index.js';
 import type { McpConnectionBackend } from '../service/index.js';
@@ -34,7 +33,10 @@ export const InstallBodySchema = z
 export interface McpConnectionManagerOptions {
   db: DatabaseSync;
   credentials: CredentialStore;
-  /** Each connection gets a sandbox of its own from here; it must offer `wrapSpawn` (bubblewrap does). */
+  /**
+   * Each connection gets a sandbox of its own from here; it must offer `wrapSpawn` (bubblewrap) or `openStdio`
+   * (E2B). With E2B, `runtime` must name Node and node_modules as the template has them (or use `npx` definitions).
+   */
   sandboxProvider: SandboxProvider;
   /** Node and node_modules as the sandbox sees them (`mcpServerRuntime()`), for `{node}` and `{nodeModules}`. */
   runtime: { node: string; nodeModules: string };
@@ -54,7 +56,7 @@ export interface McpConnectionManagerOptions {
 interface LiveConnection {
   sandbox: Sandbox;
   client: Client;
-  transport: StdioClientTransport;
+  transport: SandboxedTransport;
   tools: McpWireTool[];
 }
 
@@ -202,7 +204,7 @@ export class McpConnectionManager implements McpConnectionBackend {
     }
   }
 
-  /** The host pid of a connection's sandboxed server process (diagnostics and tests). */
+  /** The pid of a connection's sandboxed server process: on this host (bubblewrap) or in the sandbox (E2B). */
   processId(accountId: string, id: string): number | undefined {
     if (!this.records.get(accountId, id)) return undefined;
     return this.live.get(id)?.transport.pid ?? undefined;
@@ -278,19 +280,16 @@ export class McpConnectionManager implements McpConnectionBackend {
       timeoutSeconds: definition.defaultTimeoutSeconds,
       metadata: { accountId: record.accountId, connectionId: record.id },
     });
-    let transport: StdioClientTransport | undefined;
+    let transport: SandboxedTransport | undefined;
     let client: Client | undefined;
     let stderrTail = '';
     try {
-      if (!sandbox.wrapSpawn) {
-        throw new DeepAgentError('sandbox_unavailable', `the ${sandbox.provider} sandbox cannot run a stdio MCP server for a connection`);
-      }
       const start = resolveStartCommand(definition, { ...this.options.runtime, workspace: sandbox.workdir });
-      // The sandbox passes env through bwrap's own environment, never its command line.
-      const line = sandbox.wrapSpawn({ ...start, env: secretEnv, network: definition.network });
-      transport = new StdioClientTransport({ command: line.command, args: line.args, env: line.env, stderr: 'pipe', ...(line.cwd ? { cwd: line.cwd } : {}) });
-      transport.stderr?.on('data', (chunk: Buffer) => {
-        stderrTail = (stderrTail + chunk.toString('utf8')).slice(-1_000);
+      // bubblewrap passes env through its own environment, E2B through the command's envs: never a command line.
+      transport = stdioTransport(sandboxedStdio(sandbox, { ...start, env: secretEnv, network: definition.network }), {
+        onStderr: (chunk) => {
+          stderrTail = (stderrTail + chunk).slice(-1_000);
+        },
       });
       client = new Client({ name: 'deep-agent-connections', version: '0.1.0' });
       const connectTimeout = this.options.connectTimeoutMs ?? 30_000;

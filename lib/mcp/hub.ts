@@ -8,10 +8,10 @@
  *
  * Where servers run: user-configured stdio servers run on the host, like Claude Code runs them, with only the
  * environment they declare (plus PATH/HOME/LANG basics). Specs marked `sandboxed` (every server the builder
- * deploys) run through `Sandbox.wrapSpawn`.
+ * deploys) run in a sandbox: spawned here through `Sandbox.wrapSpawn` (bubblewrap), or over `Sandbox.openStdio`
+ * where the sandbox is a remote VM (E2B); see channel-transport.ts.
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
@@ -21,10 +21,8 @@ import { Redactor } from '../secrets/index.js';
 import type { SpawnSpec } from '../sandbox/types.js';
 import type { Tool, ToolAnnotations, ToolOutput, ToolResultContent } from '../tools/types.js';
 import type { McpServerSpec, StdioServerSpec } from './config.js';
+import { stdioTransport, type SandboxedStdio, type SandboxedTransport, type WrappedCommand } from './channel-transport.js';
 import { ToolNameAllocator } from './names.js';
-
-/** The command line `Sandbox.wrapSpawn` returns. */
-export type WrappedCommand = { command: string; args: string[]; env: Record<string, string>; cwd?: string };
 
 export interface McpHubOptions {
   servers?: Record<string, McpServerSpec>;
@@ -41,8 +39,11 @@ export interface McpHubOptions {
   baseEnv?: Record<string, string>;
   /** The agent's environment, read only for the `baseEnv` basics. */
   env?: Record<string, string | undefined>;
-  /** Turns a sandboxed stdio spec into the command line that runs it inside the sandbox. */
-  wrapSpawn?: (spec: SpawnSpec, server: string) => Promise<WrappedCommand> | WrappedCommand;
+  /**
+   * Turns a sandboxed stdio spec into the command line that runs it inside the sandbox, or into a
+   * `SandboxedStdio` (from `sandboxedStdio(sandbox, spec)`, which also covers sandboxes without `wrapSpawn`).
+   */
+  wrapSpawn?: (spec: SpawnSpec, server: string) => Promise<WrappedCommand | SandboxedStdio> | WrappedCommand | SandboxedStdio;
   /** Redacts secrets in error reasons; header and env values of the specs that look secret are added. */
   redactor?: Redactor;
   clientInfo?: { name: string; version: string };
@@ -306,20 +307,24 @@ export class McpHub {
     });
   }
 
-  private async stdioTransport(e: ServerEntry, spec: StdioServerSpec): Promise<StdioClientTransport> {
+  private async stdioTransport(e: ServerEntry, spec: StdioServerSpec): Promise<SandboxedTransport> {
     // The SDK merges getDefaultEnvironment() (HOME, LOGNAME, PATH, SHELL, TERM, USER) into whatever env we
     // give; we pass our basics and the declared variables only, never the agent's own environment.
-    let line: WrappedCommand = { command: spec.command, args: spec.args, env: { ...this.baseEnv, ...spec.env }, ...(spec.cwd ? { cwd: spec.cwd } : {}) };
+    let how: SandboxedStdio = {
+      kind: 'command',
+      line: { command: spec.command, args: spec.args, env: { ...this.baseEnv, ...spec.env }, ...(spec.cwd ? { cwd: spec.cwd } : {}) },
+    };
     if (spec.sandboxed) {
       const wrapSpawn = e.wrapSpawn ?? this.options.wrapSpawn;
       if (!wrapSpawn) throw new DeepAgentError('sandbox_unavailable', 'this server must run inside a sandbox, and no sandbox is available');
-      line = await wrapSpawn({ command: spec.command, args: spec.args, env: spec.env, ...(spec.cwd ? { cwd: spec.cwd } : {}), network: spec.network ?? false }, e.name);
+      const wrapped = await wrapSpawn({ command: spec.command, args: spec.args, env: spec.env, ...(spec.cwd ? { cwd: spec.cwd } : {}), network: spec.network ?? false }, e.name);
+      how = 'kind' in wrapped ? wrapped : { kind: 'command', line: wrapped };
     }
-    const transport = new StdioClientTransport({ command: line.command, args: line.args, env: line.env, stderr: 'pipe', ...(line.cwd ? { cwd: line.cwd } : {}) });
-    transport.stderr?.on('data', (chunk: Buffer) => {
-      e.stderrTail = (e.stderrTail + chunk.toString('utf8')).slice(-2000);
+    return stdioTransport(how, {
+      onStderr: (chunk) => {
+        e.stderrTail = (e.stderrTail + chunk).slice(-2000);
+      },
     });
-    return transport;
   }
 
   private async openClient(e: ServerEntry, transport: Transport): Promise<Client> {

@@ -17,6 +17,7 @@
 export * from './config.js';
 export * from './names.js';
 export * from './hub.js';
+export * from './channel-transport.js';
 export * from './presets.js';
 export * from './approval.js';
 export * from './builder/index.js';

@@ -56,6 +56,24 @@ export interface SpawnSpec {
 }
 
 /**
+ * The piped stdio of one long-lived process inside a sandbox (`Sandbox.openStdio`): what a stdio MCP transport
+ * needs when the process cannot be spawned on this host (a remote VM such as E2B). Output chunks arrive in
+ * order; chunks and the exit that came before a listener was registered are delivered to it when it registers.
+ */
+export interface StdioChannel {
+  /** The process id inside the sandbox, when the provider knows it. */
+  readonly pid?: number;
+  /** Writes to the process's stdin; writes are delivered in the order they were made. */
+  write(data: string): Promise<void>;
+  onData(cb: (chunk: string) => void): void;
+  onStderr(cb: (chunk: string) => void): void;
+  /** Called once when the process ends (null when it was killed or the code is unknown). */
+  onExit(cb: (code: number | null) => void): void;
+  /** Kills the process (and its children). Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
  * One isolated workspace. Paths are relative to the workspace; escapes (`..`, absolute paths, symlinks
  * pointing out) are refused with code `path_outside_workspace`.
  */
@@ -75,6 +93,12 @@ export interface Sandbox extends AsyncDisposable {
    * transports. Providers that cannot do this (a remote VM) leave it undefined.
    */
   wrapSpawn?(spec: SpawnSpec): { command: string; args: string[]; env: Record<string, string>; cwd?: string };
+  /**
+   * Starts `spec` inside this sandbox and returns its piped stdio (for stdio MCP servers). Offered by every
+   * provider; callers prefer `wrapSpawn` when it exists (no relay in between) and use this otherwise.
+   * `cwd` is relative to the workspace and must exist; `network` as in `run`.
+   */
+  openStdio?(spec: SpawnSpec): Promise<StdioChannel>;
   /** Pauses a cloud sandbox while the task waits for a person (billing stops); `resume` or reconnecting wakes it. */
   pause?(): Promise<void>;
   resume?(): Promise<void>;

@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { CommandExitError, FileNotFoundError, SandboxNotFoundError, TimeoutError, type McpServer } from 'e2b';
+import { CommandExitError, FileNotFoundError, SandboxError, SandboxNotFoundError, TimeoutError, type McpServer } from 'e2b';
 import type {
   E2BCommandHandle,
   E2BCommandOutcome,
@@ -26,7 +26,20 @@ import type {
   E2BSdk,
 } from '../../lib/sandbox/e2b/index.js';
 
-export type FakeOp = 'create' | 'connect' | 'pause' | 'kill' | 'setTimeout' | 'updateNetwork' | 'run' | 'read' | 'write' | 'list' | 'getInfo' | 'makeDir';
+export type FakeOp =
+  | 'create'
+  | 'connect'
+  | 'pause'
+  | 'kill'
+  | 'setTimeout'
+  | 'updateNetwork'
+  | 'run'
+  | 'sendStdin'
+  | 'read'
+  | 'write'
+  | 'list'
+  | 'getInfo'
+  | 'makeDir';
 
 export interface FakeCall {
   op: FakeOp | 'resume';
@@ -40,6 +53,8 @@ export interface FakeCommand {
   cmd: string;
   /** whether the sandbox had internet when the command started */
   network: boolean;
+  /** started with `stdin: true` */
+  stdin: boolean;
   pid: number;
 }
 
@@ -198,8 +213,15 @@ export class FakeE2B implements E2BSdk {
       sandboxId: id,
       commands: {
         async run(cmd: string, opts: E2BRunOptions): Promise<E2BCommandHandle> {
-          fake.record('run', id, { cmd, cwd: opts.cwd });
+          fake.record('run', id, { cmd, cwd: opts.cwd, ...(opts.stdin ? { stdin: true } : {}) });
           return fake.startCommand(fake.envd(id), cmd, opts);
+        },
+        async sendStdin(pid: number, data: string): Promise<void> {
+          fake.record('sendStdin', id, { pid, bytes: Buffer.byteLength(data) });
+          const child = [...fake.envd(id).processes].find((p) => p.pid === pid);
+          // E2B answers a pid it does not run (or one started without stdin) with an error, as here.
+          if (!child?.stdin || !child.stdin.writable) throw new SandboxError(`process with pid ${pid} not found or its stdin is closed`);
+          await new Promise<void>((resolve, reject) => child.stdin!.write(data, (e) => (e ? reject(new SandboxError(e.message)) : resolve())));
         },
       },
       files: {
@@ -280,12 +302,13 @@ export class FakeE2B implements E2BSdk {
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: opts.cwd ?? this.root,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: join(this.root, 'home/user'), ...s.envs, ...opts.envs },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       detached: true,
     });
     const pid = child.pid ?? -1;
     s.processes.add(child);
-    this.commands.push({ sandboxId: s.id, cmd, network: s.allowInternetAccess, pid });
+    this.commands.push({ sandboxId: s.id, cmd, network: s.allowInternetAccess, stdin: Boolean(opts.stdin), pid });
+    child.stdin?.on('error', () => {});
     let stdout = '';
     let stderr = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => {

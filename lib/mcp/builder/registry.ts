@@ -8,8 +8,8 @@ import { join, relative } from 'node:path';
 import * as z from 'zod';
 import type { Sandbox, SandboxProvider, SpawnSpec } from '../../sandbox/types.js';
 import type { ResolvedMcpServers, StdioServerSpec } from '../config.js';
-import type { WrappedCommand } from '../hub.js';
-import type { McpServerRuntime } from './runtime.js';
+import { sandboxedStdio, type SandboxedStdio } from '../channel-transport.js';
+import { prepareServerRuntime, type McpServerRuntime } from './runtime.js';
 import { ENTRY } from './templates.js';
 
 export const DeployManifestSchema = z.object({
@@ -78,14 +78,15 @@ export function claudeConfigEntry(home: string, manifest: DeployManifest, runtim
 
 /** A `wrapSpawn` for the hub that runs each deployed server in a sandbox of its own. */
 export interface DeployedServerSpawner {
-  wrapSpawn(spec: SpawnSpec, server: string): Promise<WrappedCommand>;
+  wrapSpawn(spec: SpawnSpec, server: string): Promise<SandboxedStdio>;
   /** Closes the servers' sandboxes. */
   close(): Promise<void>;
 }
 
 /**
  * Runs deployed servers in sandboxes: the server's files (host `spec.cwd`) are copied into a sandbox
- * workspace, linked to the read-only node_modules mount, and started there.
+ * workspace, given their dependencies (`prepareServerRuntime`: the read-only node_modules mount locally,
+ * `npm install` or the template's node_modules on E2B) and started there, through `wrapSpawn` or `openStdio`.
  *
  * @example
  * const spawner = createDeployedServerSpawner(provider, runtime);
@@ -100,13 +101,13 @@ export function createDeployedServerSpawner(provider: SandboxProvider, runtime: 
         sandbox = await provider.create({ taskId: `mcp-server-${server}` });
         sandboxes.set(server, sandbox);
       }
-      if (!sandbox.wrapSpawn) throw new Error(`the ${provider.name} sandbox cannot run stdio MCP servers`);
       const hostDir = spec.cwd!;
       for (const file of await listHostFiles(hostDir)) {
         await sandbox.writeFile(`server/${file}`, await readFile(join(hostDir, file)));
       }
-      await linkNodeModules(sandbox, 'server', runtime);
-      return sandbox.wrapSpawn({ ...spec, cwd: 'server' });
+      const { node } = await prepareServerRuntime(sandbox, 'server', runtime);
+      // The registry's spec names this installation's Node; a remote sandbox runs its own.
+      return sandboxedStdio(sandbox, { ...spec, command: spec.command === runtime.node ? node : spec.command, cwd: 'server' });
     },
     async close() {
       await Promise.all([...sandboxes.values()].map((s) => s.close()));
@@ -115,10 +116,12 @@ export function createDeployedServerSpawner(provider: SandboxProvider, runtime: 
   };
 }
 
-/** Makes `<dir>/node_modules` inside the sandbox point at the read-only node_modules mount. */
+/**
+ * Gives the server project in `dir` its dependencies (see `prepareServerRuntime`, which also says which Node
+ * to run it with).
+ */
 export async function linkNodeModules(sandbox: Sandbox, dir: string, runtime: McpServerRuntime): Promise<void> {
-  const r = await sandbox.run(`ln -sfn '${runtime.nodeModules}' node_modules`, { cwd: dir, timeoutMs: 10_000 });
-  if (r.exitCode !== 0) throw new Error(`cannot link node_modules in ${dir}: ${r.stderr.trim()}`);
+  await prepareServerRuntime(sandbox, dir, runtime);
 }
 
 async function listHostFiles(root: string): Promise<string[]> {

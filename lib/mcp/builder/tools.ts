@@ -5,16 +5,16 @@
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod';
 import { DeepAgentError, toErrorInfo } from '../../errors/index.js';
 import type { Sandbox } from '../../sandbox/types.js';
 import { defineTool, type Tool, type ToolContext } from '../../tools/types.js';
 import { toToolOutput, type McpHub } from '../hub.js';
+import { sandboxedStdio, stdioTransport } from '../channel-transport.js';
 import { mcpToolName } from '../names.js';
-import { claudeConfigEntry, linkNodeModules, readRegistry, registryDir, type DeployManifest } from './registry.js';
-import { mcpServerRuntime, type McpServerRuntime } from './runtime.js';
+import { claudeConfigEntry, readRegistry, registryDir, type DeployManifest } from './registry.js';
+import { mcpServerRuntime, prepareServerRuntime, type McpServerRuntime } from './runtime.js';
 import { ENTRY, InputShapeSchema, PROJECT_DIR, SERVER_NAME, TOOL_NAME, scaffoldFiles, toolFile, toolsIndex, type ProjectManifest } from './templates.js';
 
 export interface McpBuilderDeps {
@@ -38,10 +38,10 @@ async function readProject(sandbox: Sandbox, name: string): Promise<ProjectManif
   }
 }
 
-async function wrapping(ctx: ToolContext): Promise<Sandbox & Required<Pick<Sandbox, 'wrapSpawn'>>> {
+async function stdioCapable(ctx: ToolContext): Promise<Sandbox> {
   const sandbox = await ctx.sandbox();
-  if (!sandbox.wrapSpawn) throw new DeepAgentError('sandbox_unavailable', `the ${sandbox.provider} sandbox cannot run stdio MCP servers; use the local (bubblewrap) sandbox to build servers`);
-  return sandbox as Sandbox & Required<Pick<Sandbox, 'wrapSpawn'>>;
+  if (!sandbox.wrapSpawn && !sandbox.openStdio) throw new DeepAgentError('sandbox_unavailable', `the ${sandbox.provider} sandbox cannot run stdio MCP servers`);
+  return sandbox;
 }
 
 /**
@@ -106,15 +106,15 @@ export function createMcpBuilderTools(deps: McpBuilderDeps): Tool[] {
     }),
     annotations: { readOnlyHint: true },
     async run({ server, calls, network }, ctx) {
-      const sandbox = await wrapping(ctx);
+      const sandbox = await stdioCapable(ctx);
       await readProject(sandbox, server);
       const dir = PROJECT_DIR(server);
-      await linkNodeModules(sandbox, dir, runtime);
-      const line = sandbox.wrapSpawn({ command: runtime.node, args: [ENTRY], cwd: dir, env: {}, network });
-      const transport = new StdioClientTransport({ ...line, stderr: 'pipe' });
+      const { node } = await prepareServerRuntime(sandbox, dir, runtime);
       let stderr = '';
-      transport.stderr?.on('data', (d: Buffer) => {
-        stderr = (stderr + d.toString('utf8')).slice(-3000);
+      const transport = stdioTransport(sandboxedStdio(sandbox, { command: node, args: [ENTRY], cwd: dir, env: {}, network }), {
+        onStderr: (d) => {
+          stderr = (stderr + d).slice(-3000);
+        },
       });
       const client = new Client({ name: 'deep-agent-builder-test', version: '0.1.0' });
       try {
@@ -164,7 +164,7 @@ export function createMcpBuilderTools(deps: McpBuilderDeps): Tool[] {
     input: z.object({ server: serverName, network: z.boolean().default(false).describe('let the server reach the network when it runs') }),
     annotations: { readOnlyHint: false, destructiveHint: false },
     async run({ server, network }, ctx) {
-      const sandbox = await wrapping(ctx);
+      const sandbox = await stdioCapable(ctx);
       const project = await readProject(sandbox, server);
       const dir = PROJECT_DIR(server);
       const target = join(registryDir(deps.home), server);
@@ -187,12 +187,12 @@ export function createMcpBuilderTools(deps: McpBuilderDeps): Tool[] {
         deployedAt: new Date().toISOString(),
       };
       await writeFile(join(target, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-      await linkNodeModules(sandbox, dir, runtime);
+      const { node } = await prepareServerRuntime(sandbox, dir, runtime);
       // This task runs it from its own sandbox's copy; later tasks from the registry (see loadDeployedServers).
       const status = await deps.hub.addServer(
         server,
-        { transport: 'stdio', command: runtime.node, args: [ENTRY], env: {}, cwd: dir, sandboxed: true, network, source: 'deployed' },
-        { wrapSpawn: (spec) => sandbox.wrapSpawn(spec) },
+        { transport: 'stdio', command: node, args: [ENTRY], env: {}, cwd: dir, sandboxed: true, network, source: 'deployed' },
+        { wrapSpawn: (spec) => sandboxedStdio(sandbox, spec) },
       );
       const attached = status.state === 'connected'
         ? `Attached now: ${status.tools.map((t) => mcpToolName(server, t)).join(', ')} (callable from your next turn).`

@@ -6,7 +6,8 @@
 import { posix } from 'node:path';
 import { DeepAgentError } from '../../errors/index.js';
 import type { Redactor } from '../../secrets/index.js';
-import type { CommandResult, FileEntry, RunOptions, Sandbox, SandboxInfo } from '../types.js';
+import type { CommandResult, FileEntry, RunOptions, Sandbox, SandboxInfo, SpawnSpec, StdioChannel } from '../types.js';
+import { StdioChannelEvents } from '../stdio-channel.js';
 import { mapE2BError } from './errors.js';
 import { SandboxKeepAlive } from './keep-alive.js';
 import type { E2BCommandHandle, E2BCommandOutcome, E2BSandboxInstance } from './sdk.js';
@@ -350,6 +351,74 @@ export class E2BSandbox implements Sandbox {
       timedOut,
       truncated: stdout.truncated || stderr.truncated,
       durationMs: Date.now() - started,
+    };
+  }
+
+  /**
+   * Starts `spec` as a background command with stdin kept open and returns its stdio as a channel: stdout and
+   * stderr chunks in order (E2B streams them), writes through `commands.sendStdin` one after another, `close`
+   * kills the process tree. `cwd` is workspace-relative; `network: true` turns the sandbox's internet on for as
+   * long as the process runs (see `NetworkPolicy`).
+   *
+   * @example
+   * const channel = await sandbox.openStdio({ command: 'node', args: ['src/index.ts'], cwd: 'mcp-servers/calc' });
+   */
+  async openStdio(spec: SpawnSpec): Promise<StdioChannel> {
+    this.assertUsable('starting a process');
+    if (typeof spec.command !== 'string' || spec.command === '') throw new DeepAgentError('invalid_input', 'the command is empty');
+    for (const name of Object.keys(spec.env ?? {})) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new DeepAgentError('invalid_input', `${JSON.stringify(name)} is not a valid environment variable name`);
+    }
+    const target = await this.resolvePath(spec.cwd, 'open_stdio');
+    if (target.kind !== 'dir') throw new DeepAgentError('invalid_input', `cwd ${spec.cwd} is not a directory in the workspace`);
+    if (spec.network) await this.acquireNetwork();
+    const events = new StdioChannelEvents();
+    let handle: E2BCommandHandle;
+    try {
+      // `exec`: the pid E2B reports is the server's own, so stdin reaches it and a kill ends it.
+      handle = await this.instance.commands.run(`exec ${[spec.command, ...spec.args].map(quote).join(' ')}`, {
+        background: true,
+        stdin: true,
+        cwd: target.path,
+        ...(spec.env ? { envs: spec.env } : {}),
+        timeoutMs: 0,
+        onStdout: (d) => events.data(d),
+        onStderr: (d) => events.stderr(d),
+      });
+    } catch (e) {
+      if (spec.network) await this.releaseNetwork();
+      throw this.fail(e, 'open_stdio');
+    }
+    void handle.wait().then(
+      (o) => o.exitCode,
+      (e: unknown) => {
+        const code = e2bErrorName(e) === 'CommandExitError' ? (e as E2BCommandOutcome).exitCode : -1;
+        return code >= 0 ? code : null;
+      },
+    ).then(async (code) => {
+      events.exit(code);
+      if (spec.network) await this.releaseNetwork();
+    });
+    let writes: Promise<void> = Promise.resolve();
+    return {
+      pid: handle.pid,
+      ...events.listeners(),
+      write: (data) => {
+        const next = writes.then(async () => {
+          if (events.exited) throw new DeepAgentError('sandbox_error', `the process ${spec.command} has ended`);
+          try {
+            await this.instance.commands.sendStdin(handle.pid, data);
+          } catch (e) {
+            throw this.fail(e, 'write to process');
+          }
+        });
+        writes = next.catch(() => {});
+        return next;
+      },
+      close: async () => {
+        if (events.exited) return;
+        await this.killTree(handle);
+      },
     };
   }
 

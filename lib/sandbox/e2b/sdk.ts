@@ -27,6 +27,8 @@ export interface E2BRunOptions {
   timeoutMs?: number;
   onStdout?(data: string): void | Promise<void>;
   onStderr?(data: string): void | Promise<void>;
+  /** Keep the command's stdin open for `commands.sendStdin` (stdio MCP servers). @default false */
+  stdin?: boolean;
 }
 
 export interface E2BEntry {
@@ -54,6 +56,8 @@ export interface E2BSandboxInstance {
   readonly sandboxId: string;
   readonly commands: {
     run(cmd: string, opts: E2BRunOptions): Promise<E2BCommandHandle>;
+    /** Writes to the stdin of a command started with `stdin: true`. */
+    sendStdin(pid: number, data: string): Promise<void>;
   };
   readonly files: {
     read(path: string, opts: { format: 'bytes' }): Promise<Uint8Array>;

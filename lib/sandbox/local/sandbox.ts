@@ -6,9 +6,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, open, realpath, rm, stat, statfs } from 'node:fs/promises';
 import { availableParallelism, totalmem } from 'node:os';
 import { relative, sep } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { DeepAgentError } from '../../errors/index.js';
-import type { CommandResult, FileEntry, RunOptions, Sandbox, SandboxInfo, SandboxProviderName, SpawnSpec } from '../types.js';
+import type { CommandResult, FileEntry, RunOptions, Sandbox, SandboxInfo, SandboxProviderName, SpawnSpec, StdioChannel } from '../types.js';
+import { StdioChannelEvents } from '../stdio-channel.js';
 import { WorkspaceFiles } from './workspace.js';
 import { killProcessGroup, runProcess, startBackgroundProcess, waitForExit, type ProcessSpec } from './process.js';
 
@@ -160,6 +161,54 @@ export class LocalSandbox implements Sandbox {
       network: spec.network ?? false,
     });
     return { command: launched.command, args: launched.args, env: launched.env, ...(launched.cwd ? { cwd: launched.cwd } : {}) };
+  }
+
+  /**
+   * Starts `spec` in this sandbox (its `wrapSpawn` line) with piped stdio and returns the channel, so that code
+   * written for remote sandboxes (E2B) runs the same way here. `cwd` must exist; closing the sandbox kills it.
+   *
+   * @example
+   * const channel = await sandbox.openStdio({ command: 'cat', args: [] });
+   * channel.onData((s) => console.log(s));
+   * await channel.write('hi\n');
+   */
+  async openStdio(spec: SpawnSpec): Promise<StdioChannel> {
+    this.assertOpen();
+    const request = await this.launchRequest([spec.command, ...spec.args], spec.cwd, spec.env, spec.network ?? false);
+    const line = this.init.launcher.launch(request);
+    const child = spawn(line.command, line.args, { cwd: line.cwd, env: line.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    this.live.add(child);
+    const events = new StdioChannelEvents();
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => events.data(d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => events.stderr(d));
+    // A write racing the exit fails with EPIPE; the exit is what the caller hears about.
+    child.stdin!.on('error', () => {});
+    child.on('close', (code) => {
+      this.live.delete(child);
+      events.exit(code);
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', (e) => {
+        this.live.delete(child);
+        events.exit(null);
+        reject(new DeepAgentError('sandbox_error', `cannot start ${spec.command} in sandbox ${this.id}: ${e.message}`));
+      });
+    });
+    return {
+      ...(child.pid !== undefined ? { pid: child.pid } : {}),
+      ...events.listeners(),
+      write: (data) =>
+        new Promise<void>((resolve, reject) => {
+          if (events.exited || !child.stdin!.writable) return reject(new DeepAgentError('sandbox_error', `the process ${spec.command} has ended`));
+          child.stdin!.write(data, (e) => (e ? reject(new DeepAgentError('sandbox_error', `cannot write to ${spec.command}: ${e.message}`)) : resolve()));
+        }),
+      close: async () => {
+        if (events.exited) return;
+        killProcessGroup(child);
+        await waitForExit(child, 2000);
+      },
+    };
   }
 
   close(): Promise<void> {
