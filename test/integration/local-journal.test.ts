@@ -5,7 +5,7 @@ import type { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ApprovalRequest } from '../../lib/agent/journal.js';
 import { hasCode } from '../../lib/errors/index.js';
-import { ApprovalStore, openDatabase, SqliteJournal } from '../../lib/local/index.js';
+import { ApprovalStore, openDatabase, SqliteJournal, SUSPENDED } from '../../lib/local/index.js';
 import { Redactor } from '../../lib/secrets/index.js';
 
 let home: string;
@@ -109,5 +109,20 @@ describe('SqliteJournal', () => {
     await expect(waiting).rejects.toSatisfy((e) => hasCode(e, 'cancelled'));
     expect(Date.now() - started).toBeLessThan(900);
     expect(journal.getApproval('ap-3')!.status).toBe('pending');
+  });
+
+  it('parks instead of waiting through its suspending view: suspended while pending, the stored decision once resolved', async () => {
+    // prepare
+    const journal = new SqliteJournal(db, 't1').suspending();
+    // act: ask twice (the second is a replay of the parked run), resolve from another connection, ask again
+    const first = await journal.waitForApproval!('approval:1', request('ap-4')).catch((e: unknown) => e);
+    const replay = await journal.waitForApproval!('approval:1', request('ap-4-renamed')).catch((e: unknown) => e);
+    new ApprovalStore(openDatabase(home)).resolveApproval('ap-4', { approve: false, reason: 'no' });
+    const decision = await new SqliteJournal(db, 't1').suspending().waitForApproval!('approval:1', request('ap-4'));
+    // assess
+    expect(first).toMatchObject({ code: SUSPENDED, data: { approvalId: 'ap-4' } });
+    expect(replay).toMatchObject({ code: SUSPENDED, data: { approvalId: 'ap-4' } });
+    expect(new ApprovalStore(db).listApprovals('t1').map((a) => a.approvalId)).toEqual(['ap-4']);
+    expect(decision).toEqual({ approve: false, reason: 'no' });
   });
 });
