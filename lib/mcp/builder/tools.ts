@@ -98,7 +98,7 @@ export function createMcpBuilderTools(deps: McpBuilderDeps): Tool[] {
   const test = defineTool({
     name: 'test_mcp_server',
     description:
-      'Starts the MCP server inside the sandbox, connects an MCP client over stdio, lists its tools and calls each given tool with the given arguments. Returns the tool list and every result or error (a real run).',
+      'Starts the MCP server inside the sandbox, connects an MCP client over stdio, lists its tools and calls each given tool with the given arguments. Returns the tool list and every result or error (a real run). In an E2B sandbox the project\'s dependencies are first installed with npm (network on for the install only).',
     input: z.object({
       server: serverName,
       calls: z.array(z.object({ tool: z.string(), arguments: z.record(z.string(), z.unknown()).default({}) })).max(20).default([]),
