@@ -3,6 +3,7 @@
  * real local processes): scaffold -> add a tool -> test_mcp_server -> deploy -> call the deployed tool, now and
  * from a later hub. E2B cannot mount this machine's Node and node_modules, so the builder installs a server's
  * dependencies in the sandbox with the network on; here the install command is swapped for an offline one.
+ * Also the connection manager running a connection's server in an E2B sandbox of its own.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,8 @@ import { createDeployedServerSpawner, createMcpBuilderTools, loadDeployedServers
 import { createE2BSandboxProvider } from '../../lib/sandbox/e2b/index.js';
 import type { Sandbox } from '../../lib/sandbox/types.js';
 import type { Tool, ToolContext, ToolOutput } from '../../lib/tools/types.js';
+import { CredentialStore, loadSecretKey, openDatabase } from '../../lib/local/index.js';
+import { McpConnectionManager } from '../../lib/mcp-connections/index.js';
 import { FakeE2B } from '../helpers/fake-e2b.js';
 
 const textOf = (o: ToolOutput) => o.content.map((c) => (c.type === 'text' ? c.text : `[${c.type}]`)).join('\n');
@@ -115,4 +118,42 @@ describe('MCP server builder on the E2B provider (test double)', () => {
     // assess
     expect(err).toMatchObject({ code: 'sandbox_error', message: expect.stringContaining('network unreachable') });
   }, 15_000);
+});
+
+describe('MCP connection manager on the E2B provider (test double)', () => {
+  it('installs a connection whose server runs in an E2B sandbox of its own, calls it, and removes it', async () => {
+    // prepare
+    const home = mkdtempSync(join(tmpdir(), 'mcp-conn-e2b-'));
+    const fake = await FakeE2B.start();
+    const db = openDatabase(home);
+    const local = mcpServerRuntime();
+    const manager = new McpConnectionManager({
+      db,
+      credentials: new CredentialStore(db, loadSecretKey({ home })),
+      sandboxProvider: createE2BSandboxProvider(loadConfig({ E2B_API_KEY: 'e2b_test0123456789abcdef0123' }), {
+        sdk: fake,
+        options: { workdir: fake.workdir, keepAlive: { intervalSeconds: 0 } },
+      }),
+      // Node and node_modules as the sandbox has them (the double's paths are this machine's).
+      runtime: { node: local.hostNode, nodeModules: local.hostNodeModules },
+      healthIntervalMs: 0,
+    });
+    try {
+      // act
+      const record = await manager.install('acct', { definitionId: 'everything' });
+      const echo = manager.toolsFor('acct').find((t) => t.name === 'mcp__everything__echo')!;
+      const out = await echo.execute({ message: 'from e2b' }, { taskId: 't', sandbox: () => Promise.reject(new Error('none')), signal: new AbortController().signal, emit: async () => {} });
+      // assess
+      expect(record).toMatchObject({ status: 'running', tools: expect.arrayContaining(['echo']) });
+      expect(textOf(out)).toContain('from e2b');
+      expect(fake.commands.find((c) => c.stdin)?.cmd).toContain('server-everything');
+      expect(manager.processId('acct', record.id)).toBe(fake.commands.find((c) => c.stdin)?.pid);
+      await manager.remove('acct', record.id);
+      expect(fake.only().state).toBe('killed');
+    } finally {
+      await manager.close();
+      db.close();
+      await fake.cleanup();
+    }
+  }, 20_000);
 });
