@@ -348,6 +348,8 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
     }
   };
 
+  // A run parked on an approval (code `suspended`, from a journal that does not wait) ends here and resumes later.
+  let parked = false;
   try {
     const answer = await converse('', 'main', initial.prompt, allTools, 0);
     return await journal.step('task:finish', async () => {
@@ -358,6 +360,7 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
   } catch (e) {
     const info = toErrorInfo(e);
     const transient = !['budget_exceeded', 'cancelled', 'invalid_input', 'missing_config'].includes(info.code);
+    parked = info.code === 'suspended';
     if (options.rethrowTransient && transient) throw e;
     const cancelled = info.code === 'cancelled';
     return journal.step('task:finish', async () => {
@@ -375,6 +378,7 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
   } finally {
     clearTimeout(deadlineTimer);
     options.signal?.removeEventListener('abort', onCallerAbort);
-    if (sandboxPromise) await sandboxPromise.then((s) => s.close()).catch(() => {});
+    // A parked run leaves a pausable (cloud) sandbox paused for the next run to reconnect; others are closed.
+    if (sandboxPromise) await sandboxPromise.then((s) => (parked && s.pause ? undefined : s.close())).catch(() => {});
   }
 }

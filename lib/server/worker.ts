@@ -118,11 +118,25 @@ export class TaskWorker {
     try {
       const final = await store.update(taskId, { finishedAt: new Date().toISOString() });
       await store.appendEvent(taskId, 'task.cancelled', { error: final.error, usage: final.usage, steps: final.steps });
+      await this.closeLeftSandbox(taskId);
       await this.options.onTaskDone?.(taskId);
       return final;
     } finally {
       this.settling.delete(taskId);
     }
+  }
+
+  /** A parked run leaves a cloud sandbox paused for its next run; a task that ends without one closes it here. */
+  private async closeLeftSandbox(taskId: string): Promise<void> {
+    const { sandboxProvider } = this.options;
+    const journal = this.options.storage.journal(taskId);
+    if (!sandboxProvider.connect || !journal.has('sandbox:create')) return;
+    const sandboxId = await journal.step<string>('sandbox:create', async () => '');
+    // Best effort: a sandbox that an earlier run already closed (or that expired) is simply not there.
+    await sandboxProvider
+      .connect(sandboxId, { taskId })
+      .then((sandbox) => sandbox.close())
+      .catch(() => {});
   }
 
   /** Aborts a task running in this worker; true when it was running here. */

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config/index.js';
-import { createSandboxProvider } from '../../lib/sandbox/index.js';
+import { createSandboxProvider, type Sandbox, type SandboxProvider } from '../../lib/sandbox/index.js';
 import { startLocalService, type LocalService } from '../../lib/server/index.js';
 import type { TaskEvent, TaskRecord } from '../../lib/task/index.js';
 import { modelFor } from '../helpers/factories.js';
@@ -40,13 +40,13 @@ afterAll(async () => {
   for (const home of homes) rmSync(home, { recursive: true, force: true });
 });
 
-async function start(home: string): Promise<LocalService> {
+async function start(home: string, provider?: SandboxProvider): Promise<LocalService> {
   const svc = await startLocalService({
     home,
     token: TOKEN,
     model: await modelFor(model, { maxRetries: 0 }),
     // bubblewrap, with workspaces under this home (they persist while a task is parked)
-    sandboxProvider: await createSandboxProvider(loadConfig({ DEEP_AGENT_HOME: home, DEEP_AGENT_SANDBOX: 'local' })),
+    sandboxProvider: provider ?? (await createSandboxProvider(loadConfig({ DEEP_AGENT_HOME: home, DEEP_AGENT_SANDBOX: 'local' }))),
     port: 0,
     pollIntervalMs: 20,
     schedulerIntervalMs: 0,
@@ -76,6 +76,28 @@ async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs =
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out; last value: ${JSON.stringify(v).slice(0, 500)}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/**
+ * Bubblewrap with E2B's pause semantics (E2B's cloud cannot run here): `pause` is logged, and a paused
+ * sandbox stays until it is closed; every lifecycle call is logged.
+ */
+function pausable(real: SandboxProvider, log: (call: string) => void): SandboxProvider {
+  const wrap = (sandbox: Sandbox): Sandbox =>
+    new Proxy(sandbox, {
+      get(target, key) {
+        if (key === 'pause') return async () => log('pause');
+        if (key === 'resume') return async () => log('resume');
+        if (key === 'close') return async () => (log('close'), target.close());
+        const value = Reflect.get(target, key) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  return {
+    name: real.name,
+    create: async (options) => (log('create'), wrap(await real.create(options))),
+    connect: async (id, options) => (log('connect'), wrap(await real.connect!(id, options))),
+  };
 }
 
 const requestsFor = (prompt: string) => model.requests.filter((r) => firstUserText(r) === prompt).length;
@@ -166,5 +188,37 @@ describe('parked approvals in serve', () => {
     expect(readFileSync(join(home, 'workspaces', id, 'runs.txt'), 'utf8')).toBe('before\n');
     expect(readFileSync(join(home, 'workspaces', id, 'approved.txt'), 'utf8')).toBe('written after approval');
     expect(count(await c.events(id), 'task.started')).toBe(1);
+  });
+
+  it('leaves a pausable (cloud) sandbox paused while parked, reconnects on resume, and closes it when a parked task is cancelled', async () => {
+    // prepare
+    const home = mkdtempSync(join(tmpdir(), 'service-approvals-pause-'));
+    homes.push(home);
+    const logs = { approved: [] as string[], cancelled: [] as string[] };
+    const real = await createSandboxProvider(loadConfig({ DEEP_AGENT_HOME: home, DEEP_AGENT_SANDBOX: 'local' }));
+    let current: string[] = logs.approved;
+    const svc = await start(home, pausable(real, (call) => current.push(call)));
+    const c = client(svc);
+    const parked = async (prompt: string) => {
+      const id = await c.submit(prompt);
+      const es = await until(() => c.events(id), (list) => list.some((e) => e.type === 'approval.requested'));
+      await until(async () => svc.worker.active, (active) => active.length === 0);
+      return { id, approvalId: (es.find((e) => e.type === 'approval.requested')!.data as { approvalId: string }).approvalId };
+    };
+    // act
+    const a = await parked('park and keep the sandbox');
+    const atPark = [...logs.approved];
+    await c.decide(a.id, a.approvalId, { approve: true });
+    await until(() => c.get(a.id), (r) => r.status === 'succeeded');
+    current = logs.cancelled;
+    const b = await parked('park and cancel');
+    const beforeCancel = [...logs.cancelled];
+    await c.cancel(b.id);
+    // assess
+    expect(atPark).toEqual(['create', 'pause']);
+    expect(logs.approved).toEqual(['create', 'pause', 'connect', 'close']);
+    expect(beforeCancel).toEqual(['create', 'pause']);
+    expect(logs.cancelled).toEqual(['create', 'pause', 'connect', 'close']);
+    expect((await c.get(b.id)).status).toBe('cancelled');
   });
 });
