@@ -24,7 +24,7 @@ export const handler = withDurableExecution(
   createAgentHandler({
     store,
     runTask,
-    async prepare() {
+    async prepare(record) {
       const values = await loadSecrets(env.SECRET_ARN, { cache: secrets });
       for (const v of Object.values(values)) redactor.add(v);
       const { config } = configWithSecrets(process.env, values);
@@ -33,7 +33,12 @@ export const handler = withDurableExecution(
       }
       requireModelCredentials(config);
       requireSandboxCredentials(config);
-      return { model: await createModelClient(config), sandboxProvider: createE2BSandboxProvider(config) };
+      const sandboxProvider = createE2BSandboxProvider(config);
+      // The presets only: nothing of this installation can be mounted into E2B for the builder, and nothing it
+      // deployed would outlive this Lambda instance. Loaded lazily to keep the cold start short.
+      const { attachMcp } = await import('../lib/mcp/index.js');
+      const mcp = await attachMcp(config, { sandboxProvider });
+      return { model: await createModelClient(config), sandboxProvider, ...mcp.taskOptions(record.mcpServers), close: () => mcp.close() };
     },
     onFinished(record) {
       logger.info('task finished', { taskId: record.id, status: record.status, steps: record.steps, errorCode: record.error?.code });

@@ -93,6 +93,10 @@ export class DeepAgentStack extends Stack {
         SECRET_ARN: this.secrets.tokens.secretArn,
         DEEP_AGENT_MODEL: config.model,
         DEEP_AGENT_SANDBOX: config.sandbox,
+        // Lambda's only writable directory.
+        DEEP_AGENT_HOME: '/tmp/deep-agent',
+        // No npx in Lambda: the Notion preset runs in E2B's MCP gateway (GitHub's is a remote HTTP server).
+        DEEP_AGENT_NOTION_MCP: 'e2b',
       },
     });
     this.agentAlias = new lambda.Alias(this, 'AgentLive', {

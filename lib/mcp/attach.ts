@@ -41,16 +41,25 @@ export function approvalPolicyFromConfig(config: Config): ApprovalPolicy | undef
  */
 export async function attachMcp(
   config: Config,
-  deps: { sandboxProvider: SandboxProvider; runtime: McpServerRuntime; resolve?: ResolveMcpServersOptions; e2bSdk?: E2BSdk },
+  deps: {
+    sandboxProvider: SandboxProvider;
+    /**
+     * Node and node_modules for built servers. Without it (AWS Lambda, where nothing of the installation can be
+     * mounted and nothing deployed persists) neither the builder tools nor deployed servers are attached.
+     */
+    runtime?: McpServerRuntime;
+    resolve?: ResolveMcpServersOptions;
+    e2bSdk?: E2BSdk;
+  },
 ): Promise<AttachedMcp> {
-  const spawner = createDeployedServerSpawner(deps.sandboxProvider, deps.runtime);
-  const resolved = resolveMcpServers(config, { deployedRuntime: deps.runtime, ...deps.resolve });
+  const spawner = deps.runtime ? createDeployedServerSpawner(deps.sandboxProvider, deps.runtime) : undefined;
+  const resolved = resolveMcpServers(config, { ...(deps.runtime ? { deployedRuntime: deps.runtime } : {}), ...deps.resolve });
   const gateway = await openE2BGateway(config, deps.e2bSdk);
   if (gateway?.ok) resolved.servers[E2B_GATEWAY_SERVER] = { transport: 'http', url: gateway.ok.url, headers: gateway.ok.headers, source: 'e2b-gateway' };
   if (gateway?.error) resolved.disabled[E2B_GATEWAY_SERVER] = gateway.error;
-  const hub = new McpHub({ ...resolved, env: config.env, wrapSpawn: spawner.wrapSpawn });
+  const hub = new McpHub({ ...resolved, env: config.env, ...(spawner ? { wrapSpawn: spawner.wrapSpawn } : {}) });
   await hub.start();
-  const builder = createMcpBuilderTools({ hub, home: config.home, runtime: deps.runtime });
+  const builder = deps.runtime ? createMcpBuilderTools({ hub, home: config.home, runtime: deps.runtime }) : [];
   const approvalPolicy = approvalPolicyFromConfig(config);
   const attached: AttachedMcp = {
     hub,
@@ -77,7 +86,7 @@ export async function attachMcp(
     },
     async close() {
       await hub.close();
-      await spawner.close();
+      await spawner?.close();
       await gateway?.ok?.close();
     },
   };
