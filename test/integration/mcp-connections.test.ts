@@ -13,6 +13,7 @@ import { BubblewrapSandboxProvider } from '../../lib/sandbox/index.js';
 import type { ToolContext } from '../../lib/tools/index.js';
 import { PassThrough } from 'node:stream';
 import { mcpCommand } from '../../lib/cli/commands/mcp.js';
+import { alive } from '../helpers/wait.js';
 
 const TOKEN = 'local-token-0123456789';
 const OTHER_TOKEN = 'other-token-0123456789';
@@ -35,14 +36,6 @@ const call = async (method: string, path: string, body?: unknown, token = TOKEN,
 };
 const other = (method: string, path: string, body?: unknown) => call(method, path, body, OTHER_TOKEN, otherUrl);
 const list = async () => (await call('GET', '/mcp-connections')).body.connections as McpConnection[];
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const ctx = { signal: new AbortController().signal } as unknown as ToolContext;
 const dbBytes = () =>
   readdirSync(home)

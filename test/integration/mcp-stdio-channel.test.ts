@@ -16,17 +16,10 @@ import type { Sandbox, SpawnSpec, StdioChannel } from '../../lib/sandbox/types.j
 import type { ToolContext, ToolOutput } from '../../lib/tools/types.js';
 import { FakeE2B } from '../helpers/fake-e2b.js';
 import { EVERYTHING_BIN } from '../helpers/mcp-servers.js';
+import { alive } from '../helpers/wait.js';
 
 const textOf = (o: ToolOutput) => o.content.map((c) => (c.type === 'text' ? c.text : `[${c.type}]`)).join('\n');
 const ctx: ToolContext = { taskId: 't', sandbox: () => Promise.reject(new Error('none')), signal: new AbortController().signal, emit: async () => {} };
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 interface Setup {
   sandbox: Sandbox;

@@ -13,6 +13,7 @@ import { startLocalService, type LocalService } from '../../lib/server/index.js'
 import type { TaskEvent, TaskRecord } from '../../lib/task/index.js';
 import { modelFor } from '../helpers/factories.js';
 import { firstUserText, lastToolResults, startScriptedModel, type ScriptedModelServer } from '../helpers/scripted-model.js';
+import { until } from '../helpers/wait.js';
 
 const TOKEN = 'approvals-token-0123456789';
 
@@ -68,15 +69,6 @@ function client(svc: LocalService) {
   };
 }
 
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 8_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out; last value: ${JSON.stringify(v).slice(0, 500)}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /**
  * Bubblewrap with E2B's pause semantics (E2B's cloud cannot run here): `pause` is logged, and a paused

@@ -8,6 +8,7 @@ import { startLocalService, type LocalService } from '../../lib/server/index.js'
 import type { TaskEvent, TaskRecord } from '../../lib/task/index.js';
 import { modelFor } from '../helpers/factories.js';
 import { firstUserText, lastToolResults, startScriptedModel, type CapturedRequest, type ScriptedModelServer, type ScriptedReply } from '../helpers/scripted-model.js';
+import { until } from '../helpers/wait.js';
 
 const TOKEN = 'test-token-0123456789';
 
@@ -44,15 +45,6 @@ const submit = async (body: unknown) => {
 const getTask = async (id: string) => (await (await api(`/tasks/${id}`)).json()) as TaskRecord;
 const events = async (id: string, after = 0) => ((await (await api(`/tasks/${id}/events?after=${after}`)).json()) as { events: TaskEvent[] }).events;
 
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 8_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out; last value: ${JSON.stringify(v).slice(0, 500)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 const settled = (id: string, status: TaskRecord['status'] | ((s: string) => boolean)) =>
   until(() => getTask(id), (r) => (typeof status === 'function' ? status(r.status) : r.status === status));
 

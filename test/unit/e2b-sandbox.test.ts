@@ -3,12 +3,13 @@
  * control plane whose commands are real local processes.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfig } from '../../lib/config/index.js';
 import { createE2BSandboxProvider, type E2BProviderOptions, type E2BSandbox } from '../../lib/sandbox/e2b/index.js';
 import { FakeE2B } from '../helpers/fake-e2b.js';
+import { alive } from '../helpers/wait.js';
 
 const E2B_KEY = 'e2b_test0123456789abcdef0123';
 let fake: FakeE2B;
@@ -32,15 +33,6 @@ async function open(options: E2BProviderOptions = {}): Promise<E2BSandbox> {
   return sandbox;
 }
 
-/** True while `pid` runs (a zombie waiting to be reaped counts as dead). */
-const alive = (pid: number) => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-};
 
 describe('E2B sandbox commands', () => {
   it('runs in the workspace, streams output, and reports exit codes', async () => {

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config/index.js';
 import { createE2BSandboxProvider, type E2BSandbox } from '../../lib/sandbox/e2b/index.js';
 import { FakeE2B } from '../helpers/fake-e2b.js';
+import { alive } from '../helpers/wait.js';
 
 let fake: FakeE2B;
 let sandbox: E2BSandbox;
@@ -23,14 +24,6 @@ afterEach(async () => {
   await fake.cleanup();
 });
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const collect = (on: (cb: (s: string) => void) => void) => {
   const box = { text: '' };
   on((s) => (box.text += s));
