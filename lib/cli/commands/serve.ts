@@ -73,6 +73,9 @@ read-only ask too), DEEP_AGENT_MCP_CATALOG (extra MCP server definitions for dee
     if (released.length) io.stderr.write(`deep-agent serve: released ${released.length} running task(s) for the next start: ${released.join(', ')}\n`);
     await connections.close();
     await rt.close();
+    // Released runs are abandoned, not aborted (an abort would record them as cancelled): their open model
+    // requests or commands must not hold the process past the grace. Unref'd, so a clean stop exits at once.
+    setTimeout(() => process.exit(), 200).unref();
     return 0;
   },
 };
