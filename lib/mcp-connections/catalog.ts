@@ -5,7 +5,9 @@
  *
  * `startCommand` may use placeholders resolved when a connection starts in its sandbox:
  * `{node}` (the Node binary inside the sandbox), `{nodeModules}` (the project's node_modules, mounted read-only
- * at /opt/deep-agent/node_modules) and `{workspace}` (the connection's sandbox workspace).
+ * at /opt/deep-agent/node_modules) and `{workspace}` (the connection's sandbox workspace). So may the values of
+ * `env`, which is how a server that writes next to its own package (read-only here) is pointed at its
+ * workspace instead, e.g. `{ "MEMORY_FILE_PATH": "{workspace}/memory.jsonl" }`.
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
@@ -30,6 +32,11 @@ export const McpServerDefinitionSchema = z
     defaultTimeoutSeconds: z.number().int().min(10).max(86_400).default(3_600),
     /** Whether the server needs the network (GitHub, Notion); others run with loopback only. @default false */
     network: z.boolean().default(false),
+    /**
+     * Environment of the server process (not secrets: those are credentials); values take the start command's
+     * placeholders. A credential of the same name wins. @default {}
+     */
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().max(10_000)).default({}),
   })
   .strict();
 
@@ -49,6 +56,8 @@ const builtIn: McpServerDefinitionInput[] = [
     title: 'Memory (knowledge graph)',
     description: 'A knowledge-graph memory kept in the connection sandbox (entities, relations, observations).',
     startCommand: { command: '{node}', args: ['{nodeModules}/@modelcontextprotocol/server-memory/dist/index.js'] },
+    // Its default file sits next to its package, which is mounted read-only: keep the graph in the workspace.
+    env: { MEMORY_FILE_PATH: '{workspace}/memory.jsonl' },
     defaultTimeoutSeconds: 3_600,
   },
   {
@@ -138,11 +147,18 @@ export function credentialEnv(definition: McpServerDefinition, credentials: Reco
   return env;
 }
 
-/** Replaces `{node}`, `{nodeModules}` and `{workspace}` in a start command. */
+/**
+ * Replaces `{node}`, `{nodeModules}` and `{workspace}` in a start command and in the definition's `env`.
+ *
+ * @example
+ * resolveStartCommand(memory, { node: '/opt/node/bin/node', nodeModules: '/opt/deep-agent/node_modules', workspace: '/workspace' }).env;
+ * // { MEMORY_FILE_PATH: '/workspace/memory.jsonl' }
+ */
 export function resolveStartCommand(
   definition: McpServerDefinition,
   places: { node: string; nodeModules: string; workspace: string },
-): { command: string; args: string[] } {
+): { command: string; args: string[]; env: Record<string, string> } {
   const sub = (s: string) => s.replaceAll('{node}', places.node).replaceAll('{nodeModules}', places.nodeModules).replaceAll('{workspace}', places.workspace);
-  return { command: sub(definition.startCommand.command), args: definition.startCommand.args.map(sub) };
+  const env = Object.fromEntries(Object.entries(definition.env ?? {}).map(([k, v]) => [k, sub(v)]));
+  return { command: sub(definition.startCommand.command), args: definition.startCommand.args.map(sub), env };
 }

@@ -7,6 +7,8 @@
  *   await startLocalService({ ..., mcpConnections: connections.manager });
  *   finally: await connections.close();
  */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { BubblewrapSandboxProvider, type SandboxProvider } from '../sandbox/index.js';
 import { CredentialStore, loadSecretKey, openDatabase } from '../local/index.js';
@@ -52,10 +54,13 @@ export async function openLocalMcpConnections(options: LocalMcpConnectionsOption
   const runtime = mcpServerRuntime();
   const db = openDatabase(options.home);
   const credentials = new CredentialStore(db, loadSecretKey({ home: options.home, ...(options.secretKey ? { secretKey: options.secretKey } : {}) }));
+  const sandboxProvider = options.sandboxProvider ?? new BubblewrapSandboxProvider({ home: options.home, readOnlyMounts: runtime.mounts });
   const manager = new McpConnectionManager({
     db,
     credentials,
-    sandboxProvider: options.sandboxProvider ?? new BubblewrapSandboxProvider({ home: options.home, readOnlyMounts: runtime.mounts }),
+    sandboxProvider,
+    // Local sandboxes keep <home>/workspaces/<taskId> and <home>/sandbox-homes/<taskId> after close().
+    ...(sandboxProvider.name !== 'e2b' ? { removeSandboxFiles: (taskId: string) => removeLocalSandboxFiles(options.home, taskId) } : {}),
     runtime,
     catalog,
     ...(options.healthIntervalMs !== undefined ? { healthIntervalMs: options.healthIntervalMs } : {}),
@@ -71,4 +76,14 @@ export async function openLocalMcpConnections(options: LocalMcpConnectionsOption
       if (db.isOpen) db.close();
     },
   };
+}
+
+/**
+ * Deletes a local sandbox's host directories, `<home>/workspaces/<taskId>` and `<home>/sandbox-homes/<taskId>`.
+ *
+ * @example
+ * await removeLocalSandboxFiles(config.home, sandboxTaskId(connection.id));
+ */
+export async function removeLocalSandboxFiles(home: string, taskId: string): Promise<void> {
+  await Promise.all(['workspaces', 'sandbox-homes'].map((dir) => rm(join(home, dir, taskId), { recursive: true, force: true })));
 }

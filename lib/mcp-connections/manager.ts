@@ -50,6 +50,11 @@ export interface McpConnectionManagerOptions {
   connectTimeoutMs?: number;
   /** Timeout of one tool call. @default 60_000 */
   callTimeoutMs?: number;
+  /**
+   * Deletes what a connection's sandbox left on the host (its workspace and HOME) when the connection is
+   * removed; sandboxes that vanish with `close()` (E2B) need none. Restarts keep the files (a memory graph).
+   */
+  removeSandboxFiles?(sandboxTaskId: string): Promise<void>;
   onError?(error: unknown): void;
 }
 
@@ -141,11 +146,15 @@ export class McpConnectionManager implements McpConnectionBackend {
     return this.records.list(accountId);
   }
 
-  /** Stops the server, kills its sandbox, deletes its credentials and record. `not_found` for another account's id. */
+  /**
+   * Stops the server, kills its sandbox, deletes its workspace files, credentials and record. `not_found` for
+   * another account's id.
+   */
   async remove(accountId: string, id: string): Promise<void> {
     const record = this.records.get(accountId, id);
     if (!record) throw new DeepAgentError('not_found', `MCP connection ${id} does not exist`);
     await this.stopLive(id);
+    await this.options.removeSandboxFiles?.(sandboxTaskId(id));
     this.options.credentials.delete(accountId, id);
     this.records.delete(id);
     this.restartUsed.delete(id);
@@ -276,7 +285,7 @@ export class McpConnectionManager implements McpConnectionBackend {
     if (this.closed) throw new DeepAgentError('unavailable', 'the MCP connection manager is closed');
     for (const v of Object.values(secretEnv)) this.redactor.add(v);
     const sandbox = await this.options.sandboxProvider.create({
-      taskId: `mcp-${record.id}`,
+      taskId: sandboxTaskId(record.id),
       timeoutSeconds: definition.defaultTimeoutSeconds,
       metadata: { accountId: record.accountId, connectionId: record.id },
     });
@@ -286,7 +295,7 @@ export class McpConnectionManager implements McpConnectionBackend {
     try {
       const start = resolveStartCommand(definition, { ...this.options.runtime, workspace: sandbox.workdir });
       // bubblewrap passes env through its own environment, E2B through the command's envs: never a command line.
-      transport = stdioTransport(sandboxedStdio(sandbox, { ...start, env: secretEnv, network: definition.network }), {
+      transport = stdioTransport(sandboxedStdio(sandbox, { ...start, env: { ...start.env, ...secretEnv }, network: definition.network }), {
         onStderr: (chunk) => {
           stderrTail = (stderrTail + chunk).slice(-1_000);
         },
@@ -328,6 +337,9 @@ export class McpConnectionManager implements McpConnectionBackend {
     return this.redactor.redactString(toErrorInfo(e).message.split('\n')[0]!.slice(0, 500));
   }
 }
+
+/** The task id a connection's sandbox is created with (locally it names `<home>/workspaces/<it>`). */
+export const sandboxTaskId = (connectionId: string): string => `mcp-${connectionId}`;
 
 /** Pushes a cloud sandbox's expiry forward when it has a keep-alive (E2B); local sandboxes do not expire. */
 async function extendSandbox(sandbox: Sandbox): Promise<void> {

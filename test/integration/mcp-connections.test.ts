@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -194,5 +194,23 @@ describe('MCP connection manager over HTTP', () => {
     expect(connections.manager['options'].credentials.list('local')).toEqual([]);
     expect((await list()).map((c) => c.id)).toEqual([everything.id]);
     expect((await call('DELETE', `/mcp-connections/${target.id}`)).status).toBe(404);
+  });
+
+  it('memory keeps its graph in the connection workspace; delete removes the workspace and sandbox home', async () => {
+    const res = await call('POST', '/mcp-connections/install', { definitionId: 'memory' });
+    expect(res.status, res.text).toBe(201);
+    const id = res.body.id as string;
+    const tool = (name: string) => connections.manager.toolsFor('local').find((t) => t.name === `mcp__memory__${name}`)!;
+    const created = await tool('create_entities').execute({ entities: [{ name: 'Ada', entityType: 'person', observations: ['wrote the first program'] }] }, ctx);
+    expect(created.isError ?? false, JSON.stringify(created.content)).toBe(false);
+    const read = await tool('open_nodes').execute({ names: ['Ada'] }, ctx);
+    expect(JSON.stringify(read.content)).toContain('wrote the first program');
+    const workspace = join(home, 'workspaces', `mcp-${id}`);
+    expect(readFileSync(join(workspace, 'memory.jsonl'), 'utf8')).toContain('"name":"Ada"');
+    expect(existsSync(join(home, 'sandbox-homes', `mcp-${id}`))).toBe(true);
+
+    expect((await call('DELETE', `/mcp-connections/${id}`)).status).toBe(200);
+    expect(existsSync(workspace)).toBe(false);
+    expect(existsSync(join(home, 'sandbox-homes', `mcp-${id}`))).toBe(false);
   });
 });
