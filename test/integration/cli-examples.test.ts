@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectScenarios } from '../../lib/examples/index.js';
+import { SCENARIO_NAMES, selectScenarios } from '../../lib/examples/index.js';
 import { baseEnv, runCli } from '../helpers/cli.js';
 import { firstUserText, lastToolResults, startScriptedModel, type ScriptedModelServer } from '../helpers/scripted-model.js';
 
@@ -67,4 +67,43 @@ describe('deep-agent examples (subprocess)', () => {
     expect(r.stderr).toContain('unknown scenario "weather"');
     expect(r.stderr).toContain('mcp-builder');
   });
+});
+
+describe('deep-agent examples all (subprocess)', () => {
+  let server: ScriptedModelServer;
+  let home: string;
+  const OFFLINE = ['code', 'data', 'package', 'workflow', 'mcp-builder'];
+
+  beforeAll(async () => {
+    server = await startScriptedModel(() => ({ text: 'done' }));
+    home = mkdtempSync(join(tmpdir(), 'deep-agent-examples-all-'));
+  });
+  afterAll(async () => server.close());
+
+  it('all --dry-run prints every scenario with its prompt and runs nothing', async () => {
+    const r = await runCli(['examples', 'all', '--dry-run'], baseEnv({ DEEP_AGENT_HOME: home }));
+    expect(r.code, r.stderr).toBe(0);
+    const headers = [...r.stdout.matchAll(/^# ([a-z-]+): /gm)].map((m) => m[1]);
+    expect(headers).toEqual([...SCENARIO_NAMES]);
+    for (const name of SCENARIO_NAMES) expect(r.stdout).toContain(selectScenarios(name)![0]!.prompt);
+    expect(r.stdout).toMatch(/^# sync: .*\(needs GITHUB_TOKEN, NOTION_TOKEN\)$/m);
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it('all without GitHub or Notion tokens skips those three, runs the five others and prints a summary', async () => {
+    const r = await runCli(['examples', 'all', '--json'], baseEnv({ ANTHROPIC_API_KEY: 'test-key', ANTHROPIC_BASE_URL: server.url, DEEP_AGENT_HOME: home }));
+    expect(r.code, r.stderr).toBe(0);
+    const prompts = server.requests.map(firstUserText);
+    expect(prompts).toEqual(OFFLINE.map((name) => selectScenarios(name)![0]!.prompt));
+    const { scenarios } = JSON.parse(r.stdout) as { scenarios: { name: string; status: string; result?: string }[] };
+    expect(scenarios.map((s) => [s.name, s.status])).toEqual([
+      ['github', 'skipped'],
+      ['notion', 'skipped'],
+      ['sync', 'skipped'],
+      ...OFFLINE.map((name) => [name, 'succeeded']),
+    ]);
+    expect(scenarios.filter((s) => s.status === 'succeeded').every((s) => s.result === 'done')).toBe(true);
+    expect(r.stderr).toContain('examples: skipped sync: GITHUB_TOKEN');
+    expect(r.stderr.trim().split('\n').at(-1)).toBe('examples: 5 succeeded, 0 failed, 3 skipped; skipped: github, notion, sync');
+  }, 30_000);
 });
