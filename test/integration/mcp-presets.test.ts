@@ -3,7 +3,7 @@ import { loadConfig } from '../../lib/config/index.js';
 import { describePresets, McpHub } from '../../lib/mcp/index.js';
 
 // Live contract test: runs only with a real token (no network here otherwise).
-describe.skipIf(!process.env.GITHUB_TOKEN)('GitHub preset (live)', () => {
+describe.skipIf(!process.env.GITHUB_TOKEN)(process.env.GITHUB_TOKEN ? 'GitHub preset (live)' : 'GitHub preset (live) skipped: GITHUB_TOKEN is not set', () => {
   it('connects to GitHub\'s remote MCP server and lists its tools', async () => {
     const config = loadConfig(process.env);
     const github = describePresets(config).find((p) => p.name === 'github')!;
