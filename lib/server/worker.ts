@@ -29,11 +29,6 @@ export interface TaskWorkerOptions {
   pollIntervalMs?: number;
   /** Delay before a failed attempt is delivered again. @default 1 */
   retryDelaySeconds?: number;
-  /**
-   * Unused: a task that needs a person's approval no longer waits in a slot; it is parked (see `TaskWorker`).
-   * @deprecated
-   */
-  approvalPollMs?: number;
   /** Called with errors of the worker itself (not of tasks, which are recorded on the task). */
   onError?(error: unknown): void;
   /** Called when a task's run ends (for logs). */
