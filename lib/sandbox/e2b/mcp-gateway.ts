@@ -90,16 +90,12 @@ async function describe(
  * try { ... } finally { await gateway.close(); }
  */
 export async function createE2BMcpGateway(config: Config, options: E2BMcpGatewayOptions = {}): Promise<E2BMcpGateway> {
-  if (!config.e2bApiKey) throw new MissingConfigError('E2B_API_KEY', "E2B's MCP gateway (GitHub and Notion servers in an E2B sandbox)");
+  const { apiKey, redactor, sdk } = await gatewayAccess(config, options.sdk);
   const servers = options.servers ?? gatewayServersFromConfig(config);
   const names = Object.keys(servers);
   if (names.length === 0) {
     throw new MissingConfigError('GITHUB_TOKEN', "E2B's MCP gateway: it needs GITHUB_TOKEN or NOTION_TOKEN (or explicit servers)");
   }
-  const redactor = redactorFromEnv(config.env);
-  redactor.add(config.e2bApiKey);
-  const sdk = options.sdk ?? (await loadE2BSdk());
-  const apiKey = config.e2bApiKey;
   let instance: E2BSandboxInstance;
   try {
     instance = await withE2BBackoff(
@@ -124,6 +120,14 @@ export async function createE2BMcpGateway(config: Config, options: E2BMcpGateway
   }
 }
 
+/** The key (one line naming E2B_API_KEY when it is missing), a redactor that knows it, and the SDK. */
+async function gatewayAccess(config: Config, sdk?: E2BSdk): Promise<{ apiKey: string; redactor: Redactor; sdk: E2BSdk }> {
+  if (!config.e2bApiKey) throw new MissingConfigError('E2B_API_KEY', "E2B's MCP gateway (GitHub and Notion servers in an E2B sandbox)");
+  const redactor = redactorFromEnv(config.env);
+  redactor.add(config.e2bApiKey);
+  return { apiKey: config.e2bApiKey, redactor, sdk: sdk ?? (await loadE2BSdk()) };
+}
+
 /**
  * Reattaches to a gateway sandbox after a durable replay or a restart, instead of starting a second one.
  *
@@ -135,11 +139,7 @@ export async function connectE2BMcpGateway(
   sandboxId: string,
   options: Pick<E2BMcpGatewayOptions, 'sdk' | 'backoff' | 'timeoutSeconds'> & { servers?: string[] } = {},
 ): Promise<E2BMcpGateway> {
-  if (!config.e2bApiKey) throw new MissingConfigError('E2B_API_KEY', "E2B's MCP gateway (GitHub and Notion servers in an E2B sandbox)");
-  const redactor = redactorFromEnv(config.env);
-  redactor.add(config.e2bApiKey);
-  const sdk = options.sdk ?? (await loadE2BSdk());
-  const apiKey = config.e2bApiKey;
+  const { apiKey, redactor, sdk } = await gatewayAccess(config, options.sdk);
   let instance: E2BSandboxInstance;
   try {
     instance = await withE2BBackoff(
