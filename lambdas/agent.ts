@@ -9,7 +9,7 @@ import { S3TaskStore, SecretCache, configWithSecrets, createAgentHandler, loadSe
 import { requireModelCredentials, requireSandboxCredentials } from '../lib/config/index.js';
 import { DeepAgentError } from '../lib/errors/index.js';
 import { createModelClient } from '../lib/model/index.js';
-import { createE2BSandboxProvider } from '../lib/sandbox/e2b/provider.js';
+import { createE2BSandboxProvider } from '../lib/sandbox/e2b/index.js';
 import { Redactor } from '../lib/secrets/index.js';
 
 const env = requireEnv(process.env, ['TASK_BUCKET', 'SECRET_ARN']);

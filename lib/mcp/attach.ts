@@ -13,7 +13,7 @@ import { McpHub, type McpServerStatus } from './hub.js';
 import { resolveMcpServers, type ResolveMcpServersOptions } from './servers.js';
 import { describePresets, E2B_GATEWAY_SERVER } from './presets.js';
 import { toErrorInfo } from '../errors/index.js';
-import type { E2BSdk } from '../sandbox/e2b/sdk.js';
+import type { E2BSdk } from '../sandbox/e2b/index.js';
 
 export interface AttachedMcp {
   hub: McpHub;
