@@ -3,18 +3,9 @@
  * (SQLite locally, Lambda durable functions on AWS) can resume a task without re-running finished steps.
  */
 
-export interface ApprovalRequest {
-  approvalId: string;
-  taskId: string;
-  tool: string;
-  input: unknown;
-  reason: string;
-}
+import type { ApprovalDecision, ApprovalRequest } from '../task/index.js';
 
-export interface ApprovalDecision {
-  approve: boolean;
-  reason?: string;
-}
+export type { ApprovalDecision, ApprovalRequest };
 
 export interface StepJournal {
   /**

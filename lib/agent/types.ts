@@ -1,7 +1,7 @@
 /** The agent core's public contract: what a runtime (CLI, local worker, durable Lambda) passes in. */
 import type { ModelClient } from '../model/types.js';
 import type { SandboxProvider } from '../sandbox/types.js';
-import type { TaskStore } from '../store/types.js';
+import type { TaskStore } from '../task/store.js';
 import type { Tool } from '../tools/types.js';
 import type { StepJournal } from './journal.js';
 

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DeepAgentError } from '../errors/index.js';
 import { Redactor } from '../secrets/index.js';
-import type { TaskStore } from '../store/types.js';
+import type { TaskStore } from '../task/store.js';
 import { TaskEventSchema, TaskRecordSchema, type EventType, type TaskEvent, type TaskRecord } from '../task/index.js';
 
 /** The part of `S3Client` the store uses (any configured client fits). */

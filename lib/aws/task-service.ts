@@ -6,7 +6,7 @@
  */
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { ListDurableExecutionsByFunctionCommand, StopDurableExecutionCommand } from '@aws-sdk/client-lambda';
-import { ApprovalBodySchema, parseBody, TaskService, type TaskQueueSender } from '../service/index.js';
+import { ApprovalBodySchema, parseBody, TaskService, type TaskQueueSender } from '../task/index.js';
 import { isTerminal, type TaskRecord } from '../task/index.js';
 import type { LambdaSender } from './dispatcher.js';
 import { resolveApproval } from './durable-journal.js';

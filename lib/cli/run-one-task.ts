@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline/promises';
 import { MemoryJournal, runTask, type ApprovalDecision, type ApprovalRequest } from '../agent/index.js';
-import { observeEvents } from '../store/index.js';
+import { observeEvents } from '../task/index.js';
 import { newTaskRecord, type Budget, type TaskRecord } from '../task/index.js';
 import type { CliIo } from './io.js';
 import type { LocalRuntime } from './local-runtime.js';

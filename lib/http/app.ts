@@ -6,7 +6,7 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { DeepAgentError, toErrorInfo } from '../errors/index.js';
-import type { McpConnectionBackend, TaskService } from '../service/index.js';
+import type { McpConnectionBackend, TaskService } from '../task/index.js';
 
 /** 256 KB: prompts are at most 100,000 characters, and nothing else in a body is large. */
 export const DEFAULT_BODY_LIMIT_BYTES = 256 * 1024;

@@ -1,5 +1,5 @@
 /**
- * The local runtime's storage, all in one SQLite file (`<home>/deep-agent.db`, WAL, busy timeout) that the
+ * The local runtime (everything `deep-agent serve` and the CLI keep on one machine). Its storage, all in one SQLite file (`<home>/deep-agent.db`, WAL, busy timeout) that the
  * CLI and a `serve` process share: task store, queue, step journal with approvals, schedules, and encrypted
  * credentials. Open the file once with `openDatabase(home)` and hand the connection to each class.
  *
@@ -42,3 +42,16 @@ export {
 export { Scheduler, scheduleSlotKey, type SchedulerOptions, type FiredSlot } from './scheduler.js';
 export { CredentialStore, loadSecretKey, parseSecretKey, SECRET_KEY_FILE, type CredentialEntry } from './credentials.js';
 export { openLocalStorage, type LocalStorage, type LocalStorageOptions } from './storage.js';
+export {
+  startLocalService,
+  serveSettingsFromEnv,
+  ensureApiToken,
+  readApiToken,
+  localApprovalPolicy,
+  LOCAL_ACCOUNT,
+  API_TOKEN_FILE,
+  type LocalService,
+  type LocalServiceOptions,
+  type ServeSettings,
+} from './service.js';
+export { TaskWorker, type TaskWorkerOptions } from './worker.js';

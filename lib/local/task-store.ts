@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { DeepAgentError } from '../errors/index.js';
 import { Redactor } from '../secrets/index.js';
-import type { TaskStore } from '../store/types.js';
+import type { TaskStore } from '../task/store.js';
 import type { EventType, TaskEvent, TaskRecord } from '../task/index.js';
 import { transaction, type Clock, systemClock } from './database.js';
 

@@ -16,7 +16,7 @@ import type { CredentialStore } from '../local/index.js';
 import { sandboxedStdio, stdioTransport, ToolNameAllocator, toToolOutput, type SandboxedTransport } from '../mcp/index.js';
 import type { Sandbox, SandboxProvider } from '../sandbox/index.js';
 import { Redactor } from '../secrets/index.js';
-import type { McpConnectionBackend } from '../service/index.js';
+import type { McpConnectionBackend } from '../task/index.js';
 import type { Tool } from '../tools/index.js';
 import { credentialEnv, loadCatalog, resolveStartCommand, type McpServerDefinition } from './catalog.js';
 import { ConnectionRecords, type McpConnection } from './store.js';

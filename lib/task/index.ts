@@ -1,1 +1,16 @@
+/**
+ * The runtime-neutral task model: the wire schemas (zod, types inferred), the task store port, an in-memory
+ * store, and the task service with the ports each runtime supplies (queue, approvals, schedules, MCP
+ * connections). Nothing here knows SQLite, S3 or SQS.
+ */
 export * from './schema.js';
+export * from './store.js';
+export { MemoryTaskStore, observeEvents } from './memory-store.js';
+export { TaskService, parseBody, type TaskServiceOptions } from './service.js';
+export {
+  ApprovalBodySchema,
+  type ScheduleBackend,
+  type TaskQueueSender,
+  type ApprovalResolver,
+  type McpConnectionBackend,
+} from './service-ports.js';

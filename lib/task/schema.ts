@@ -149,3 +149,17 @@ export function newTaskRecord(input: SubmitTask & { id: string; source: TaskSour
     ...(input.mcpServers ? { mcpServers: input.mcpServers } : {}),
   };
 }
+
+/** A tool call that waits for a person, and the person's answer (both cross the wire and the journal). */
+export interface ApprovalRequest {
+  approvalId: string;
+  taskId: string;
+  tool: string;
+  input: unknown;
+  reason: string;
+}
+
+export interface ApprovalDecision {
+  approve: boolean;
+  reason?: string;
+}

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { MemoryJournal, runTask } from '../../lib/agent/index.js';
 import { openDatabase, SqliteTaskStore } from '../../lib/local/index.js';
 import { billedInputEquivalent, type ModelClient, type ModelResponse } from '../../lib/model/index.js';
-import { MemoryTaskStore, type TaskStore } from '../../lib/store/index.js';
+import { MemoryTaskStore, type TaskStore } from '../../lib/task/index.js';
 import { emptyUsage } from '../../lib/task/index.js';
 import { modelFor, noSandbox, queuedTask } from '../helpers/factories.js';
 import { startScriptedModel } from '../helpers/scripted-model.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../../lib/config/index.js';
 import { createModelClient } from '../../lib/model/index.js';
 import type { SandboxProvider } from '../../lib/sandbox/index.js';
-import { startLocalService } from '../../lib/server/index.js';
+import { startLocalService } from '../../lib/local/index.js';
 import { startScriptedModel } from '../helpers/scripted-model.js';
 
 const noSandbox: SandboxProvider = {

@@ -4,7 +4,7 @@ import * as z from 'zod';
 import { loadConfig } from '../../lib/config/index.js';
 import { createModelClient, type ModelClientOptions } from '../../lib/model/index.js';
 import type { SandboxProvider } from '../../lib/sandbox/types.js';
-import { MemoryTaskStore, type TaskStore } from '../../lib/store/index.js';
+import { MemoryTaskStore, type TaskStore } from '../../lib/task/index.js';
 import { newTaskRecord, type Budget } from '../../lib/task/index.js';
 import { defineTool, type Tool } from '../../lib/tools/index.js';
 import type { ScriptedModelServer } from './scripted-model.js';

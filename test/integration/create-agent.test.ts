@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createAgent } from '../../lib/agent/index.js';
+import { createAgent } from '../../lib/assembly/index.js';
 import { BubblewrapSandboxProvider, type Sandbox, type SandboxProvider } from '../../lib/sandbox/index.js';
 import type { TaskEvent } from '../../lib/task/index.js';
 import { TEST_API_KEY } from '../helpers/factories.js';

@@ -8,7 +8,7 @@ import { loadConfig } from '../../lib/config/index.js';
 import { bearerTokenAuth, createHttpApp } from '../../lib/http/index.js';
 import { openLocalMcpConnections, type LocalMcpConnections, type McpConnection } from '../../lib/mcp-connections/index.js';
 import { createModelClient } from '../../lib/model/index.js';
-import { startLocalService, type LocalService } from '../../lib/server/index.js';
+import { startLocalService, type LocalService } from '../../lib/local/index.js';
 import { BubblewrapSandboxProvider } from '../../lib/sandbox/index.js';
 import type { ToolContext } from '../../lib/tools/index.js';
 import { PassThrough } from 'node:stream';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config/index.js';
 import { createSandboxProvider } from '../../lib/sandbox/index.js';
-import { startLocalService, type LocalService } from '../../lib/server/index.js';
+import { startLocalService, type LocalService } from '../../lib/local/index.js';
 import type { TaskEvent, TaskRecord } from '../../lib/task/index.js';
 import { modelFor } from '../helpers/factories.js';
 import { firstUserText, lastToolResults, startScriptedModel, type CapturedRequest, type ScriptedModelServer, type ScriptedReply } from '../helpers/scripted-model.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { noSandbox, modelFor } from '../helpers/factories.js';
-import { startLocalService, type LocalService, type LocalServiceOptions } from '../../lib/server/index.js';
+import { startLocalService, type LocalService, type LocalServiceOptions } from '../../lib/local/index.js';
 import { startScriptedModel, type ScriptedModelServer } from '../helpers/scripted-model.js';
 
 const TOKEN = 'schedules-token-0123456789';

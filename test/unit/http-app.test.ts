@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { bearerTokenAuth, createHttpApp } from '../../lib/http/index.js';
-import { TaskService } from '../../lib/service/index.js';
-import { MemoryTaskStore } from '../../lib/store/index.js';
+import { TaskService } from '../../lib/task/index.js';
+import { MemoryTaskStore } from '../../lib/task/index.js';
 
 /** The app on in-memory ports, called through `app.request` (no server): what the Lambda adapter does too. */
 function build() {

@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/index.js';
 import { ApiClient } from '../../http/index.js';
-import { readApiToken } from '../../server/index.js';
+import { readApiToken } from '../../local/index.js';
 import { isTerminal, type TaskEvent, type TaskRecord } from '../../task/index.js';
 import { ProgressPrinter } from '../progress.js';
 import { UsageError, type CliIo, type Command } from '../io.js';

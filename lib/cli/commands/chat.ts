@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/index.js';
 import { MemoryJournal, runTask, type ApprovalDecision } from '../../agent/index.js';
 import type { Sandbox, SandboxProvider } from '../../sandbox/index.js';
-import { observeEvents } from '../../store/index.js';
+import { observeEvents } from '../../task/index.js';
 import { newTaskRecord } from '../../task/index.js';
 import { ProgressPrinter } from '../progress.js';
 import { openLocalRuntime } from '../local-runtime.js';

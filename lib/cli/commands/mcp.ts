@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/index.js';
 import { ApiClient } from '../../http/index.js';
-import { readApiToken } from '../../server/index.js';
+import { readApiToken } from '../../local/index.js';
 import { attachMcp, describePresets, mcpServerRuntime } from '../../mcp/index.js';
 import { createSandboxProvider } from '../../sandbox/index.js';
 import { UsageError, type CliIo, type Command } from '../io.js';

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/index.js';
 import { redactorFromEnv } from '../../secrets/index.js';
 import { openLocalMcpConnections } from '../../mcp-connections/index.js';
-import { ensureApiToken, LOCAL_ACCOUNT, serveSettingsFromEnv, startLocalService } from '../../server/index.js';
+import { ensureApiToken, LOCAL_ACCOUNT, serveSettingsFromEnv, startLocalService } from '../../local/index.js';
 import { openLocalRuntime } from '../local-runtime.js';
 import { UsageError, type Command } from '../io.js';
 

@@ -1,7 +1,6 @@
 /** The ports the task service is built from. Each runtime (local `serve`, the API Lambda) supplies its own. */
 import * as z from 'zod';
-import type { ApprovalDecision } from '../agent/index.js';
-import type { ScheduleBody } from '../task/index.js';
+import type { ApprovalDecision, ScheduleBody } from './schema.js';
 
 /** Sends a task to the worker queue (SQLite locally, SQS on AWS). Sending twice for one task must be harmless. */
 export interface TaskQueueSender {
@@ -15,7 +14,7 @@ export interface ApprovalResolver {
   resolve(approvalId: string, decision: ApprovalDecision): Promise<unknown> | unknown;
 }
 
-export { ScheduleBodySchema, type ScheduleBody } from '../task/index.js';
+export { ScheduleBodySchema, type ScheduleBody } from './schema.js';
 
 /** Recurring tasks of one account (croner in `serve`, EventBridge Scheduler on AWS). */
 export interface ScheduleBackend {

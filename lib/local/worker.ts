@@ -4,10 +4,12 @@
  */
 import { runTask, type ApprovalPolicy, type RunTaskOptions } from '../agent/index.js';
 import { hasCode, toErrorInfo } from '../errors/index.js';
-import { SUSPENDED, type LocalStorage, type ReceivedMessage } from '../local/index.js';
+import { SUSPENDED } from './journal.js';
+import type { ReceivedMessage } from './queue.js';
+import type { LocalStorage } from './storage.js';
 import type { ModelClient } from '../model/index.js';
 import type { SandboxProvider } from '../sandbox/index.js';
-import type { TaskStore } from '../store/index.js';
+import type { TaskStore } from '../task/index.js';
 import { isTerminal, type TaskRecord } from '../task/index.js';
 import type { Tool } from '../tools/index.js';
 

@@ -1,5 +1,5 @@
 /** The task store port: task records and their ordered per-task event log. */
-import type { EventType, TaskEvent, TaskRecord } from '../task/index.js';
+import type { EventType, TaskEvent, TaskRecord } from './schema.js';
 
 export interface TaskStore {
   /** Creates a record. With an idempotency key already used (per account), returns the existing record and `created: false`. */

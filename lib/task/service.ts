@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { DeepAgentError } from '../errors/index.js';
-import type { TaskStore } from '../store/index.js';
+import type { TaskStore } from './store.js';
 import {
   isTerminal,
   newTaskRecord,
@@ -14,14 +14,14 @@ import {
   type TaskEvent,
   type TaskRecord,
   type TaskSource,
-} from '../task/index.js';
+} from './schema.js';
 import {
   ApprovalBodySchema,
   ScheduleBodySchema,
   type ApprovalResolver,
   type ScheduleBackend,
   type TaskQueueSender,
-} from './types.js';
+} from './service-ports.js';
 
 export interface TaskServiceOptions {
   store: TaskStore;

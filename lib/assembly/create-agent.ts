@@ -8,12 +8,9 @@ import { createModelClient } from '../model/index.js';
 import type { ModelClient } from '../model/types.js';
 import type { SandboxProvider } from '../sandbox/types.js';
 import { redactorFromEnv } from '../secrets/index.js';
-import { MemoryTaskStore, observeEvents, type TaskStore } from '../store/index.js';
-import { newTaskRecord, type Budget, type TaskEvent, type TaskRecord, type TaskSource } from '../task/index.js';
+import { MemoryTaskStore, newTaskRecord, observeEvents, type Budget, type TaskEvent, type TaskRecord, type TaskSource, type TaskStore } from '../task/index.js';
 import type { Tool } from '../tools/index.js';
-import { MemoryJournal, type StepJournal } from './journal.js';
-import { runTask } from './loop.js';
-import type { AgentLimits, ApprovalPolicy } from './types.js';
+import { MemoryJournal, runTask, type AgentLimits, type ApprovalPolicy, type StepJournal } from '../agent/index.js';
 
 export interface AgentOptions {
   /** default: read from `env` */

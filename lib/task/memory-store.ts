@@ -1,8 +1,8 @@
 /** An in-process task store: for the library API without persistence, and for tests of the loop. */
 import { DeepAgentError } from '../errors/index.js';
 import { Redactor } from '../secrets/index.js';
-import type { EventType, TaskEvent, TaskRecord } from '../task/index.js';
-import type { TaskStore } from './types.js';
+import type { EventType, TaskEvent, TaskRecord } from './schema.js';
+import type { TaskStore } from './store.js';
 
 /**
  * @example
