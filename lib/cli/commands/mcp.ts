@@ -44,9 +44,9 @@ async function connections(args: string[], io: CliIo): Promise<number> {
   });
   const [sub, target] = positionals;
   const config = loadConfig(io.env, io.cwd);
-  const url = values.api ?? io.env.DEEP_AGENT_API_URL?.trim() ?? DEFAULT_API_URL;
+  const url = values.api ?? config.api.url ?? DEFAULT_API_URL;
   if (!/^https?:\/\//.test(url)) throw new UsageError(`--api needs an http(s) URL, not "${url}"`);
-  const token = readApiToken(config.home, config.apiToken);
+  const token = readApiToken(config.home, config.api.token);
   const api = new ApiClient({ url, ...(token ? { token } : {}) });
   const print = (v: unknown) => io.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
   if (sub === 'list') {
