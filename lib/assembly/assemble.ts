@@ -68,7 +68,7 @@ export async function approvalPolicyFor(approval: ApprovalSettings): Promise<App
  * Lambda's cold start short and keeps the E2B SDK out of local runs.
  *
  * @example
- * await using agent = await assembleAgent(loadConfig(process.env));
+ * await using agent = await assembleAgent(config);
  * await runTask({ taskId, store, journal, model: agent.model, sandboxProvider: agent.sandboxProvider, ...agent.taskOptions() });
  */
 export async function assembleAgent(config: Config, overrides: AssemblyOverrides = {}): Promise<AssembledAgent & AsyncDisposable> {

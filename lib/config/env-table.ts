@@ -27,7 +27,7 @@ const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 export function renderEnvironmentTable(): string {
   const rows = declaredVariables().map((v) => {
     const names = [v.name, ...(v.aliases ?? [])].map((n) => `\`${n}\``).join(', ');
-    return `| ${names} | ${SECTION_TITLES[v.section]} | ${cell(v.description)}${v.secret ? ' (secret: redacted everywhere)' : ''} | ${cell(v.default ?? '')} |`;
+    return `| ${names} | ${SECTION_TITLES[v.section]} | ${cell(v.description)}${v.secret ? ' (a secret: redacted wherever it could appear)' : ''} | ${cell(v.default ?? 'none')} |`;
   });
   return ['| variable | section | meaning | default |', '| --- | --- | --- | --- |', ...rows].join('\n');
 }

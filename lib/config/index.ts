@@ -1,7 +1,7 @@
 /**
  * Configuration is read once from the environment at an entry point (bin, a Lambda handler, the CLI main,
  * `createAgent`), validated against the one schema (`schema.ts`), and passed in as a `Config`. Nothing below
- * the entry points reads `process.env`.
+ * the entry points reads the process environment.
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -82,7 +82,7 @@ export function defaultSettings<S extends SectionName>(section: S): ParsedSectio
  * Reads and validates configuration; a bad value is one `invalid_input` line naming the variable.
  *
  * @example
- * const config = loadConfig(process.env);
+ * const config = loadConfig(io.env, io.cwd); // at an entry point, e.g. the CLI's main
  * config.model.id; // 'claude-sonnet-5-5' unless DEEP_AGENT_MODEL says otherwise
  */
 export function loadConfig(env: Env, cwd = process.cwd()): Config {
@@ -133,7 +133,7 @@ export function requireSandboxCredentials(config: Config): void {
  * The AWS settings a Lambda function needs; throws a one-line MissingConfigError naming the first one absent.
  *
  * @example
- * const aws = requireAwsSettings(loadConfig(process.env), ['taskBucket', 'agentFunctionName']);
+ * const aws = requireAwsSettings(config, ['taskBucket', 'agentFunctionName']);
  * new S3TaskStore({ s3, bucket: aws.taskBucket });
  */
 export function requireAwsSettings<K extends keyof AwsSettings>(config: Config, keys: readonly K[]): Record<K, string> {

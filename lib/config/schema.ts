@@ -240,15 +240,15 @@ export const CONFIG_SCHEMA = {
   },
   /** Set by the CDK stack on the Lambda functions; each function requires the ones it uses. */
   aws: {
-    taskBucket: variable({ name: 'TASK_BUCKET', schema: text(), description: 'Lambda: the S3 bucket of task records and events', unlocks: 'task records and events in S3' }),
-    taskQueueUrl: variable({ name: 'TASK_QUEUE_URL', schema: text(), description: 'Lambda: the SQS task queue', unlocks: 'sending tasks to the queue' }),
-    taskQueueArn: variable({ name: 'TASK_QUEUE_ARN', schema: text(), description: 'Lambda: the task queue, as the schedules\' target', unlocks: 'EventBridge schedules' }),
-    agentFunctionName: variable({ name: 'AGENT_FUNCTION_NAME', schema: text(), description: 'Lambda: the durable agent function (qualified)', unlocks: 'starting durable agent runs' }),
-    secretArn: variable({ name: 'SECRET_ARN', schema: text(), description: 'Lambda: the Secrets Manager secret with the Anthropic, E2B, GitHub and Notion tokens', unlocks: 'reading the Anthropic/E2B/GitHub/Notion tokens' }),
-    apiTokensSecretArn: variable({ name: 'API_TOKENS_SECRET_ARN', schema: text(), description: 'Lambda: the secret of API tokens and their accounts', unlocks: 'authorizing API callers' }),
-    scheduleGroupName: variable({ name: 'SCHEDULE_GROUP_NAME', schema: text(), description: 'Lambda: the EventBridge Scheduler group of dynamic schedules', unlocks: 'EventBridge schedules' }),
-    schedulerRoleArn: variable({ name: 'SCHEDULER_ROLE_ARN', schema: text(), description: 'Lambda: the role EventBridge Scheduler sends to the queue with', unlocks: 'EventBridge schedules' }),
-    schedulerDlqArn: variable({ name: 'SCHEDULER_DLQ_ARN', schema: text(), description: 'Lambda: the dead-letter queue of the schedules', unlocks: 'EventBridge schedules' }),
+    taskBucket: variable({ name: 'TASK_BUCKET', schema: text(), description: 'the S3 bucket of task records and events', unlocks: 'task records and events in S3' }),
+    taskQueueUrl: variable({ name: 'TASK_QUEUE_URL', schema: text(), description: 'the SQS task queue', unlocks: 'sending tasks to the queue' }),
+    taskQueueArn: variable({ name: 'TASK_QUEUE_ARN', schema: text(), description: 'the task queue, as the schedules\' target', unlocks: 'EventBridge schedules' }),
+    agentFunctionName: variable({ name: 'AGENT_FUNCTION_NAME', schema: text(), description: 'the durable agent function (qualified)', unlocks: 'starting durable agent runs' }),
+    secretArn: variable({ name: 'SECRET_ARN', schema: text(), description: 'the Secrets Manager secret with the Anthropic, E2B, GitHub and Notion tokens', unlocks: 'reading the Anthropic/E2B/GitHub/Notion tokens' }),
+    apiTokensSecretArn: variable({ name: 'API_TOKENS_SECRET_ARN', schema: text(), description: 'the secret of API tokens and their accounts', unlocks: 'authorizing API callers' }),
+    scheduleGroupName: variable({ name: 'SCHEDULE_GROUP_NAME', schema: text(), description: 'the EventBridge Scheduler group of dynamic schedules', unlocks: 'EventBridge schedules' }),
+    schedulerRoleArn: variable({ name: 'SCHEDULER_ROLE_ARN', schema: text(), description: 'the role EventBridge Scheduler sends to the queue with', unlocks: 'EventBridge schedules' }),
+    schedulerDlqArn: variable({ name: 'SCHEDULER_DLQ_ARN', schema: text(), description: 'the dead-letter queue of the schedules', unlocks: 'EventBridge schedules' }),
   },
 } as const;
 

@@ -146,7 +146,7 @@ export interface ModelClientConfig {
  * Builds the model client that configuration asks for.
  *
  * @example
- * const model = await createModelClient(loadConfig(process.env));
+ * const model = await createModelClient(config);
  */
 export async function createModelClient(config: ModelClientConfig, options: ModelClientOptions = {}): Promise<ModelClient> {
   const settings = config.model;
@@ -156,7 +156,7 @@ export async function createModelClient(config: ModelClientConfig, options: Mode
     const model = /^(?:[a-z]+\.)?anthropic\./.test(settings.id) ? settings.id : `global.anthropic.${settings.id}`;
     return new MessagesModelClient(sdk as unknown as MessagesApi, model, 'bedrock', options);
   }
-  // The SDK would read ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN and ANTHROPIC_BASE_URL from process.env itself;
+  // The SDK would read ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN and ANTHROPIC_BASE_URL from the process environment itself;
   // we pass the values the configuration read once (null: "not set", so the SDK does not look again).
   const sdk = new Anthropic({
     apiKey: settings.anthropicApiKey ?? null,

@@ -15,7 +15,7 @@ export type SandboxProviderOverrides = Partial<BubblewrapSandboxProviderOptions>
  * `unsafe-local`, or `e2b`. Bubblewrap's availability is checked on the first `create()`.
  *
  * @example
- * const provider = await createSandboxProvider(loadConfig(process.env));
+ * const provider = await createSandboxProvider(config);
  * await using sandbox = await provider.create({ taskId });
  */
 export async function createSandboxProvider(config: Config, overrides: SandboxProviderOverrides = {}): Promise<SandboxProvider> {

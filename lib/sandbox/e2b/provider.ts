@@ -234,7 +234,7 @@ export class E2BSandboxProvider implements SandboxProvider {
  * The E2B provider for a configuration; throws a one-line MissingConfigError when `E2B_API_KEY` is not set.
  *
  * @example
- * const provider = createE2BSandboxProvider(loadConfig(process.env));
+ * const provider = createE2BSandboxProvider(config);
  */
 export function createE2BSandboxProvider(config: Config, deps: E2BProviderDeps = {}): E2BSandboxProvider {
   if (!config.sandbox.e2bApiKey) {
