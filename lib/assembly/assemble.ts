@@ -63,6 +63,28 @@ export async function approvalPolicyFor(approval: ApprovalSettings): Promise<App
 }
 
 /**
+ * The sandbox provider and the MCP servers of the configuration, attached: the part of `assembleAgent` that
+ * `deep-agent mcp list|tools` needs too (no model, so no model key).
+ *
+ * @example
+ * const { mcp } = await assembleMcp(config);
+ * console.log(mcp.status());
+ * await mcp.close();
+ */
+export async function assembleMcp(
+  config: Config,
+  overrides: Pick<AssemblyOverrides, 'sandboxProvider' | 'mcpBuilder'> = {},
+): Promise<{ sandboxProvider: SandboxProvider; mcp: AttachedMcp }> {
+  const { attachMcp, mcpServerRuntime } = await import('../mcp/index.js');
+  const runtime = (overrides.mcpBuilder ?? !overrides.sandboxProvider) ? mcpServerRuntime() : undefined;
+  const sandboxProvider =
+    overrides.sandboxProvider ??
+    (await (await import('../sandbox/index.js')).createSandboxProvider(config, runtime ? { readOnlyMounts: runtime.mounts } : {}));
+  const mcp = await attachMcp(config, { sandboxProvider, ...(runtime ? { runtime } : {}) });
+  return { sandboxProvider, mcp };
+}
+
+/**
  * Checks credentials first (one clear line when one is missing), then builds the model client and the
  * sandbox provider and attaches MCP. MCP and the sandbox providers are loaded on demand, which keeps the agent
  * Lambda's cold start short and keeps the E2B SDK out of local runs.
@@ -75,12 +97,7 @@ export async function assembleAgent(config: Config, overrides: AssemblyOverrides
   if (!overrides.model) requireModelCredentials(config);
   if (!overrides.sandboxProvider) requireSandboxCredentials(config);
   const model = overrides.model ?? (await createModelClient(config));
-  const { attachMcp, mcpServerRuntime } = await import('../mcp/index.js');
-  const runtime = (overrides.mcpBuilder ?? !overrides.sandboxProvider) ? mcpServerRuntime() : undefined;
-  const sandboxProvider =
-    overrides.sandboxProvider ??
-    (await (await import('../sandbox/index.js')).createSandboxProvider(config, runtime ? { readOnlyMounts: runtime.mounts } : {}));
-  const mcp = await attachMcp(config, { sandboxProvider, ...(runtime ? { runtime } : {}) });
+  const { sandboxProvider, mcp } = await assembleMcp(config, overrides);
   const approvalPolicy = overrides.approvalPolicy ?? (await approvalPolicyFor(config.approval));
   const extraTools = overrides.tools ?? [];
 

@@ -1,3 +1,3 @@
 /** The composition root (`assembleAgent`): turns a validated config into what a run needs, and the library API on top of it. */
-export { assembleAgent, approvalPolicyFor, type AssembledAgent, type AssembledTaskOptions, type AssemblyOverrides } from './assemble.js';
+export { assembleAgent, assembleMcp, approvalPolicyFor, type AssembledAgent, type AssembledTaskOptions, type AssemblyOverrides } from './assemble.js';
 export { createAgent, type Agent, type AgentOptions, type InvokeOptions } from './create-agent.js';

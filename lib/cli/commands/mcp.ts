@@ -1,17 +1,16 @@
 /** `deep-agent mcp list|tools`: which MCP servers are attached (and why the others are not), and their tools. */
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../../config/index.js';
+import { assembleMcp } from '../../assembly/index.js';
+import { loadConfig, type Config } from '../../config/index.js';
 import { ApiClient } from '../../http/index.js';
 import { readApiToken } from '../../local/index.js';
-import { attachMcp, describePresets, mcpServerRuntime } from '../../mcp/index.js';
-import { createSandboxProvider } from '../../sandbox/index.js';
+import { describePresets, type AttachedMcp } from '../../mcp/index.js';
 import { UsageError, type CliIo, type Command } from '../io.js';
 
-async function withMcp<T>(io: CliIo, fn: (mcp: Awaited<ReturnType<typeof attachMcp>>, config: ReturnType<typeof loadConfig>) => Promise<T>): Promise<T> {
+/** The MCP servers exactly as a run attaches them (lib/assembly), without a model. */
+async function withMcp<T>(io: CliIo, fn: (mcp: AttachedMcp, config: Config) => Promise<T>): Promise<T> {
   const config = loadConfig(io.env, io.cwd);
-  const runtime = mcpServerRuntime();
-  const sandboxProvider = await createSandboxProvider(config, { readOnlyMounts: runtime.mounts });
-  const mcp = await attachMcp(config, { sandboxProvider, runtime });
+  const { mcp } = await assembleMcp(config);
   try {
     return await fn(mcp, config);
   } finally {
