@@ -23,7 +23,10 @@ export type CliSettings = ParsedSection<'cli'>;
 export type AwsSettings = ParsedSection<'aws'>;
 
 export interface Config {
-  /** Absolute path of the local state directory (`DEEP_AGENT_HOME`). */
+  /**
+   * Absolute path of the local state directory (`DEEP_AGENT_HOME`): the schema's `local` section, whose only
+   * variable it is, kept at the top because nearly every part uses it.
+   */
   home: string;
   model: ModelSettings;
   sandbox: SandboxSettings;
