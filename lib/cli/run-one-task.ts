@@ -32,7 +32,13 @@ export interface CliAgent {
  */
 export async function openCliAgent(config: Config): Promise<CliAgent> {
   const agent = await assembleAgent(config);
-  const db = openDatabase(config.home);
+  let db: ReturnType<typeof openDatabase>;
+  try {
+    db = openDatabase(config.home);
+  } catch (e) {
+    await agent.close();
+    throw e;
+  }
   const store = new SqliteTaskStore(db, { redactor: redactorFromEnv(config.env) });
   return {
     agent,
