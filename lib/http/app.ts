@@ -98,6 +98,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono<Env> {
     const { record, created } = await service.submit(c.var.accountId, await jsonBody(c), 'http');
     return c.json({ taskId: record.id, status: record.status }, created ? 202 : 200);
   });
+  app.get('/tasks', async (c) => c.json(await service.list(c.var.accountId, c.req.query())));
   app.get('/tasks/:id', async (c) => c.json(await service.get(c.var.accountId, c.req.param('id'))));
   app.get('/tasks/:id/events', async (c) => {
     const after = c.req.query('after') ?? '0';

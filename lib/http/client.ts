@@ -3,7 +3,7 @@
  * `schedules`. The same client talks to a local `serve` or a deployed API.
  */
 import { DeepAgentError } from '../errors/index.js';
-import type { TaskEvent, TaskRecord } from '../task/index.js';
+import type { TaskEvent, TaskPage, TaskRecord } from '../task/index.js';
 
 export interface ApiClientOptions {
   /** Base URL, e.g. `http://127.0.0.1:8787`. */
@@ -63,6 +63,17 @@ export class ApiClient {
 
   async submit(body: { prompt: string; idempotencyKey?: string; budget?: object; mcpServers?: string[] }): Promise<{ taskId: string; status: string }> {
     return (await this.request<{ taskId: string; status: string }>('POST', '/tasks', body)).body;
+  }
+  /** One page of the caller's tasks, newest first; pass `nextCursor` back as `cursor` for the next. */
+  async list(query: { status?: string[]; source?: string; since?: string; limit?: number; cursor?: string } = {}): Promise<TaskPage> {
+    const params = new URLSearchParams();
+    if (query.status?.length) params.set('status', query.status.join(','));
+    if (query.source) params.set('source', query.source);
+    if (query.since) params.set('since', query.since);
+    if (query.limit) params.set('limit', String(query.limit));
+    if (query.cursor) params.set('cursor', query.cursor);
+    const qs = params.toString();
+    return (await this.request<TaskPage>('GET', `/tasks${qs ? `?${qs}` : ''}`)).body;
   }
   async get(taskId: string): Promise<TaskRecord> {
     return (await this.request<TaskRecord>('GET', `/tasks/${encodeURIComponent(taskId)}`)).body;

@@ -84,6 +84,33 @@ export const SubmitTaskSchema = z
   .strict();
 export type SubmitTask = z.infer<typeof SubmitTaskSchema>;
 
+/** Largest page of `GET /tasks`. */
+export const MAX_TASK_PAGE = 100;
+
+/** The query of `GET /tasks`: strings from a URL, checked and turned into a store query. */
+export const TaskListParamsSchema = z
+  .object({
+    status: z
+      .string()
+      .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+      .pipe(z.array(TaskStatusSchema).min(1))
+      .optional(),
+    source: TaskSourceSchema.optional(),
+    since: z
+      .string()
+      .refine((s) => !Number.isNaN(Date.parse(s)), { message: 'since must be an ISO date or time' })
+      .transform((s) => new Date(s).toISOString())
+      .optional(),
+    limit: z
+      .string()
+      .regex(/^\d{1,3}$/, { message: `limit must be a whole number from 1 to ${MAX_TASK_PAGE}` })
+      .transform(Number)
+      .pipe(z.number().int().min(1, { message: `limit must be a whole number from 1 to ${MAX_TASK_PAGE}` }).max(MAX_TASK_PAGE, { message: `limit must be a whole number from 1 to ${MAX_TASK_PAGE}` }))
+      .default(20),
+    cursor: z.string().min(1).max(1_024).optional(),
+  })
+  .strict();
+
 /** Fields of a recurring task (`POST /schedules`); runtimes check the cron or rate syntax themselves. */
 export const ScheduleFieldsSchema = z
   .object({

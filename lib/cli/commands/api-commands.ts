@@ -1,5 +1,5 @@
 /**
- * The client commands: `submit`, `status`, `logs`, `cancel`, `approve`, `schedules`. They talk to a running
+ * The client commands: `submit`, `tasks`, `status`, `logs`, `cancel`, `approve`, `schedules`. They talk to a running
  * `deep-agent serve` or a deployed API (`--api URL`, DEEP_AGENT_API_URL).
  */
 import { parseArgs } from 'node:util';
@@ -66,6 +66,64 @@ export const statusCommand: Command = {
     return 0;
   },
 };
+
+export const tasksCommand: Command = {
+  name: 'tasks',
+  summary: 'list your tasks, newest first',
+  usage: `deep-agent tasks [--status S[,S...]] [--source cli|http|sqs|schedule] [--since ISO] [--limit N] [--all] [--json] [--api URL]
+
+Prints one line per task (id, status, source, age, steps, cost, prompt). --limit is the page size (default 20,
+at most 100); --all follows the pages to the end. --json prints the tasks as a JSON array.`,
+  async run(args, io) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        status: { type: 'string', multiple: true },
+        source: { type: 'string' },
+        since: { type: 'string' },
+        limit: { type: 'string' },
+        all: { type: 'boolean' },
+        json: { type: 'boolean' },
+        ...API_OPTION,
+      },
+    });
+    const limit = values.limit === undefined ? undefined : Number(values.limit);
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 100)) throw new UsageError(`--limit takes a whole number from 1 to 100, not "${values.limit}"`);
+    const client = clientFor(io, values.api);
+    const status = values.status?.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+    const tasks: TaskRecord[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await client.list({
+        ...(status?.length ? { status } : {}),
+        ...(values.source ? { source: values.source } : {}),
+        ...(values.since ? { since: values.since } : {}),
+        ...(limit ? { limit } : {}),
+        ...(cursor ? { cursor } : {}),
+      });
+      tasks.push(...page.tasks);
+      cursor = page.nextCursor;
+    } while (values.all && cursor);
+    if (values.json) json(io, tasks);
+    else if (tasks.length === 0) io.stdout.write('no tasks\n');
+    else for (const r of tasks) io.stdout.write(`${taskLine(r)}\n`);
+    return 0;
+  },
+};
+
+/** How long ago, in the largest whole unit. */
+export function age(iso: string, now = Date.now()): string {
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86_400)}d`;
+}
+
+function taskLine(r: TaskRecord): string {
+  const prompt = r.prompt.replace(/\s+/g, ' ').trim();
+  return [r.id, r.status.padEnd(16), r.source.padEnd(8), age(r.createdAt).padStart(4), `${r.steps} steps`, `$${r.usage.costUsd.toFixed(4)}`, prompt.length > 60 ? `${prompt.slice(0, 59)}…` : prompt].join('  ');
+}
 
 function describe(r: TaskRecord): string {
   const parts = [`${r.id} ${r.status}`, `attempts ${r.attempts}`, `steps ${r.steps}`, `$${r.usage.costUsd.toFixed(4)}`];
