@@ -55,7 +55,7 @@ export class ProgressPrinter {
         this.line(`  ! ${d.status ?? 'connection'} from the model, retry ${d.attempt} in ${(d.delayMs / 1000).toFixed(1)} s`);
         break;
       case 'approval.requested':
-        this.line(`  ? ${d.tool} needs approval: ${d.reason}`);
+        this.line(`  ? ${d.tool} needs approval: ${d.reason} (approval ${d.approvalId}; deep-agent approve ${e.taskId} ${d.approvalId})`);
         break;
       case 'approval.resolved':
         this.line(`  ${d.approve ? 'approved' : 'denied'}: ${d.tool}`);

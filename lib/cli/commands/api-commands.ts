@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/index.js';
 import { ApiClient } from '../../http/index.js';
 import { readApiToken } from '../../local/index.js';
-import { isTerminal, type TaskEvent, type TaskRecord } from '../../task/index.js';
+import type { TaskEvent, TaskRecord } from '../../task/index.js';
 import { ProgressPrinter } from '../progress.js';
 import { UsageError, type CliIo, type Command } from '../io.js';
 import { BUDGET_OPTIONS, parseBudget } from './run.js';
@@ -151,20 +151,16 @@ export const logsCommand: Command = {
     const client = clientFor(io, values.api);
     const progress = new ProgressPrinter(io.stdout);
     const print = (e: TaskEvent) => (values.json ? io.stdout.write(`${JSON.stringify(e)}\n`) : progress.onEvent(e));
-    for (;;) {
-      const events = await client.events(id, after);
-      for (const e of events) print(e);
-      after = events.at(-1)?.seq ?? after;
-      if (!values.follow) return 0;
-      if (events.length === 0) {
-        const record = await client.get(id);
-        if (isTerminal(record.status)) {
-          for (const e of await client.events(id, after)) print(e);
-          return record.status === 'succeeded' ? 0 : 1;
-        }
-        await new Promise((r) => setTimeout(r, 500));
-      }
+    if (!values.follow) {
+      for (const e of await client.events(id, after)) print(e);
+      return 0;
     }
+    // Live: the SSE stream of serve, or the long-poll of the deployed API; then the outcome line `run` prints.
+    await client.follow(id, { after, onEvent: print });
+    const record = await client.get(id);
+    if (values.json) io.stdout.write(`${JSON.stringify({ outcome: record.status, steps: record.steps, usage: record.usage, ...(record.error ? { error: record.error } : {}) })}\n`);
+    else progress.summary(record);
+    return record.status === 'succeeded' ? 0 : 1;
   },
 };
 
