@@ -7,6 +7,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { DeepAgentError, toErrorInfo } from '../errors/index.js';
 import type { McpConnectionBackend, TaskService } from '../task/index.js';
+import { serveDashboard } from './dashboard.js';
 import { MAX_WAIT_SECONDS, streamTaskEvents, waitForEvents, type LiveEventOptions } from './live-events.js';
 
 /** 256 KB: prompts are at most 100,000 characters, and nothing else in a body is large. */
@@ -25,6 +26,8 @@ export interface HttpAppDeps {
   bodyLimitBytes?: number;
   /** Live events: SSE streaming (serve), the in-process notifier and poll intervals. @default long-poll only */
   liveEvents?: LiveEventOptions;
+  /** Serve the web dashboard at `/` (public static files; the API behind it still needs the token). @default true */
+  dashboard?: boolean;
   /** Called with errors that become a 5xx (ours, not the caller's). */
   onError?(error: unknown): void;
 }
@@ -79,6 +82,9 @@ export function createHttpApp(deps: HttpAppDeps): Hono<Env> {
     return c.json(errorBody('internal', 'the service failed to handle the request'), 500);
   });
   app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404));
+
+  // The dashboard's files are public (they hold no data); everything they show comes from the API with the token.
+  if (deps.dashboard !== false) serveDashboard(app);
 
   app.use('*', async (c, next) => {
     const accountId = await deps.authenticate(c.req.raw, c.env);
