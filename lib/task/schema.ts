@@ -149,6 +149,53 @@ export const EVENT_TYPES = [
 export const EventTypeSchema = z.enum(EVENT_TYPES);
 export type EventType = z.infer<typeof EventTypeSchema>;
 
+const EndSchema = z.looseObject({ error: ErrorInfoSchema.optional(), usage: UsageSchema.optional(), steps: z.number().optional() });
+
+/**
+ * The `data` of each event type: what the CLI, the dashboard and the S3 log may rely on. Loose objects, so a
+ * writer can add fields without breaking readers.
+ */
+export const EventDataSchemas = {
+  'task.queued': z.looseObject({ source: TaskSourceSchema.optional() }),
+  'task.started': z.looseObject({ model: z.string().optional(), provider: z.string().optional(), sandbox: z.string().optional(), tools: z.array(z.string()).optional() }),
+  'plan.updated': z.looseObject({ plan: z.array(PlanItemSchema) }),
+  'model.response': z.looseObject({
+    agent: z.string(),
+    turn: z.number(),
+    model: z.string().optional(),
+    stopReason: z.string().nullish(),
+    usage: UsageSchema.partial().optional(),
+    toolCalls: z.array(z.string()).optional(),
+    text: z.string().optional(),
+  }),
+  'tool.called': z.looseObject({ id: z.string(), name: z.string(), input: z.unknown() }),
+  'tool.result': z.looseObject({ id: z.string(), name: z.string(), ok: z.boolean(), durationMs: z.number(), output: z.string().optional() }),
+  'approval.requested': z.looseObject({ approvalId: z.string(), tool: z.string(), input: z.unknown(), reason: z.string() }),
+  'approval.resolved': z.looseObject({ approvalId: z.string(), tool: z.string(), approve: z.boolean(), reason: z.string().optional() }),
+  'subagent.started': z.looseObject({ id: z.string(), description: z.string() }),
+  'subagent.finished': z.looseObject({ id: z.string(), ok: z.boolean(), answer: z.string().optional(), error: ErrorInfoSchema.optional() }),
+  'context.compacted': z.looseObject({ agent: z.string().optional(), elidedToolResults: z.number().optional() }),
+  'task.retrying': z.looseObject({ scope: z.string().optional(), attempt: z.number().optional(), status: z.number().optional(), delayMs: z.number().optional() }),
+  'task.succeeded': EndSchema,
+  'task.failed': EndSchema,
+  'task.cancelled': EndSchema,
+} satisfies Record<EventType, z.ZodType>;
+export type EventData<T extends EventType> = z.infer<(typeof EventDataSchemas)[T]>;
+/** An event whose `data` was checked against its type's schema. */
+export type TypedTaskEvent = { [K in EventType]: Omit<TaskEvent, 'type' | 'data'> & { type: K; data: EventData<K> } }[EventType];
+
+/**
+ * Checks an event's data against its type's schema; undefined when it does not fit (an older or foreign writer).
+ *
+ * @example
+ * const e = typedEvent(event);
+ * if (e?.type === 'tool.result') console.log(e.data.durationMs);
+ */
+export function typedEvent(event: TaskEvent): TypedTaskEvent | undefined {
+  const r = EventDataSchemas[event.type]?.safeParse(event.data);
+  return r?.success ? ({ ...event, data: r.data } as TypedTaskEvent) : undefined;
+}
+
 export const TaskEventSchema = z.object({
   taskId: z.string(),
   seq: z.number().int().positive(),

@@ -172,6 +172,13 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium (need
     expect(existsSync(SCREENSHOT)).toBe(true);
     expect(pageErrors).toEqual([]);
 
+    // serve said what happened to it, one line each.
+    const log = serve.stderr();
+    expect(log).toMatch(new RegExp(`task ${taskId} received \\(http\\)`));
+    expect(log).toMatch(new RegExp(`task ${taskId} started`));
+    expect(log).toMatch(new RegExp(`task ${taskId} waiting for approval of run_command`));
+    expect(log).toContain(`task ${taskId} succeeded, ${record.steps} steps, $${record.usage.costUsd.toFixed(4)}`);
+
     // The same task from the CLI's `tasks`.
     const listed = await runCli(['tasks', '--json'], baseEnv({ DEEP_AGENT_HOME: home, DEEP_AGENT_API_TOKEN: TOKEN, DEEP_AGENT_API_URL: serve.url }));
     expect(listed.code, listed.stderr).toBe(0);

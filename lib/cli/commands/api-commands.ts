@@ -7,7 +7,7 @@ import { loadConfig } from '../../config/index.js';
 import { ApiClient } from '../../http/index.js';
 import { readApiToken } from '../../local/index.js';
 import type { TaskEvent, TaskRecord } from '../../task/index.js';
-import { ProgressPrinter } from '../progress.js';
+import { ProgressPrinter, terminalOptions } from '../progress.js';
 import { UsageError, type CliIo, type Command } from '../io.js';
 import { BUDGET_OPTIONS, parseBudget } from './run.js';
 
@@ -149,7 +149,7 @@ export const logsCommand: Command = {
     let after = Number(values.after ?? 0);
     if (!Number.isInteger(after) || after < 0) throw new UsageError(`--after takes a whole number, not "${values.after}"`);
     const client = clientFor(io, values.api);
-    const progress = new ProgressPrinter(io.stdout);
+    const progress = new ProgressPrinter(io.stdout, terminalOptions(io.stdout as { isTTY?: boolean }, io.env));
     const print = (e: TaskEvent) => (values.json ? io.stdout.write(`${JSON.stringify(e)}\n`) : progress.onEvent(e));
     if (!values.follow) {
       for (const e of await client.events(id, after)) print(e);

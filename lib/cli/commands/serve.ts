@@ -5,6 +5,7 @@ import { redactorFromEnv } from '../../secrets/index.js';
 import { openLocalMcpConnections } from '../../mcp-connections/index.js';
 import { ensureApiToken, LOCAL_ACCOUNT, serveSettingsFromEnv, startLocalService } from '../../local/index.js';
 import { openLocalRuntime } from '../local-runtime.js';
+import { serveTaskLog } from '../progress.js';
 import { UsageError, type Command } from '../io.js';
 
 export const serveCommand: Command = {
@@ -59,6 +60,7 @@ read-only ask too), DEEP_AGENT_MCP_CATALOG (extra MCP server definitions for dee
       redactor: redactorFromEnv(config.env),
       ...(config.env.DEEP_AGENT_SECRET_KEY ? { secretKey: config.env.DEEP_AGENT_SECRET_KEY } : {}),
       onError,
+      onEvent: serveTaskLog(io.stderr),
     });
     io.stderr.write(
       `deep-agent serve: listening on ${svc.url} (worker concurrency ${settings.concurrency}, home ${config.home})\n` +
