@@ -53,7 +53,7 @@ describe.skipIf(!HAS_TMUX)('deep-agent run progress on a TTY (tmux) and piped (n
     baseEnv({ ANTHROPIC_API_KEY: 'sk-ant-test-tty', ANTHROPIC_BASE_URL: model.url, DEEP_AGENT_HOME: join(dir, `home-${name}`), ...extra });
 
   /** Runs the CLI in a tmux pane and returns every byte the pane received (escape codes included). */
-  async function runInTmux(name: string, args: string[], extraEnv: Record<string, string> = {}): Promise<string> {
+  async function runInTmux(name: string, args: string[], extraEnv: Record<string, string> = {}, interact?: (raw: () => string) => Promise<void>): Promise<string> {
     const raw = join(dir, `${name}.raw`);
     const go = join(dir, `${name}.go`);
     const done = join(dir, `${name}.done`);
@@ -65,6 +65,7 @@ describe.skipIf(!HAS_TMUX)('deep-agent run progress on a TTY (tmux) and piped (n
     execFileSync('tmux', ['-L', socket, '-f', '/dev/null', 'new-session', '-d', '-s', name, '-x', '160', '-y', '50', 'sh', '-c', script]);
     execFileSync('tmux', ['-L', socket, 'pipe-pane', '-t', name, '-o', `cat >> '${raw}'`]);
     writeFileSync(go, '');
+    if (interact) await interact(() => readFileSync(raw, 'utf8'));
     await until(async () => existsSync(done), Boolean, 40_000, 100);
     execFileSync('tmux', ['-L', socket, 'kill-session', '-t', name]);
     expect(readFileSync(done, 'utf8').trim()).toBe('0');
@@ -79,6 +80,23 @@ describe.skipIf(!HAS_TMUX)('deep-agent run progress on a TTY (tmux) and piped (n
     expect(out).toContain(`${ESC}32m✓${ESC}39m`); // green tick
     expect(out).toContain(`${ESC}2K`); // the timer line is cleared before each progress line
     expect(out).toMatch(/succeeded.*: 2 steps/);
+  }, 60_000);
+
+  it('asks for approval with the reason once, the timer line held while the prompt waits', async () => {
+    const out = await runInTmux('approve', ['run', 'check the files'], { DEEP_AGENT_APPROVE_TOOLS: 'run_command' }, async (raw) => {
+      await until(async () => raw(), (s) => s.includes('[y/N]'), 30_000, 50);
+      const atPrompt = raw().length;
+      // Nothing may draw over the prompt while it waits.
+      await new Promise((r) => setTimeout(r, 400));
+      expect(raw().slice(atPrompt)).toBe('');
+      execFileSync('tmux', ['-L', socket, 'send-keys', '-t', 'approve', 'y', 'Enter']);
+    });
+    const prompt = /Allow run_command .*\((.+)\) \[y\/N\]/.exec(out);
+    expect(prompt).not.toBeNull();
+    const reason = prompt![1]!;
+    expect(out.split(reason).length - 1).toBe(1);
+    expect(out).toContain('approved');
+    expect(out).toContain('first-line');
   }, 60_000);
 
   it('keeps the timer but drops colour with NO_COLOR on a TTY', async () => {
