@@ -18,12 +18,19 @@ import { firstUserText, startScriptedModel, type ScriptedModelServer, type Scrip
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'dashboard-token-0123456789';
 const PROMPT = 'tidy the workspace notes';
+const SUB_PROMPT = 'write side.txt and say so';
 const SCREENSHOT = join(REPO_ROOT, 'test-output', 'dashboard.png');
 
 /** Turns of the scripted model, each waiting for `release(turn)`. */
 const TURNS: Record<number, ScriptedReply> = {
   1: { text: 'First I will make a plan.', toolUses: [{ name: 'write_todos', input: { todos: [{ content: 'write the notes file', status: 'in_progress' }, { content: 'list the workspace', status: 'pending' }] } }] },
-  2: { text: 'Writing the notes now.', toolUses: [{ name: 'write_file', input: { path: 'notes.txt', content: 'dashboard notes\n' } }] },
+  2: {
+    text: 'Writing the notes now.',
+    toolUses: [
+      { name: 'write_file', input: { path: 'notes.txt', content: 'dashboard notes\n' } },
+      { name: 'task', input: { description: 'write the side file', prompt: SUB_PROMPT } },
+    ],
+  },
   3: {
     toolUses: [
       { name: 'write_todos', input: { todos: [{ content: 'write the notes file', status: 'completed' }, { content: 'list the workspace', status: 'in_progress' }] } },
@@ -75,8 +82,11 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium (need
 
   beforeAll(async () => {
     model = await startScriptedModel(async (req) => {
-      if (firstUserText(req) !== PROMPT) return { text: 'done' };
       const turn = req.body.messages.filter((m: { role: string }) => m.role === 'assistant').length + 1;
+      if (firstUserText(req) === SUB_PROMPT) {
+        return turn === 1 ? { toolUses: [{ name: 'write_file', input: { path: 'side.txt', content: 'side\n' } }] } : { text: 'The sub-agent wrote side.txt.' };
+      }
+      if (firstUserText(req) !== PROMPT) return { text: 'done' };
       await gate(turn);
       return TURNS[turn] ?? { text: 'done' };
     });
@@ -137,10 +147,14 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium (need
     await page.locator('.say', { hasText: 'First I will make a plan.' }).waitFor();
 
     release(2);
-    const writeCall = page.locator('.call[data-tool="write_file"]');
+    const writeCall = page.locator('#timeline > .call[data-tool="write_file"]');
     await writeCall.locator('pre.output').waitFor();
     expect(await writeCall.locator('.state').textContent()).toMatch(/^ok · \d+ ms$/);
     await page.locator('.say', { hasText: 'Writing the notes now.' }).waitFor();
+    // The sub-agent's own call sits inside its block.
+    const sub = page.locator('#timeline > .sub', { hasText: 'write the side file' });
+    await sub.locator('.call[data-tool="write_file"] pre.output', { hasText: 'side.txt' }).waitFor();
+    await sub.locator('.title', { hasText: 'finished' }).waitFor();
 
     // The command needs approval: the card shows its reason and the buttons.
     release(3);

@@ -334,23 +334,30 @@ function renderItems(items) {
       { class: 'sub', 'data-subagent': item.id },
       h('div', { class: 'title' }, `Sub-agent: ${item.description || item.id}`, item.done ? h('span', { class: 'muted' }, item.ok ? ' · finished' : ' · failed') : h('span', { class: 'muted' }, ' · working…')),
       ...renderItems(item.items),
-      item.answer ? h('div', { class: 'say' }, clip(item.answer, OUTPUT_CHARS)) : undefined,
+      // The answer is usually the sub-agent's last text, already shown.
+      item.answer && !item.items.some((i) => i.kind === 'say' && i.text.trim() === item.answer.trim()) ? h('div', { class: 'say' }, clip(item.answer, OUTPUT_CHARS)) : undefined,
     );
   });
+}
+
+/** The final answer has its own Result section: drop the same text at the end of the timeline. */
+function withoutFinalAnswer(items, result) {
+  const last = items.at(-1);
+  return result && last?.kind === 'say' && last.text.trim() === result.trim() ? items.slice(0, -1) : items;
 }
 
 /** Cost per model turn as an inline SVG bar chart. */
 function costChart(turns) {
   const width = 600;
-  const height = 140;
-  const pad = { left: 44, right: 8, top: 10, bottom: 20 };
+  const height = 260;
+  const pad = { left: 110, right: 10, top: 16, bottom: 34 };
   const max = Math.max(...turns.map((t) => t.costUsd), 1e-6);
   const plotW = width - pad.left - pad.right;
   const plotH = height - pad.top - pad.bottom;
   const barW = turns.length ? Math.min(40, plotW / turns.length - 4) : 0;
   const chart = svg('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': 'cost per model turn', id: 'cost-chart' });
   chart.append(svg('line', { class: 'axis', x1: pad.left, y1: pad.top + plotH, x2: width - pad.right, y2: pad.top + plotH }));
-  chart.append(svg('text', { x: 4, y: pad.top + 8 }, money(max)));
+  chart.append(svg('text', { x: 4, y: pad.top + 16 }, money(max)));
   chart.append(svg('text', { x: 4, y: pad.top + plotH }, '$0'));
   turns.forEach((t, i) => {
     const barH = Math.max(1, (t.costUsd / max) * plotH);
@@ -358,7 +365,7 @@ function costChart(turns) {
     const bar = svg('rect', { class: 'bar', x, y: pad.top + plotH - barH, width: Math.max(barW, 2), height: barH });
     bar.append(svg('title', {}, `turn ${i + 1} (${t.agent}): ${money(t.costUsd)}, ${t.inputTokens} in / ${t.outputTokens} out`));
     chart.append(bar);
-    if (turns.length <= 30) chart.append(svg('text', { x: x + 2, y: height - 6 }, String(i + 1)));
+    if (turns.length <= 30) chart.append(svg('text', { x: x + 2, y: height - 8 }, String(i + 1)));
   });
   return h('div', { class: 'chart' }, chart);
 }
@@ -422,7 +429,7 @@ function renderTaskPage(taskId) {
       h(
         'div',
         { class: 'grid' },
-        h('section', {}, h('h2', {}, 'Activity'), h('div', { class: 'timeline', id: 'timeline' }, ...renderItems(root.items)), record.result ? h('div', {}, h('h2', {}, 'Result'), h('div', { class: 'say', id: 'result' }, record.result.text)) : undefined),
+        h('section', {}, h('h2', {}, 'Activity'), h('div', { class: 'timeline', id: 'timeline' }, ...renderItems(withoutFinalAnswer(root.items, record.result?.text))), record.result ? h('div', {}, h('h2', {}, 'Result'), h('div', { class: 'say', id: 'result' }, record.result.text)) : undefined),
         h(
           'aside',
           {},
