@@ -197,6 +197,10 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium (need
     const listed = await runCli(['tasks', '--json'], baseEnv({ DEEP_AGENT_HOME: home, DEEP_AGENT_API_TOKEN: TOKEN, DEEP_AGENT_API_URL: serve.url }));
     expect(listed.code, listed.stderr).toBe(0);
     expect((JSON.parse(listed.stdout) as TaskRecord[]).map((t) => [t.id, t.status])).toContainEqual([taskId, 'succeeded']);
+    const lines = await runCli(['tasks', '--status', 'succeeded'], baseEnv({ DEEP_AGENT_HOME: home, DEEP_AGENT_API_TOKEN: TOKEN, DEEP_AGENT_API_URL: serve.url }));
+    expect(lines.stdout).toMatch(new RegExp(`^${taskId}  succeeded +http +\\d+s  ${record.steps} steps  \\$${record.usage.costUsd.toFixed(4)}  ${PROMPT}$`, 'm'));
+    const none = await runCli(['tasks', '--status', 'failed'], baseEnv({ DEEP_AGENT_HOME: home, DEEP_AGENT_API_TOKEN: TOKEN, DEEP_AGENT_API_URL: serve.url }));
+    expect(none.stdout).toBe('no tasks\n');
   }, 90_000);
 
   it('adds and removes a schedule, and lists the MCP definitions', async () => {
