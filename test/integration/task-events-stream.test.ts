@@ -3,11 +3,17 @@
  * Last-Event-ID after a dropped connection, heartbeats, end after the terminal event), the long-poll that API
  * Gateway gets instead, and the client's `follow` over both.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiClient, createHttpApp, sseData, type LiveEventOptions } from '../../lib/http/index.js';
 import { MemoryTaskStore, newTaskRecord, observeEvents, TaskEventNotifier, TaskService, type TaskEvent, type TaskStore } from '../../lib/task/index.js';
+import { openDatabase, SqliteTaskStore, startLocalService } from '../../lib/local/index.js';
+import { modelFor, noSandbox } from '../helpers/factories.js';
+import { startScriptedModel } from '../helpers/scripted-model.js';
 import { until } from '../helpers/wait.js';
 
 const TOKEN = 'stream-token';
@@ -189,5 +195,45 @@ describe('ApiClient.follow', () => {
     // assess
     expect(got).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect(last).toBe(7);
+  });
+});
+
+describe('SSE in the local service (startLocalService: the worker writes, another connection writes)', () => {
+  it('streams a run written by the worker as it happens, and picks up another process\'s writes by the fallback poll', async () => {
+    // prepare
+    const model = await startScriptedModel((req) =>
+      req.body.messages.length === 1 ? { delayMs: 150, toolUses: [{ name: 'write_todos', input: { todos: [{ content: 'stream it', status: 'in_progress' }] } }] } : { text: 'streamed' },
+    );
+    const home = mkdtempSync(join(tmpdir(), 'sse-serve-'));
+    const svc = await startLocalService({ home, token: TOKEN, model: await modelFor(model), sandboxProvider: noSandbox, port: 0, pollIntervalMs: 20, schedulerIntervalMs: 0, liveEvents: { fallbackPollMs: 50 } });
+    try {
+      const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+      // act 1: a task run by the worker
+      const { taskId } = (await (await fetch(`${svc.url}/tasks`, { method: 'POST', headers: auth, body: JSON.stringify({ prompt: 'stream me' }) })).json()) as { taskId: string };
+      const live = await openStream(svc.url, taskId);
+      await until(async () => live.closed, Boolean, 15_000);
+      // act 2: a task written only through another connection (as a CLI `run` on the same file would)
+      const db = openDatabase(home);
+      const other = new SqliteTaskStore(db);
+      await other.create(newTaskRecord({ id: 'other-process', prompt: 'p', source: 'cli', accountId: 'local' }));
+      const watched = await openStream(svc.url, 'other-process');
+      await other.appendEvent('other-process', 'task.started', {});
+      await until(async () => watched.events.length, (n) => n === 1);
+      await other.update('other-process', { status: 'succeeded' });
+      await other.appendEvent('other-process', 'task.succeeded', { steps: 0 });
+      await until(async () => watched.closed, Boolean);
+      db.close();
+      // assess
+      const types = live.events.map((e) => e.type);
+      expect(types[0]).toBe('task.queued');
+      expect(types).toEqual(expect.arrayContaining(['task.started', 'plan.updated', 'model.response', 'tool.called', 'tool.result']));
+      expect(types.at(-1)).toBe('task.succeeded');
+      expect(live.events.map((e) => e.seq)).toEqual(live.events.map((_, i) => i + 1));
+      expect(watched.events.map((e) => e.type)).toEqual(['task.started', 'task.succeeded']);
+    } finally {
+      await svc.stop(1_000);
+      await model.close();
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });
