@@ -103,7 +103,8 @@ at most 100); --all follows the pages to the end. --json prints the tasks as a J
       });
       tasks.push(...page.tasks);
       cursor = page.nextCursor;
-    } while (values.all && cursor);
+      // A filtered page can come back empty with a cursor (S3 reads a bounded slice of the index per page).
+    } while (cursor && (values.all || tasks.length === 0));
     if (values.json) json(io, tasks);
     else if (tasks.length === 0) io.stdout.write('no tasks\n');
     else for (const r of tasks) io.stdout.write(`${taskLine(r)}\n`);
