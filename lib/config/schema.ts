@@ -237,6 +237,19 @@ export const CONFIG_SCHEMA = {
         .transform((v) => v === '1'),
       description: '`1` prints stack traces for unexpected errors (the CLI reads it before the rest, so a bad configuration can be debugged too)',
     }),
+    noColor: variable({
+      name: 'NO_COLOR',
+      schema: z
+        .string()
+        .optional()
+        .transform((v) => v !== undefined && v !== ''),
+      description: 'any value turns colour off in the CLI\'s progress (the no-color.org convention)',
+    }),
+    term: variable({
+      name: 'TERM',
+      schema: text(),
+      description: '`dumb` turns off the live timer and colour, as on any terminal program',
+    }),
   },
   /** Set by the CDK stack on the Lambda functions; each function requires the ones it uses. */
   aws: {
