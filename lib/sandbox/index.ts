@@ -6,6 +6,7 @@ import { BubblewrapSandboxProvider, UnsafeLocalSandboxProvider, type BubblewrapS
 
 export type * from './types.js';
 export * from './local/index.js';
+export * from './shared/index.js';
 
 /** Settings for the local providers beyond the configuration (`home` defaults to `config.home`). */
 export type SandboxProviderOverrides = Partial<BubblewrapSandboxProviderOptions>;

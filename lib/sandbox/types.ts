@@ -99,6 +99,11 @@ export interface Sandbox extends AsyncDisposable {
    * `cwd` is relative to the workspace and must exist; `network` as in `run`.
    */
   openStdio?(spec: SpawnSpec): Promise<StdioChannel>;
+  /**
+   * Pushes a cloud sandbox's expiry forward now (E2B, within the plan's lifetime cap); best effort, never
+   * throws. Sandboxes that do not expire (local) leave it undefined.
+   */
+  extendLifetime?(): Promise<void>;
   /** Pauses a cloud sandbox while the task waits for a person (billing stops); `resume` or reconnecting wakes it. */
   pause?(): Promise<void>;
   resume?(): Promise<void>;

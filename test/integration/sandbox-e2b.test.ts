@@ -13,6 +13,7 @@ import { describeSandboxContract } from '../helpers/sandbox-contract.js';
 const config = loadConfig(process.env);
 
 describeSandboxContract('e2b', () => createE2BSandboxProvider(config, { options: { timeoutSeconds: 300 } }), {
+  sharesHostNetwork: false,
   ...(config.e2bApiKey ? {} : { skip: 'E2B contract skipped: E2B_API_KEY is not set' }),
 });
 

@@ -15,6 +15,7 @@ import {
   type Sandbox,
 } from '../../lib/sandbox/index.js';
 import { describeSandboxContract } from '../helpers/sandbox-contract.js';
+import { until } from '../helpers/wait.js';
 
 const home = await mkdtemp(join(tmpdir(), 'sandbox-local-'));
 afterAll(() => rm(home, { recursive: true, force: true }));
@@ -95,8 +96,10 @@ describe('bubblewrap sandbox', () => {
     const marker = `${Math.floor(Math.random() * 1e6) + 1000}.25`;
     const r = await sandbox.run(`(sleep ${marker}) & sleep ${marker}`, { timeoutMs: 500 });
     expect(r.timedOut).toBe(true);
-    await new Promise((res) => setTimeout(res, 200));
-    const left = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(`sleep ${marker}`));
+    const left = await until(
+      async () => execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(`sleep ${marker}`)),
+      (l) => l.length === 0,
+    );
     expect(left).toEqual([]);
   });
 

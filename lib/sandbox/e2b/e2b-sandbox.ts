@@ -8,20 +8,25 @@ import { DeepAgentError } from '../../errors/index.js';
 import type { Redactor } from '../../secrets/index.js';
 import type { CommandResult, FileEntry, RunOptions, Sandbox, SandboxInfo, SpawnSpec, StdioChannel } from '../types.js';
 import { StdioChannelEvents } from '../stdio-channel.js';
+import {
+  BACKGROUND_LOG_DIR,
+  CappedOutput,
+  DEFAULT_COMMAND_LIMITS,
+  WORKSPACE_ALIAS,
+  checkedEnv,
+  outsideWorkspace,
+  workspaceParts,
+} from '../shared/index.js';
 import { mapE2BError } from './errors.js';
 import { SandboxKeepAlive } from './keep-alive.js';
 import type { E2BCommandHandle, E2BCommandOutcome, E2BSandboxInstance } from './sdk.js';
 
 /** Where the agent works inside an E2B sandbox (the template's default user is `user`). */
 export const E2B_WORKDIR = '/home/user/workspace';
-/** Per-stream output cap, equal to the local provider's. */
-export const DEFAULT_OUTPUT_CAP_BYTES = 256 * 1024;
-export const DEFAULT_COMMAND_TIMEOUT_MS = 120_000;
-/** Background commands write their output here, relative to the workspace: `<dir>/<backgroundId>.log`. */
-export const BACKGROUND_LOG_DIR = '.deep-agent/background';
-/** Absolute paths under `/workspace` mean the workspace, as in the local sandbox. */
-const WORKSPACE_ALIAS = '/workspace';
-export const DEFAULT_MAX_LIST_ENTRIES = 5000;
+/** Per-stream output cap, equal to the local provider's (the shared default). */
+export const DEFAULT_OUTPUT_CAP_BYTES = DEFAULT_COMMAND_LIMITS.maxOutputBytes;
+export const DEFAULT_COMMAND_TIMEOUT_MS = DEFAULT_COMMAND_LIMITS.defaultTimeoutMs;
+export const DEFAULT_MAX_LIST_ENTRIES = DEFAULT_COMMAND_LIMITS.maxListEntries;
 
 /**
  * How network access is enforced. E2B filters egress per sandbox, not per process:
@@ -69,34 +74,6 @@ const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 const killTreeScript = (pid: number) =>
   `kt() { kill -STOP "$1" 2>/dev/null; for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do kt "$c"; done; kill -KILL "$1" 2>/dev/null; }; kt ${pid}`;
 
-/** Keeps the first `cap` bytes of a stream and remembers whether more came. */
-class CappedText {
-  private bytes = 0;
-  private parts: string[] = [];
-  truncated = false;
-  seen = false;
-  constructor(private readonly cap: number) {}
-  /** Returns the part that was kept ('' once the cap is reached). */
-  push(chunk: string): string {
-    this.seen = true;
-    if (this.truncated) return '';
-    const size = Buffer.byteLength(chunk);
-    if (this.bytes + size <= this.cap) {
-      this.bytes += size;
-      this.parts.push(chunk);
-      return chunk;
-    }
-    const kept = Buffer.from(chunk).subarray(0, this.cap - this.bytes).toString('utf8');
-    this.bytes = this.cap;
-    this.truncated = true;
-    if (kept) this.parts.push(kept);
-    return kept;
-  }
-  get text(): string {
-    return this.parts.join('');
-  }
-}
-
 const e2bErrorName = (e: unknown) => (e instanceof Error ? e.name : '');
 
 /**
@@ -130,8 +107,13 @@ export class E2BSandbox implements Sandbox {
   }
 
   /** The keep-alive of this sandbox (tests and diagnostics). */
-  get timeoutKeeper(): SandboxKeepAlive {
+  get lifetime(): SandboxKeepAlive {
     return this.keepAlive;
+  }
+
+  /** Pushes the sandbox's expiry forward now (within the plan's lifetime cap); never throws. */
+  extendLifetime(): Promise<void> {
+    return this.keepAlive.tick();
   }
 
   get isClosed(): boolean {
@@ -169,16 +151,15 @@ export class E2BSandbox implements Sandbox {
    */
   async resolvePath(path: string | undefined, operation: string): Promise<{ path: string; kind: 'dir' | 'file' | 'missing' }> {
     const shown = path ?? '.';
-    if (typeof shown !== 'string' || shown.includes('\0')) throw new DeepAgentError('invalid_input', 'a path must be a string without NUL bytes');
     const inside = (p: string) => p === this.workdir || p.startsWith(this.workdir + '/');
-    const refuse = () =>
-      new DeepAgentError('path_outside_workspace', `${shown} is outside the workspace; use a path relative to the workspace`, { path: shown });
-    // `/workspace/...` names the workspace, as in the local sandbox.
-    const aliased = shown === WORKSPACE_ALIAS || shown.startsWith(WORKSPACE_ALIAS + '/') ? this.workdir + shown.slice(WORKSPACE_ALIAS.length) : shown;
-    // Lexical check first (cheap, and an escape by `..` or an absolute path is refused without asking E2B)...
+    const refuse = () => outsideWorkspace(shown);
+    // The same naming rules as every sandbox (`/workspace/...` is an alias)...
+    const parts = workspaceParts(shown, [this.workdir, WORKSPACE_ALIAS]);
+    const aliased = parts.join('/') || '.';
+    // ...and a lexical check first (cheap, and an escape by `..` is refused without asking E2B)...
     if (!inside(posix.resolve(this.workdir, aliased))) throw refuse();
     // ...then the real path, computed by the sandbox on the unnormalised path: `link/..` must follow the link.
-    const wanted = posix.isAbsolute(aliased) ? aliased : `${this.workdir}/${aliased}`;
+    const wanted = `${this.workdir}/${aliased}`;
     let real: E2BCommandOutcome;
     try {
       real = await this.exec(
@@ -237,6 +218,7 @@ export class E2BSandbox implements Sandbox {
     this.assertUsable('running a command');
     if (typeof command !== 'string' || command.trim() === '') throw new DeepAgentError('invalid_input', 'the command is empty');
     if (options.signal?.aborted) throw new DeepAgentError('cancelled', 'the command was cancelled');
+    checkedEnv(options.env);
     const target = await this.resolvePath(options.cwd, 'run_command');
     if (target.kind !== 'dir') throw new DeepAgentError('invalid_input', `cwd ${options.cwd} is not a directory in the workspace`);
     const cwd = target.path;
@@ -293,8 +275,8 @@ export class E2BSandbox implements Sandbox {
   private async runForeground(command: string, cwd: string, options: RunOptions): Promise<CommandResult> {
     const started = Date.now();
     const timeoutMs = options.timeoutMs ?? this.settings.defaultCommandTimeoutMs;
-    const out = new CappedText(this.settings.outputCapBytes);
-    const err = new CappedText(this.settings.outputCapBytes);
+    const out = new CappedOutput(this.settings.outputCapBytes, options.onStdout);
+    const err = new CappedOutput(this.settings.outputCapBytes, options.onStderr);
     let handle: E2BCommandHandle;
     try {
       handle = await this.instance.commands.run(command, {
@@ -303,14 +285,8 @@ export class E2BSandbox implements Sandbox {
         envs: options.env,
         // E2B's own deadline is only a backstop: ours below kills the whole process tree first.
         timeoutMs: timeoutMs + 30_000,
-        onStdout: (d) => {
-          const kept = out.push(d);
-          if (kept) options.onStdout?.(kept);
-        },
-        onStderr: (d) => {
-          const kept = err.push(d);
-          if (kept) options.onStderr?.(kept);
-        },
+        onStdout: (d) => void out.push(d),
+        onStderr: (d) => void err.push(d),
       });
     } catch (e) {
       throw this.fail(e, 'run_command');
@@ -340,16 +316,15 @@ export class E2BSandbox implements Sandbox {
     }
     if (killing) await killing;
     if (cancelled) throw new DeepAgentError('cancelled', 'the command was cancelled; its processes were killed.');
-    const stdout = out.seen ? out : new CappedText(this.settings.outputCapBytes);
-    const stderr = err.seen ? err : new CappedText(this.settings.outputCapBytes);
-    if (!out.seen && outcome?.stdout) stdout.push(outcome.stdout);
-    if (!err.seen && outcome?.stderr) stderr.push(outcome.stderr);
+    // Output that was not streamed (E2B delivers it with the outcome only) is capped the same way.
+    if (!out.seen && outcome?.stdout) out.push(outcome.stdout);
+    if (!err.seen && outcome?.stderr) err.push(outcome.stderr);
     return {
-      stdout: stdout.text,
-      stderr: stderr.text,
+      stdout: out.text(),
+      stderr: err.text(),
       exitCode: timedOut ? null : (outcome?.exitCode ?? null),
       timedOut,
-      truncated: stdout.truncated || stderr.truncated,
+      truncated: out.truncated || err.truncated,
       durationMs: Date.now() - started,
     };
   }
@@ -366,9 +341,7 @@ export class E2BSandbox implements Sandbox {
   async openStdio(spec: SpawnSpec): Promise<StdioChannel> {
     this.assertUsable('starting a process');
     if (typeof spec.command !== 'string' || spec.command === '') throw new DeepAgentError('invalid_input', 'the command is empty');
-    for (const name of Object.keys(spec.env ?? {})) {
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new DeepAgentError('invalid_input', `${JSON.stringify(name)} is not a valid environment variable name`);
-    }
+    checkedEnv(spec.env);
     const target = await this.resolvePath(spec.cwd, 'open_stdio');
     if (target.kind !== 'dir') throw new DeepAgentError('invalid_input', `cwd ${spec.cwd} is not a directory in the workspace`);
     if (spec.network) await this.acquireNetwork();

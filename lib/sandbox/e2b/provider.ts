@@ -3,6 +3,7 @@ import type { Config } from '../../config/index.js';
 import { DeepAgentError, MissingConfigError } from '../../errors/index.js';
 import { Redactor, redactorFromEnv } from '../../secrets/index.js';
 import type { CreateSandboxOptions, SandboxProvider } from '../types.js';
+import { checkedEnv } from '../shared/index.js';
 import {
   DEFAULT_COMMAND_TIMEOUT_MS,
   DEFAULT_MAX_LIST_ENTRIES,
@@ -134,7 +135,7 @@ export class E2BSandboxProvider implements SandboxProvider {
             apiKey: this.apiKey,
             ...(this.options.template ? { template: this.options.template } : {}),
             timeoutMs: this.firstTimeoutMs(options),
-            envs: options.env ?? {},
+            envs: checkedEnv(options.env),
             metadata: { ...options.metadata, taskId: options.taskId },
             allowInternetAccess: this.options.network === 'always-on',
           }),

@@ -19,13 +19,13 @@ import { runProcess, type ProcessSpec } from './process.js';
 import {
   DEFAULT_SANDBOX_PATH,
   LocalSandbox,
-  checkedEnv,
   limitsFrom,
   prepareLocalWorkspace,
   type CommandLauncher,
   type LaunchRequest,
   type LocalSandboxProviderOptions,
 } from './sandbox.js';
+import { checkedEnv } from '../shared/index.js';
 
 /** A host path mounted read-only into the sandbox. */
 export interface ReadOnlyMount {

@@ -3,9 +3,9 @@
  * signal that kill the whole process group, and nothing left behind when it returns.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { StringDecoder } from 'node:string_decoder';
 import { DeepAgentError } from '../../errors/index.js';
 import type { CommandResult } from '../types.js';
+import { CappedOutput } from '../shared/index.js';
 
 /** A host command line. */
 export interface ProcessSpec {
@@ -148,34 +148,4 @@ export function waitForExit(child: ChildProcess, ms: number): Promise<void> {
 
 function cancelled(): DeepAgentError {
   return new DeepAgentError('cancelled', 'the command was cancelled');
-}
-
-/** Keeps the first `cap` bytes of a stream; streams decoded text to a listener while under the cap. */
-class CappedOutput {
-  private readonly chunks: Buffer[] = [];
-  private size = 0;
-  private readonly decoder = new StringDecoder('utf8');
-  truncated = false;
-
-  constructor(
-    private readonly cap: number,
-    private readonly listener?: (chunk: string) => void,
-  ) {}
-
-  push(b: Buffer): void {
-    const room = this.cap - this.size;
-    if (b.length > room) this.truncated = true;
-    const kept = room <= 0 ? undefined : b.length > room ? b.subarray(0, room) : b;
-    if (!kept) return;
-    this.chunks.push(kept);
-    this.size += kept.length;
-    if (this.listener) {
-      const text = this.decoder.write(kept);
-      if (text) this.listener(text);
-    }
-  }
-
-  text(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
-  }
 }

@@ -10,14 +10,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { DeepAgentError } from '../../errors/index.js';
 import type { CommandResult, FileEntry, RunOptions, Sandbox, SandboxInfo, SandboxProviderName, SpawnSpec, StdioChannel } from '../types.js';
 import { StdioChannelEvents } from '../stdio-channel.js';
+import { BACKGROUND_LOG_DIR, WORKSPACE_ALIAS, checkedEnv, commandLimits, type CommandLimits } from '../shared/index.js';
 import { WorkspaceFiles } from './workspace.js';
 import { killProcessGroup, runProcess, startBackgroundProcess, waitForExit, type ProcessSpec } from './process.js';
 
 /** The standard PATH inside a local sandbox. */
 export const DEFAULT_SANDBOX_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
-/** Where background commands write their output, relative to the workspace: `<dir>/<backgroundId>.log`. */
-export const BACKGROUND_LOG_DIR = '.deep-agent/background';
 
 /** What a launcher needs to start one process inside the sandbox. */
 export interface LaunchRequest {
@@ -37,18 +35,6 @@ export interface CommandLauncher {
   readonly network: SandboxInfo['network'];
 }
 
-/** Limits shared by the local providers. */
-export interface LocalSandboxLimits {
-  /** @default 120000 */
-  defaultTimeoutMs: number;
-  /** Per stream. @default 262144 (256 KiB) */
-  maxOutputBytes: number;
-  /** @default 5000 */
-  maxListEntries: number;
-}
-
-export const DEFAULT_LIMITS: LocalSandboxLimits = { defaultTimeoutMs: 120_000, maxOutputBytes: 256 * 1024, maxListEntries: 5000 };
-
 export interface LocalSandboxInit {
   id: string;
   provider: SandboxProviderName;
@@ -61,7 +47,7 @@ export interface LocalSandboxInit {
   /** Host directory behind HOME, removed with the workspace when `removeWorkspace` is set. */
   hostHome: string;
   launcher: CommandLauncher;
-  limits: LocalSandboxLimits;
+  limits: CommandLimits;
   /** The shell that runs `run()` commands (`<shell> -c <command>`). */
   shell: string;
   /** PATH, HOME, LANG, TERM and the env given at creation. */
@@ -88,7 +74,7 @@ export class LocalSandbox implements Sandbox {
     this.id = init.id;
     this.provider = init.provider;
     this.workdir = init.workdir;
-    this.files = new WorkspaceFiles({ hostRoot: init.hostRoot, aliases: [init.workdir, '/workspace'], maxListEntries: init.limits.maxListEntries });
+    this.files = new WorkspaceFiles({ hostRoot: init.hostRoot, aliases: [init.workdir, WORKSPACE_ALIAS], maxListEntries: init.limits.maxListEntries });
   }
 
   /** Host path of the workspace (kept after `close()` unless `removeWorkspace` is set). */
@@ -266,17 +252,6 @@ export class LocalSandbox implements Sandbox {
   }
 }
 
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-/** Refuses environment entries that cannot be passed to a process (bad names, NUL bytes). */
-export function checkedEnv(env: Record<string, string> | undefined): Record<string, string> {
-  for (const [name, value] of Object.entries(env ?? {})) {
-    if (!ENV_NAME.test(name)) throw new DeepAgentError('invalid_input', `${JSON.stringify(name)} is not a valid environment variable name`);
-    if (typeof value !== 'string' || value.includes('\0')) throw new DeepAgentError('invalid_input', `the value of ${name} must be a string without NUL bytes`);
-  }
-  return env ?? {};
-}
-
 /** Options shared by the local providers. */
 export interface LocalSandboxProviderOptions {
   /** The state directory (`DEEP_AGENT_HOME`); workspaces live in `<home>/workspaces/<taskId>`. */
@@ -318,10 +293,6 @@ export async function prepareLocalWorkspace(home: string, taskId: string): Promi
 }
 
 /** Resolves provider options into limits. */
-export function limitsFrom(options: LocalSandboxProviderOptions): LocalSandboxLimits {
-  return {
-    defaultTimeoutMs: options.defaultTimeoutMs ?? DEFAULT_LIMITS.defaultTimeoutMs,
-    maxOutputBytes: options.maxOutputBytes ?? DEFAULT_LIMITS.maxOutputBytes,
-    maxListEntries: options.maxListEntries ?? DEFAULT_LIMITS.maxListEntries,
-  };
+export function limitsFrom(options: LocalSandboxProviderOptions): CommandLimits {
+  return commandLimits(options);
 }

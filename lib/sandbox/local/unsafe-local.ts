@@ -12,13 +12,13 @@ import type { ProcessSpec } from './process.js';
 import {
   DEFAULT_SANDBOX_PATH,
   LocalSandbox,
-  checkedEnv,
   limitsFrom,
   prepareLocalWorkspace,
   type CommandLauncher,
   type LaunchRequest,
   type LocalSandboxProviderOptions,
 } from './sandbox.js';
+import { checkedEnv } from '../shared/index.js';
 
 export type UnsafeLocalSandboxProviderOptions = LocalSandboxProviderOptions;
 
