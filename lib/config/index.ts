@@ -23,6 +23,12 @@ export interface Config {
   e2bTemplate?: string;
   /** Longest life of one E2B sandbox in seconds (`DEEP_AGENT_E2B_MAX_LIFETIME`): 3600 on Hobby, up to 86400 on Pro. */
   e2bMaxLifetimeSeconds?: number;
+  /**
+   * Resource limits of one task's sandbox, in MiB and processes (`DEEP_AGENT_SANDBOX_MEMORY_MB`, default 2048;
+   * `DEEP_AGENT_SANDBOX_PIDS`, default 512; `DEEP_AGENT_SANDBOX_DISK_MB`, the workspace quota, default 4096).
+   * Unset fields take the sandbox's defaults.
+   */
+  sandboxLimits: { memoryMb?: number; pids?: number; diskMb?: number };
   githubToken?: string;
   notionToken?: string;
   /** Absolute path of the MCP config file, when one is set or `./.mcp.json` exists. */
@@ -80,6 +86,11 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     e2bApiKey,
     e2bTemplate: nonEmpty('DEEP_AGENT_E2B_TEMPLATE'),
     e2bMaxLifetimeSeconds: positiveInt('DEEP_AGENT_E2B_MAX_LIFETIME'),
+    sandboxLimits: {
+      ...(positiveInt('DEEP_AGENT_SANDBOX_MEMORY_MB') !== undefined ? { memoryMb: positiveInt('DEEP_AGENT_SANDBOX_MEMORY_MB') } : {}),
+      ...(positiveInt('DEEP_AGENT_SANDBOX_PIDS') !== undefined ? { pids: positiveInt('DEEP_AGENT_SANDBOX_PIDS') } : {}),
+      ...(positiveInt('DEEP_AGENT_SANDBOX_DISK_MB') !== undefined ? { diskMb: positiveInt('DEEP_AGENT_SANDBOX_DISK_MB') } : {}),
+    },
     githubToken: nonEmpty('GITHUB_TOKEN'),
     notionToken: nonEmpty('NOTION_TOKEN'),
     mcpConfigPath: mcpConfig ? resolve(cwd, mcpConfig) : existsSync(defaultMcp) ? defaultMcp : undefined,

@@ -20,7 +20,7 @@ export type SandboxProviderOverrides = Partial<BubblewrapSandboxProviderOptions>
  * await using sandbox = await provider.create({ taskId });
  */
 export async function createSandboxProvider(config: Config, overrides: SandboxProviderOverrides = {}): Promise<SandboxProvider> {
-  const options = { ...overrides, home: overrides.home ?? config.home };
+  const options = { ...overrides, home: overrides.home ?? config.home, resourceLimits: { ...config.sandboxLimits, ...overrides.resourceLimits } };
   switch (config.sandbox) {
     case 'local':
       return new BubblewrapSandboxProvider(options);

@@ -1,4 +1,5 @@
 /** The sandbox port: where the agent's commands and file edits happen (bubblewrap locally, E2B in the cloud). */
+import type { EnforcedLimits } from './shared/index.js';
 
 export type SandboxProviderName = 'local' | 'unsafe-local' | 'e2b';
 
@@ -41,6 +42,8 @@ export interface SandboxInfo {
   provider: SandboxProviderName;
   workdir: string;
   resources: { cpus?: number; memoryMb?: number; diskMb?: number };
+  /** each resource limit and how it is held here (`by: 'none'` where this host cannot) */
+  limits?: EnforcedLimits;
   /** seconds until the sandbox expires, when it does */
   timeLeftSeconds?: number;
   network: 'off-by-default' | 'on';
@@ -124,4 +127,9 @@ export interface SandboxProvider {
   create(options: CreateSandboxOptions): Promise<Sandbox>;
   /** Reattach to a sandbox that still runs (after a durable replay or a restart). */
   connect?(sandboxId: string, options: CreateSandboxOptions): Promise<Sandbox>;
+  /**
+   * Each resource limit of this provider's sandboxes and how it is held (`by: 'none'` where it cannot be), for
+   * `task.started` and `doctor`.
+   */
+  enforcedLimits?(): Promise<EnforcedLimits>;
 }

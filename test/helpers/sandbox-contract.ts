@@ -11,6 +11,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox, SandboxProvider } from '../../lib/sandbox/types.js';
+import type { ResourceLimits, ResourceName } from '../../lib/sandbox/shared/index.js';
 import { until } from './wait.js';
 
 export interface SandboxContractOptions {
@@ -30,6 +31,13 @@ export interface SandboxContractOptions {
    * @default true
    */
   sharesHostNetwork?: boolean;
+  /**
+   * The provider with small resource limits, for the limit checks (a 3x allocation, a fork bomb, a write past
+   * the quota). Without it those checks are skipped.
+   */
+  makeLimitedProvider?(limits: ResourceLimits): Promise<SandboxProvider> | SandboxProvider;
+  /** Limits this provider cannot hold where the suite runs, each with the reason (the check is skipped). */
+  cannotHold?: Partial<Record<ResourceName, string>>;
   /** Host path of a sandbox's workspace, for providers whose workspace lives on this machine. */
   hostWorkspace?(sandbox: Sandbox): string | undefined;
 }
@@ -303,6 +311,65 @@ export function describeSandboxContract(
         } finally {
           await rm(canary, { force: true });
         }
+      });
+    });
+
+    describe('resource limits', () => {
+      const small: ResourceLimits = { memoryMb: 64, pids: 64, diskMb: 16 };
+      let limited: Sandbox;
+      beforeAll(async () => {
+        if (!opts.makeLimitedProvider) return;
+        limited = await (await opts.makeLimitedProvider(small)).create({ taskId: taskId('limits') });
+        extra.push(limited);
+      });
+      const check = (limit: ResourceName, title: string, fn: () => Promise<void>) => {
+        const reason = !opts.makeLimitedProvider ? 'no limited provider given' : opts.cannotHold?.[limit];
+        if (reason) it.skip(`${title} (skipped: ${reason})`, () => {});
+        else it(title, fn);
+      };
+      /** The sandbox still answers, and so does a new one: the limit stopped the command, not the sandbox or the host. */
+      const stillHealthy = async () => {
+        expect((await limited.run('echo still here')).stdout).toBe('still here\n');
+        expect((await sandbox.run('echo host fine')).stdout).toBe('host fine\n');
+      };
+
+      it.runIf(Boolean(opts.makeLimitedProvider))('says how each limit is held', async () => {
+        const info = await limited.info();
+        expect(info.limits).toMatchObject({ memoryMb: { value: 64 }, pids: { value: 64 }, diskMb: { value: 16 } });
+      });
+
+      check('memoryMb', 'stops a 3x-limit allocation with a tool error naming memory', async () => {
+        const e = await rejection(limited.run(`python3 -c "b = b'x' * (${3 * small.memoryMb} * 1024 * 1024); print(len(b))"`, { timeoutMs: 30_000 }));
+        expect(e.code).toBe('sandbox_limit');
+        expect(e.message).toMatch(/memory limit \(64 MB/);
+        await stillHealthy();
+      });
+
+      check('pids', 'contains a fork bomb with the process limit, and names it', async () => {
+        const started = Date.now();
+        const e = await rejection(limited.run(':(){ :|:& };:; sleep 20', { timeoutMs: 30_000 }));
+        expect(e.code).toBe('sandbox_limit');
+        expect(e.message).toMatch(/process limit \(64 processes/);
+        expect(Date.now() - started).toBeLessThan(25_000);
+        await stillHealthy();
+      });
+
+      check('diskMb', 'fails a write past the disk quota with an error naming it', async () => {
+        const e = await rejection(limited.run('head -c 32M /dev/zero > big.bin; echo after', { timeoutMs: 30_000 }));
+        expect(e.code).toBe('sandbox_limit');
+        expect(e.message).toMatch(/disk quota \(16 MB/);
+        const size = Number((await limited.run('stat -c %s big.bin')).stdout.trim());
+        expect(size).toBeLessThanOrEqual(16 * 2 ** 20);
+        await limited.run('rm -f big.bin');
+        await stillHealthy();
+      });
+
+      check('diskMb', 'fails many smaller writes that together pass the disk quota', async () => {
+        const e = await rejection(limited.run('for i in 1 2 3 4 5 6 7 8; do head -c 4M /dev/zero > part-$i.bin; done; echo after', { timeoutMs: 30_000 }));
+        expect(e.code).toBe('sandbox_limit');
+        expect(e.message).toMatch(/disk quota/);
+        await limited.run('rm -f part-*.bin');
+        await stillHealthy();
       });
     });
 

@@ -144,7 +144,7 @@ describe('E2B sandbox lifecycle: kill in finally', () => {
     const taskId = await queuedTask(store);
     const controller = new AbortController();
     const watcher = setInterval(() => {
-      if (fake.commands.some((c) => c.cmd === 'sleep 30')) controller.abort();
+      if (fake.commands.some((c) => c.cmd.split('\n').at(-1) === 'sleep 30')) controller.abort();
     }, 20);
 
     const record = await runTask({ taskId, store, model: await modelFor(server), sandboxProvider: provider(), journal: new MemoryJournal(), signal: controller.signal });

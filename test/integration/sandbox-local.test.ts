@@ -22,10 +22,15 @@ afterAll(() => rm(home, { recursive: true, force: true }));
 const hostWorkspace = (s: Sandbox) => (s instanceof LocalSandbox ? s.hostWorkspace : undefined);
 const CAP = 64 * 1024;
 
-describeSandboxContract('bubblewrap', () => new BubblewrapSandboxProvider({ home, maxOutputBytes: CAP }), { maxOutputBytes: CAP, hostWorkspace });
+describeSandboxContract('bubblewrap', () => new BubblewrapSandboxProvider({ home, maxOutputBytes: CAP }), {
+  maxOutputBytes: CAP,
+  hostWorkspace,
+  makeLimitedProvider: (resourceLimits) => new BubblewrapSandboxProvider({ home, resourceLimits }),
+});
 describeSandboxContract('unsafe-local', () => new UnsafeLocalSandboxProvider({ home, maxOutputBytes: CAP }), {
   maxOutputBytes: CAP,
   hostWorkspace,
+  makeLimitedProvider: (resourceLimits) => new UnsafeLocalSandboxProvider({ home, resourceLimits }),
   isolated: false,
 });
 

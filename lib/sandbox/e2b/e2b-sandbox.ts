@@ -14,8 +14,14 @@ import {
   DEFAULT_COMMAND_LIMITS,
   WORKSPACE_ALIAS,
   checkedEnv,
+  hitDataLimit,
+  hitFileSizeLimit,
+  hitProcessLimit,
+  limitExceeded,
   outsideWorkspace,
   workspaceParts,
+  type EnforcedLimits,
+  type ResourceLimits,
 } from '../shared/index.js';
 import { mapE2BError } from './errors.js';
 import { SandboxKeepAlive } from './keep-alive.js';
@@ -57,6 +63,8 @@ export interface E2BSandboxInfo extends SandboxInfo {
 
 export interface E2BSandboxSettings {
   workdir: string;
+  /** Memory (per process, under the template's size), processes and the workspace quota. */
+  limits: ResourceLimits;
   outputCapBytes: number;
   defaultCommandTimeoutMs: number;
   maxListEntries: number;
@@ -73,6 +81,21 @@ const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 /** Stops a process, then SIGKILLs its descendants and itself (reads /proc, so it needs no procps). */
 const killTreeScript = (pid: number) =>
   `kt() { kill -STOP "$1" 2>/dev/null; for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do kt "$c"; done; kill -KILL "$1" 2>/dev/null; }; kt ${pid}`;
+
+/**
+ * How E2B sandboxes hold the resource limits: rlimits set in each command's shell inside the VM, under the
+ * template's own memory and disk size.
+ *
+ * @example
+ * e2bEnforcedLimits(resourceLimits()).pids; // { value: 512, by: 'rlimit (RLIMIT_NPROC, the sandbox user)' }
+ */
+export function e2bEnforcedLimits(limits: ResourceLimits): EnforcedLimits {
+  return {
+    memoryMb: { value: limits.memoryMb, by: "rlimit (RLIMIT_DATA, per process) within the template's memory" },
+    pids: { value: limits.pids, by: 'rlimit (RLIMIT_NPROC, the sandbox user)' },
+    diskMb: { value: limits.diskMb, by: 'rlimit (RLIMIT_FSIZE) + workspace size check around each command' },
+  };
+}
 
 const e2bErrorName = (e: unknown) => (e instanceof Error ? e.name : '');
 
@@ -149,7 +172,11 @@ export class E2BSandbox implements Sandbox {
    * (`..`, absolute paths other than the workspace's, `/workspace/...` being an alias as in the local
    * sandbox) on our side, then through symlinks with `realpath` inside the sandbox. Also says what is there.
    */
-  async resolvePath(path: string | undefined, operation: string): Promise<{ path: string; kind: 'dir' | 'file' | 'missing' }> {
+  async resolvePath(
+    path: string | undefined,
+    operation: string,
+    withUsage = false,
+  ): Promise<{ path: string; kind: 'dir' | 'file' | 'missing'; usageBytes?: number }> {
     const shown = path ?? '.';
     const inside = (p: string) => p === this.workdir || p.startsWith(this.workdir + '/');
     const refuse = () => outsideWorkspace(shown);
@@ -163,15 +190,21 @@ export class E2BSandbox implements Sandbox {
     let real: E2BCommandOutcome;
     try {
       real = await this.exec(
-        `p=$(realpath -m -- ${quote(wanted)}) || exit 3; printf '%s\\n' "$p"; if [ -d "$p" ]; then echo dir; elif [ -e "$p" ]; then echo file; else echo missing; fi`,
+        `p=$(realpath -m -- ${quote(wanted)}) || exit 3; printf '%s\\n' "$p"; if [ -d "$p" ]; then echo dir; elif [ -e "$p" ]; then echo file; else echo missing; fi` +
+          // The workspace's size comes with it, so the disk quota costs no extra round trip.
+          (withUsage ? `; du -s -x --block-size=1 -- ${quote(this.workdir)} 2>/dev/null | cut -f1` : ''),
       );
     } catch (e) {
       throw this.fail(e, operation, shown);
     }
-    const [resolved, kind] = real.stdout.trimEnd().split('\n');
+    const [resolved, kind, usage] = real.stdout.trimEnd().split('\n');
     if (real.exitCode !== 0 || !resolved) throw new DeepAgentError('sandbox_error', `cannot resolve ${shown} in sandbox ${this.id}.`);
     if (!inside(resolved)) throw refuse();
-    return { path: resolved, kind: kind === 'dir' ? 'dir' : kind === 'file' ? 'file' : 'missing' };
+    return {
+      path: resolved,
+      kind: kind === 'dir' ? 'dir' : kind === 'file' ? 'file' : 'missing',
+      ...(withUsage && usage !== undefined && /^\d+$/.test(usage) ? { usageBytes: Number(usage) } : {}),
+    };
   }
 
   private serializeNetwork(fn: () => Promise<void>): Promise<void> {
@@ -214,23 +247,66 @@ export class E2BSandbox implements Sandbox {
     await handle.kill().catch(() => false);
   }
 
+  /**
+   * The shell lines that put a command under the sandbox's limits: per process memory (RLIMIT_DATA) under the
+   * template's VM size, processes of the sandbox user (RLIMIT_NPROC: inside the VM they are the sandbox's own),
+   * and no file larger than what is left of the workspace quota (bash counts `-d` and `-f` in KiB).
+   */
+  private ulimits(usageBytes?: number): string {
+    const l = this.settings.limits;
+    const leftKiB = Math.max(0, Math.floor((l.diskMb * 2 ** 20 - (usageBytes ?? 0)) / 1024));
+    return `ulimit -d ${l.memoryMb * 1024} 2>/dev/null; ulimit -u ${l.pids} 2>/dev/null; ulimit -f ${leftKiB} 2>/dev/null`;
+  }
+
+  /**
+   * After a command: true when the workspace is over its quota and grew while the command ran (many files,
+   * each under the per-file cap). One more round trip; a workspace already over it does not fail later commands.
+   */
+  private async grewPastQuota(usageBefore: number | undefined): Promise<boolean> {
+    let outcome: E2BCommandOutcome;
+    try {
+      outcome = await this.exec(`du -s -x --block-size=1 -- ${quote(this.workdir)} 2>/dev/null | cut -f1`);
+    } catch {
+      return false;
+    }
+    const usage = Number(outcome.stdout.trim());
+    return Number.isFinite(usage) && usage > this.settings.limits.diskMb * 2 ** 20 && usage > (usageBefore ?? 0);
+  }
+
+  /** How this sandbox's limits are held: rlimits inside the VM, bounded by the template's size. */
+  get enforcedLimits(): EnforcedLimits {
+    return e2bEnforcedLimits(this.settings.limits);
+  }
+
   async run(command: string, options: RunOptions = {}): Promise<CommandResult> {
     this.assertUsable('running a command');
     if (typeof command !== 'string' || command.trim() === '') throw new DeepAgentError('invalid_input', 'the command is empty');
     if (options.signal?.aborted) throw new DeepAgentError('cancelled', 'the command was cancelled');
     checkedEnv(options.env);
-    const target = await this.resolvePath(options.cwd, 'run_command');
+    const target = await this.resolvePath(options.cwd, 'run_command', true);
     if (target.kind !== 'dir') throw new DeepAgentError('invalid_input', `cwd ${options.cwd} is not a directory in the workspace`);
     const cwd = target.path;
+    const limited = `${this.ulimits(target.usageBytes)}\n${command}`;
     if (options.network) await this.acquireNetwork();
     let releaseLater = false;
     try {
       if (options.background) {
-        const result = await this.runBackground(command, cwd, options);
+        const result = await this.runBackground(limited, cwd, options);
         releaseLater = Boolean(options.network);
         return result;
       }
-      return await this.runForeground(command, cwd, options);
+      const result = await this.runForeground(limited, cwd, options);
+      const limit = hitFileSizeLimit(result)
+        ? 'diskMb'
+        : hitDataLimit(result)
+          ? 'memoryMb'
+          : hitProcessLimit(result)
+            ? 'pids'
+            : (await this.grewPastQuota(target.usageBytes))
+              ? 'diskMb'
+              : undefined;
+      if (limit) throw limitExceeded(limit, this.settings.limits, result);
+      return result;
     } finally {
       if (options.network && !releaseLater) await this.releaseNetwork();
     }
@@ -349,7 +425,7 @@ export class E2BSandbox implements Sandbox {
     let handle: E2BCommandHandle;
     try {
       // `exec`: the pid E2B reports is the server's own, so stdin reaches it and a kill ends it.
-      handle = await this.instance.commands.run(`exec ${[spec.command, ...spec.args].map(quote).join(' ')}`, {
+      handle = await this.instance.commands.run(`${this.ulimits()}\nexec ${[spec.command, ...spec.args].map(quote).join(' ')}`, {
         background: true,
         stdin: true,
         cwd: target.path,
@@ -469,6 +545,7 @@ export class E2BSandbox implements Sandbox {
       workdir: this.workdir,
       resources: { cpus: details.cpuCount, memoryMb: details.memoryMB },
       timeLeftSeconds: Math.max(0, Math.round((details.endAt.getTime() - Date.now()) / 1000)),
+      limits: this.enforcedLimits,
       network: networkOn ? 'on' : 'off-by-default',
       template: details.templateId ?? this.template,
       state: details.state,

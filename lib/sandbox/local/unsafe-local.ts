@@ -8,12 +8,15 @@
  */
 import { existsSync } from 'node:fs';
 import type { CreateSandboxOptions, Sandbox, SandboxProvider } from '../types.js';
+import type { EnforcedLimits } from '../shared/index.js';
 import type { ProcessSpec } from './process.js';
 import {
   DEFAULT_SANDBOX_PATH,
   LocalSandbox,
   limitsFrom,
   prepareLocalWorkspace,
+  enforcedLocalLimits,
+  resourceControlFor,
   type CommandLauncher,
   type LaunchRequest,
   type LocalSandboxProviderOptions,
@@ -31,6 +34,7 @@ export type UnsafeLocalSandboxProviderOptions = LocalSandboxProviderOptions;
  */
 export class UnsafeLocalSandboxProvider implements SandboxProvider {
   readonly name = 'unsafe-local' as const;
+  private limitsProbe?: Promise<EnforcedLimits>;
 
   constructor(private readonly options: UnsafeLocalSandboxProviderOptions) {}
 
@@ -46,10 +50,17 @@ export class UnsafeLocalSandboxProvider implements SandboxProvider {
       hostHome,
       launcher: directLauncher,
       limits: limitsFrom(this.options),
+      control: await resourceControlFor(this.options, hostRoot, hostHome),
       shell: existsSync('/bin/bash') ? '/bin/bash' : '/bin/sh',
       baseEnv: { PATH: this.options.path ?? DEFAULT_SANDBOX_PATH, HOME: hostHome, LANG: 'C.UTF-8', TERM: 'dumb', ...checkedEnv(options.env) },
       removeWorkspace: this.options.removeWorkspace ?? false,
     });
+  }
+
+  /** How memory, process and disk limits are held on this host (cgroups, rlimits, or not at all). */
+  enforcedLimits(): Promise<EnforcedLimits> {
+    this.limitsProbe ??= enforcedLocalLimits(this.options);
+    return this.limitsProbe;
   }
 
   connect(_sandboxId: string, options: CreateSandboxOptions): Promise<Sandbox> {

@@ -100,3 +100,18 @@ export function limitExceeded(limit: ResourceName, limits: ResourceLimits, outpu
     { limit, value: limits[limit] },
   );
 }
+
+/** Signs in a command's result that a write hit RLIMIT_FSIZE (the quota left) rather than failing otherwise. */
+export function hitFileSizeLimit(result: { exitCode: number | null; stderr: string }): boolean {
+  return result.exitCode === 128 + 25 || /File size limit exceeded|File too large/i.test(result.stderr);
+}
+
+/** Signs that an allocation failed under RLIMIT_DATA (where no cgroup holds memory and says so). */
+export function hitDataLimit(result: { exitCode: number | null; stderr: string }): boolean {
+  return result.exitCode !== 0 && /MemoryError|Cannot allocate memory|out of memory|bad_alloc|allocation failed/i.test(result.stderr);
+}
+
+/** Signs that forks failed under RLIMIT_NPROC (where no cgroup holds processes and says so). */
+export function hitProcessLimit(result: { exitCode: number | null; stderr: string }): boolean {
+  return /fork: (retry: )?Resource temporarily unavailable|Cannot fork|can't fork/i.test(result.stderr);
+}
