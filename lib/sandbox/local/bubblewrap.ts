@@ -75,6 +75,7 @@ export class BubblewrapSandboxProvider implements SandboxProvider {
   constructor(private readonly options: BubblewrapSandboxProviderOptions) {}
 
   async create(options: CreateSandboxOptions): Promise<Sandbox> {
+    checkedEnv(options.env);
     const { hostRoot, hostHome } = await prepareLocalWorkspace(this.options.home, options.taskId);
     const launcher = new BubblewrapLauncher(this.options.bwrapPath ?? 'bwrap', hostRoot, hostHome, this.options.readOnlyMounts ?? []);
     this.probe ??= probeBubblewrap(launcher, hostRoot);

@@ -10,8 +10,8 @@
  * limits hold for background processes and stdio servers too.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync, rmdirSync } from 'node:fs';
+import { mkdir, readFile, readdir, rmdir, stat, writeFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { EnforcedLimits, ResourceLimits, ResourceName } from '../shared/index.js';
@@ -37,6 +37,43 @@ interface CgroupLayout {
 }
 
 let layoutProbe: CgroupLayout | null | undefined;
+
+/** Groups this process created and has not removed: removed at exit if a sandbox was never closed. */
+const openGroups = new Set<string>();
+let exitHook = false;
+
+function trackGroups(dirs: string[]): void {
+  for (const d of dirs) openGroups.add(d);
+  if (exitHook) return;
+  exitHook = true;
+  process.once('exit', () => {
+    for (const d of openGroups) {
+      try {
+        rmdirSync(d);
+      } catch {
+        // still has processes, or gone already
+      }
+    }
+  });
+}
+
+/** An empty group of ours older than this is left over from a process that died; it is removed. */
+const STALE_GROUP_MS = 24 * 3600 * 1000;
+
+/** Removes empty `deep-agent-*` groups left by processes that died before closing their sandboxes. */
+async function sweepStaleGroups(layout: CgroupLayout): Promise<void> {
+  for (const parent of layout.parents) {
+    const names = await readdir(parent).catch(() => [] as string[]);
+    for (const name of names.filter((n) => n.startsWith(GROUP_PREFIX))) {
+      const dir = `${parent}/${name}`;
+      const old = await stat(dir).then((st) => Date.now() - st.mtimeMs > STALE_GROUP_MS, () => false);
+      const empty = (await readFile(`${dir}/cgroup.procs`, 'utf8').catch(() => 'x')).trim() === '';
+      if (old && empty) await rmdir(dir).catch(() => undefined);
+    }
+  }
+}
+
+let swept = false;
 
 /** Finds a cgroup layout this process can create groups in (checked once per process). */
 export function detectCgroups(): CgroupLayout | null {
@@ -89,12 +126,17 @@ export class ResourceControl {
     const layout = options.cgroups === false ? null : detectCgroups();
     let groups: { layout: CgroupLayout; dirs: string[] } | undefined;
     if (layout) {
+      if (!swept) {
+        swept = true;
+        await sweepStaleGroups(layout);
+      }
       const name = `${GROUP_PREFIX}${randomUUID().slice(0, 12)}`;
       const dirs = layout.parents.map((p) => `${p}/${name}`);
       try {
         for (const d of dirs) await mkdir(d);
         await writeLimits(layout, dirs, options.limits);
         groups = { layout, dirs };
+        trackGroups(dirs);
       } catch {
         // Not ours to create here (no permission, no delegation): fall back to rlimits.
         for (const d of dirs) await rmdir(d).catch(() => undefined);
@@ -187,7 +229,10 @@ export class ResourceControl {
         }
       }
       const removed = await Promise.all(this.groups.dirs.map((d) => rmdir(d).then(() => true, (e: NodeJS.ErrnoException) => e.code === 'ENOENT')));
-      if (removed.every(Boolean)) return;
+      if (removed.every(Boolean)) {
+        for (const d of this.groups.dirs) openGroups.delete(d);
+        return;
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
   }

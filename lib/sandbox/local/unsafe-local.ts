@@ -39,6 +39,7 @@ export class UnsafeLocalSandboxProvider implements SandboxProvider {
   constructor(private readonly options: UnsafeLocalSandboxProviderOptions) {}
 
   async create(options: CreateSandboxOptions): Promise<Sandbox> {
+    checkedEnv(options.env);
     const { hostRoot, hostHome } = await prepareLocalWorkspace(this.options.home, options.taskId);
     return new LocalSandbox({
       id: `unsafe-local-${options.taskId}`,
