@@ -124,8 +124,9 @@ export class LocalSandbox implements Sandbox {
       live: this.live,
       watch: { intervalMs: 500, check: () => this.limitHitWhileRunning(before) },
     });
-    const limit = stoppedBy ?? (await this.limitHitBy(result, before));
-    this.fileSizeCap = await control.remainingDiskBytes();
+    const usage = await control.diskUsageBytes();
+    this.fileSizeCap = Math.max(0, quota - usage);
+    const limit = stoppedBy ?? (await this.limitHitBy(result, before, usage));
     if (limit) throw limitExceeded(limit, control.limits, result);
     return result;
   }
@@ -140,22 +141,22 @@ export class LocalSandbox implements Sandbox {
    * True when this command took the workspace past its quota: over it now and grown since the command began
    * (a workspace already over it, from before, does not fail every later command).
    */
-  private async grewPastQuota(before: { diskBytes: number }): Promise<boolean> {
-    const usage = await this.init.control.diskUsageBytes();
+  private grewPastQuota(before: { diskBytes: number }, usage: number): boolean {
     return usage > this.init.control.limits.diskMb * 2 ** 20 && usage > before.diskBytes;
   }
 
   /** Polled while a command runs: the cgroup counters, and the disk quota. */
   private async limitHitWhileRunning(before: LimitCounters & { diskBytes: number }): Promise<ResourceName | undefined> {
-    return ResourceControl.hit(before, await this.init.control.counters()) ?? ((await this.grewPastQuota(before)) ? 'diskMb' : undefined);
+    const control = this.init.control;
+    return ResourceControl.hit(before, await control.counters()) ?? (this.grewPastQuota(before, await control.diskUsageBytes()) ? 'diskMb' : undefined);
   }
 
   /** After a command: did it end because it hit a limit? */
-  private async limitHitBy(result: ProcessResult, before: LimitCounters & { diskBytes: number }): Promise<ResourceName | undefined> {
+  private async limitHitBy(result: ProcessResult, before: LimitCounters & { diskBytes: number }, usage: number): Promise<ResourceName | undefined> {
     const control = this.init.control;
     const byCounters = ResourceControl.hit(before, await control.counters());
     if (byCounters) return byCounters;
-    if (hitFileSizeLimit(result) || (await this.grewPastQuota(before))) return 'diskMb';
+    if (hitFileSizeLimit(result) || this.grewPastQuota(before, usage)) return 'diskMb';
     if (control.enforced().memoryMb.by.startsWith('rlimit') && hitDataLimit(result)) return 'memoryMb';
     return undefined;
   }
