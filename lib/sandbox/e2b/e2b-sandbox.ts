@@ -336,6 +336,8 @@ export class E2BSandbox implements Sandbox {
     }
     const onAbort = () => void this.killTree(handle);
     options.signal?.addEventListener('abort', onAbort, { once: true });
+    // The signal may have aborted while the command was being started (its listener missed that).
+    if (options.signal?.aborted) onAbort();
     void ended.then(() => options.signal?.removeEventListener('abort', onAbort));
     return {
       stdout: '',
@@ -379,6 +381,8 @@ export class E2BSandbox implements Sandbox {
       killing ??= this.killTree(handle);
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });
+    // The signal may have aborted while the command was being started (its listener missed that).
+    if (options.signal?.aborted) onAbort();
     let outcome: E2BCommandOutcome | undefined;
     try {
       outcome = await handle.wait();

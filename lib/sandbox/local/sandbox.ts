@@ -317,6 +317,8 @@ export class LocalSandbox implements Sandbox {
         child.once('exit', () => clearTimeout(timer));
       }
       options.signal?.addEventListener('abort', () => killProcessGroup(child), { once: true });
+      // The signal may have aborted while the command was being prepared (its listener missed that).
+      if (options.signal?.aborted) killProcessGroup(child);
     } finally {
       await log.close();
     }
