@@ -123,6 +123,24 @@ export const CONFIG_SCHEMA = {
       description: 'longest life of one E2B sandbox in seconds (3600 on Hobby, up to 86400 on Pro)',
       default: '`3600`',
     }),
+    memoryMb: variable({
+      name: 'DEEP_AGENT_SANDBOX_MEMORY_MB',
+      schema: positiveWholeNumber(),
+      description: 'memory of one task\'s sandbox in MiB; a command past it is stopped with a tool error naming it',
+      default: '`2048`',
+    }),
+    pids: variable({
+      name: 'DEEP_AGENT_SANDBOX_PIDS',
+      schema: positiveWholeNumber(),
+      description: 'processes of one task\'s sandbox at once (a fork bomb is contained by it)',
+      default: '`512`',
+    }),
+    diskMb: variable({
+      name: 'DEEP_AGENT_SANDBOX_DISK_MB',
+      schema: positiveWholeNumber(),
+      description: 'the workspace quota of one task\'s sandbox in MiB; a write past it fails with an error naming it',
+      default: '`4096`',
+    }),
   },
   mcp: {
     configPath: variable({
