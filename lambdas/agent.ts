@@ -4,8 +4,9 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
 import { runTask } from '../lib/agent/index.js';
-import { S3TaskStore, SecretCache, configWithSecrets, createAgentHandler, loadSecrets, requireEnv } from '../lib/aws/index.js';
+import { S3TaskStore, SecretCache, configWithSecrets, createAgentHandler, instrumentHandler, loadSecrets, requireEnv } from '../lib/aws/index.js';
 import { requireModelCredentials, requireSandboxCredentials } from '../lib/config/index.js';
 import { DeepAgentError } from '../lib/errors/index.js';
 import { createModelClient } from '../lib/model/index.js';
@@ -15,12 +16,15 @@ import { Redactor } from '../lib/secrets/index.js';
 const env = requireEnv(process.env, ['TASK_BUCKET', 'SECRET_ARN']);
 const logger = new Logger();
 const metrics = new Metrics();
-const secrets = new SecretCache(new SecretsManagerClient({}));
+const tracer = new Tracer();
+const secrets = new SecretCache(tracer.captureAWSv3Client(new SecretsManagerClient({})));
 // Learns the secret values once they are read, so nothing written to S3 carries them.
 const redactor = new Redactor();
-const store = new S3TaskStore({ s3: new S3Client({}), bucket: env.TASK_BUCKET, redactor });
+const store = new S3TaskStore({ s3: tracer.captureAWSv3Client(new S3Client({})), bucket: env.TASK_BUCKET, redactor });
 
-export const handler = withDurableExecution(
+export const handler = instrumentHandler(
+  { logger, tracer },
+  withDurableExecution(
   createAgentHandler({
     store,
     runTask,
@@ -47,4 +51,5 @@ export const handler = withDurableExecution(
       metrics.publishStoredMetrics();
     },
   }),
+  ),
 );

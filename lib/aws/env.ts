@@ -6,6 +6,7 @@ const MEANING: Record<string, string> = {
   TASK_BUCKET: 'task records and events in S3',
   TASK_QUEUE_URL: 'sending tasks to the queue',
   AGENT_FUNCTION_NAME: 'starting durable agent runs',
+  SWEEPER_FUNCTION_NAME: 'killing the sandboxes of a cancelled task',
   SECRET_ARN: 'reading the Anthropic/E2B/GitHub/Notion tokens',
   API_TOKENS_SECRET_ARN: 'authorizing API callers',
   SCHEDULE_GROUP_NAME: 'EventBridge schedules',

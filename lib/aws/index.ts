@@ -11,3 +11,5 @@ export * from './schedules.js';
 export * from './env.js';
 export * from './task-service.js';
 export * from './api-handler.js';
+export * from './observability.js';
+export * from './sandbox-sweeper.js';

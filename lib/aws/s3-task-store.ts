@@ -13,7 +13,7 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client
 import { DeepAgentError } from '../errors/index.js';
 import { Redactor } from '../secrets/index.js';
 import type { TaskStore } from '../task/store.js';
-import { TaskEventSchema, TaskRecordSchema, type EventType, type TaskEvent, type TaskRecord } from '../task/index.js';
+import { TaskEventSchema, TaskRecordSchema, leavesTerminalStatus, type EventType, type TaskEvent, type TaskRecord } from '../task/index.js';
 
 /** The part of `S3Client` the store uses (any configured client fits). */
 export type S3Sender = Pick<S3Client, 'send'>;
@@ -103,7 +103,10 @@ export class S3TaskStore implements TaskStore {
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       const found = await this.getJson(recordKey(id));
       if (!found) throw new DeepAgentError('not_found', `task ${id} does not exist`);
-      const next = this.redactor.redact(TaskRecordSchema.parse({ ...(found.value as TaskRecord), ...patch, id }));
+      const current = TaskRecordSchema.parse(found.value);
+      // Terminal states are final: a run finishing after a cancel cannot turn `cancelled` into `succeeded`.
+      if (leavesTerminalStatus(current, patch)) return current;
+      const next = this.redactor.redact(TaskRecordSchema.parse({ ...current, ...patch, id }));
       if (await this.putJson(recordKey(id), next, { ifMatch: found.etag })) return next;
     }
     throw new DeepAgentError('conflict', `task ${id} changed ${this.maxAttempts} times while being updated`);

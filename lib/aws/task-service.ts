@@ -7,7 +7,7 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { ListDurableExecutionsByFunctionCommand, StopDurableExecutionCommand } from '@aws-sdk/client-lambda';
 import { ApprovalBodySchema, parseBody, TaskService, type TaskQueueSender } from '../task/index.js';
-import { isTerminal, type TaskRecord } from '../task/index.js';
+import type { TaskRecord } from '../task/index.js';
 import type { LambdaSender } from './dispatcher.js';
 import { resolveApproval } from './durable-journal.js';
 import type { S3TaskStore } from './s3-task-store.js';
@@ -42,6 +42,12 @@ export interface DurableTaskServiceDeps {
   agentFunctionName: string;
   schedules?: EventBridgeSchedules;
   newId?: () => string;
+  /**
+   * Called after cancel stopped a durable execution: nothing of that run will close its sandboxes, so this
+   * kills them (the API function asks the sandbox sweeper to, by task id).
+   * @default nothing (the scheduled sweeper still finds them)
+   */
+  onExecutionStopped?(taskId: string): Promise<void>;
 }
 
 /**
@@ -56,6 +62,42 @@ function sqsSender(store: S3TaskStore, queue: SqsTaskQueue): TaskQueueSender {
       await queue.send({ taskId, ...(accountId ? { accountId } : {}), source, prompt: record?.prompt ?? '(missing)' });
     },
   };
+}
+
+/** The ARNs of the task's durable execution: the one the dispatcher recorded, else a lookup by name (older records). */
+async function executionArns(deps: DurableTaskServiceDeps, record: TaskRecord | undefined, taskId: string): Promise<string[]> {
+  if (record?.durableExecutionArn) return [record.durableExecutionArn];
+  const listed = await deps.lambda.send(
+    new ListDurableExecutionsByFunctionCommand({ FunctionName: deps.agentFunctionName, DurableExecutionName: taskId, Statuses: ['RUNNING'] }),
+  );
+  return (listed.DurableExecutions ?? []).flatMap((e) => (e.DurableExecutionArn ? [e.DurableExecutionArn] : []));
+}
+
+/** An execution that already ended (or never existed) cannot be stopped: its own run records the end. */
+const isClosedExecution = (e: unknown) => /ResourceNotFound|ResourceConflict|InvalidParameterValue/.test((e as { name?: string })?.name ?? '');
+
+/**
+ * The cancel hook: stops the task's durable execution by ARN. A stopped execution never reaches its own end,
+ * so the end (finishedAt, `task.cancelled`) is written here and its sandboxes are killed.
+ */
+async function stopExecution(deps: DurableTaskServiceDeps, taskId: string): Promise<TaskRecord | undefined> {
+  const record = await deps.store.get(taskId);
+  let stopped = 0;
+  for (const arn of await executionArns(deps, record, taskId)) {
+    try {
+      await deps.lambda.send(
+        new StopDurableExecutionCommand({ DurableExecutionArn: arn, Error: { ErrorType: 'Cancelled', ErrorMessage: 'the task was cancelled' } }),
+      );
+      stopped++;
+    } catch (e) {
+      if (!isClosedExecution(e)) throw e;
+    }
+  }
+  if (stopped === 0) return undefined;
+  const final = await deps.store.update(taskId, { finishedAt: new Date().toISOString() });
+  await deps.store.appendEvent(taskId, 'task.cancelled', { error: final.error, by: 'caller' });
+  await deps.onExecutionStopped?.(taskId);
+  return final;
 }
 
 /**
@@ -74,29 +116,8 @@ export class DurableTaskService extends TaskService {
       queue: sqsSender(deps.store, deps.queue),
       ...(deps.schedules ? { schedules: deps.schedules } : {}),
       ...(deps.newId ? { newId: deps.newId } : {}),
+      onCancel: (taskId) => stopExecution(deps, taskId),
     });
-  }
-
-  override async cancel(accountId: string, taskId: string): Promise<TaskRecord> {
-    const before = await this.get(accountId, taskId);
-    const updated = await super.cancel(accountId, taskId);
-    if (before.status === 'queued' || isTerminal(before.status)) return updated;
-    const listed = await this.deps.lambda.send(
-      new ListDurableExecutionsByFunctionCommand({ FunctionName: this.deps.agentFunctionName, DurableExecutionName: taskId, Statuses: ['RUNNING'] }),
-    );
-    let stopped = 0;
-    for (const e of listed.DurableExecutions ?? []) {
-      if (!e.DurableExecutionArn) continue;
-      await this.deps.lambda.send(
-        new StopDurableExecutionCommand({ DurableExecutionArn: e.DurableExecutionArn, Error: { ErrorType: 'Cancelled', ErrorMessage: 'the task was cancelled' } }),
-      );
-      stopped++;
-    }
-    if (stopped === 0) return updated;
-    // A stopped execution never reaches its own end, so the task's last event is written here.
-    const final = await this.deps.store.update(taskId, { finishedAt: new Date().toISOString() });
-    await this.deps.store.appendEvent(taskId, 'task.cancelled', { error: updated.error, by: 'caller' });
-    return final;
   }
 
   override async approve(accountId: string, taskId: string, approvalId: string, body: unknown): Promise<{ approvalId: string; approve: boolean }> {
