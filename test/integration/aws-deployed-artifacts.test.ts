@@ -23,12 +23,14 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { App } from 'aws-cdk-lib';
-import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { LocalDurableTestRunner } from '@aws/durable-execution-sdk-js-testing';
 import { DeepAgentStack, REPO_ROOT } from '../../lib/infra/index.js';
 import { startFauxqsHarness, type FauxqsHarness } from '../helpers/fauxqs.js';
 import { startScriptedModel, type ScriptedModelServer } from '../helpers/scripted-model.js';
 import { startLambdaStandIn, startSecretsManagerStandIn, type LambdaStandIn, type SecretsManagerStandIn } from '../helpers/aws-stand-ins.js';
+import { FakeE2B } from '../helpers/fake-e2b.js';
+import { serveE2BControlPlane, type FakeE2BControlPlane } from '../helpers/fake-e2b-api.js';
 
 type Resource = { Type: string; Properties: Record<string, any>; Metadata?: Record<string, any> };
 type Handler = (event: unknown, context?: unknown) => Promise<any>;
@@ -37,7 +39,8 @@ const ACCOUNT = '123456789012';
 const REGION = 'us-east-1';
 const API_TOKEN = `test-api-token-${randomUUID()}`;
 /** Environment a Lambda sandbox has that the template does not set, plus the endpoints of the local peers. */
-const TEST_ONLY_KEYS = /^(AWS_|ANTHROPIC_BASE_URL$|POWERTOOLS_LOG_LEVEL$)/;
+const TEST_ONLY_KEYS = /^(AWS_|ANTHROPIC_BASE_URL$|E2B_API_URL$|POWERTOOLS_LOG_LEVEL$)/;
+const E2B_KEY = 'e2b_artifact_test_0000000000';
 
 const outdir = join(REPO_ROOT, 'node_modules', '.cache', 'deep-agent-artifacts', String(process.pid));
 let resources: Record<string, Resource>;
@@ -45,6 +48,8 @@ let aws: FauxqsHarness;
 let model: ScriptedModelServer;
 let secrets: SecretsManagerStandIn;
 let lambda: LambdaStandIn;
+let e2b: FakeE2B;
+let e2bApi: FakeE2BControlPlane;
 const queues = new Map<string, { queueUrl: string; queueArn: string }>();
 const bundles: Record<string, { file: string; env: Record<string, string>; handler?: Handler }> = {};
 const savedEnv = { ...process.env };
@@ -207,12 +212,12 @@ beforeAll(async () => {
   const [tokensId] = ofType('AWS::SecretsManager::Secret').find(([, s]) => /Anthropic/.test(s.Properties.Description))!;
   const [apiTokensId] = ofType('AWS::SecretsManager::Secret').find(([, s]) => /bearer/.test(s.Properties.Description))!;
   secrets = await startSecretsManagerStandIn({
-    [secretArn(tokensId)]: JSON.stringify({ ANTHROPIC_API_KEY: 'sk-ant-artifact-test-000000', E2B_API_KEY: 'e2b_artifact_test_0000000000' }),
+    [secretArn(tokensId)]: JSON.stringify({ ANTHROPIC_API_KEY: 'sk-ant-artifact-test-000000', E2B_API_KEY: E2B_KEY }),
     [secretArn(apiTokensId)]: JSON.stringify({ tokens: { [createHash('sha256').update(API_TOKEN).digest('hex')]: 'acct-artifacts' } }),
   });
 
   // each function's bundle and its template environment, references replaced by the local peers
-  for (const service of ['deep-agent-authorizer', 'deep-agent-api', 'deep-agent-dispatcher', 'deep-agent-agent']) {
+  for (const service of ['deep-agent-authorizer', 'deep-agent-api', 'deep-agent-dispatcher', 'deep-agent-agent', 'deep-agent-sweeper']) {
     const [id, fn] = functionOf(service);
     const file = join(outdir, fn.Metadata!['aws:asset:path'], 'index.mjs');
     const env = Object.fromEntries(
@@ -225,6 +230,8 @@ beforeAll(async () => {
   // Handlers are looked up per request, so the agent can be registered once its bundle is loaded.
   const lambdaHandlers: Record<string, never> = {};
   lambda = await startLambdaStandIn(lambdaHandlers);
+  e2b = await FakeE2B.start();
+  e2bApi = await serveE2BControlPlane(e2b);
 
   const peers = {
     AWS_REGION: REGION,
@@ -235,6 +242,7 @@ beforeAll(async () => {
     AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
     AWS_ENDPOINT_URL_LAMBDA: lambda.url,
     ANTHROPIC_BASE_URL: model.url,
+    E2B_API_URL: e2bApi.url,
     POWERTOOLS_LOG_LEVEL: 'WARN',
   };
   Object.assign(process.env, peers);
@@ -243,6 +251,8 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  await e2bApi?.close();
+  await e2b?.cleanup();
   await lambda?.close();
   await secrets?.close();
   await model?.close();
@@ -291,7 +301,60 @@ describe('the synthesized bundles, with the template environment', () => {
     expect(execution.getStatus()).toBe('SUCCEEDED');
     expect(read.status).toBe(200);
     expect(read.json).toMatchObject({ id: taskId, status: 'succeeded', result: { text: 'forty-two' }, plan: [{ content: 'answer the question', status: 'completed' }] });
+    // the dispatcher kept the execution's ARN, so a cancel would stop exactly this run
+    expect(read.json.durableExecutionArn).toBe(lambda.executions.get(taskId)!.executionArn);
     expect(model.requests).toHaveLength(2);
     expect(secrets.reads).toEqual(expect.arrayContaining([bundles['deep-agent-agent']!.env.SECRET_ARN, bundles['deep-agent-authorizer']!.env.API_TOKENS_SECRET_ARN]));
+  });
+
+  it('a throttled start goes back to the queue and starts on redelivery', async () => {
+    // prepare
+    model.setScript([{ text: 'done after a wait' }]);
+    const [taskQueueId] = Object.entries(resources).find(([, r]) => r.Type === 'AWS::SQS::Queue' && r.Properties.RedrivePolicy)!;
+    const dispatcher = await load('deep-agent-dispatcher');
+    const submitted = await request('POST', '/tasks', { prompt: 'start when there is room' });
+    const taskId = submitted.json.taskId as string;
+    // The SDK itself tries a throttled call 3 times (standard retry mode); all three are refused.
+    lambda.throttleNext(3);
+    // act: the first delivery is throttled; as the event source mapping does, the message comes back
+    const first = await receiveBatch(taskQueueId);
+    const refused = await dispatcher(first, lambdaContext('Dispatcher'));
+    await aws.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queues.get(taskQueueId)!.queueUrl, ReceiptHandle: first.Records[0]!.receiptHandle, VisibilityTimeout: 0 }));
+    const queuedMeanwhile = await request('GET', `/tasks/${taskId}`);
+    const again = await receiveBatch(taskQueueId);
+    const accepted = await dispatcher(again, lambdaContext('Dispatcher'));
+    const execution = await lambda.executions.get(taskId)!.result;
+    // assess
+    expect(refused).toEqual({ batchItemFailures: [{ itemIdentifier: first.Records[0]!.messageId }] });
+    expect(queuedMeanwhile.json.status).toBe('queued');
+    expect(again.Records.map((r) => r.messageId)).toEqual([first.Records[0]!.messageId]);
+    expect(again.Records[0]!.attributes.ApproximateReceiveCount).toBe('2');
+    expect(accepted).toEqual({ batchItemFailures: [] });
+    expect(lambda.invokes.filter((i) => i.executionName === taskId)).toHaveLength(1);
+    expect(execution.getStatus()).toBe('SUCCEEDED');
+    expect((await request('GET', `/tasks/${taskId}`)).json.status).toBe('succeeded');
+  });
+
+  it('the sweeper bundle kills, through E2B\'s control-plane API, the sandboxes of finished and unknown tasks', async () => {
+    // prepare: a sandbox left behind by a finished task, one of a task this deployment never had, one live
+    const finished = await request('POST', '/tasks', { prompt: 'finish and leak' });
+    const finishedId = finished.json.taskId as string;
+    await request('POST', `/tasks/${finishedId}/cancel`);
+    const running = await request('POST', '/tasks', { prompt: 'still queued' });
+    const leaked = (await e2b.Sandbox.create({ apiKey: E2B_KEY, metadata: { taskId: finishedId } })).sandboxId;
+    const orphan = (await e2b.Sandbox.create({ apiKey: E2B_KEY, metadata: { taskId: 'task-of-another-time' } })).sandboxId;
+    e2b.age(orphan, 3600);
+    const live = (await e2b.Sandbox.create({ apiKey: E2B_KEY, metadata: { taskId: running.json.taskId } })).sandboxId;
+    // act: the schedule's event
+    const result = await (await load('deep-agent-sweeper'))({ source: 'schedule' }, lambdaContext('Sweeper'));
+    // assess
+    expect(result.killed.map((k: { sandboxId: string; reason: string }) => [k.sandboxId, k.reason]).sort()).toEqual(
+      [
+        [leaked, 'terminal'],
+        [orphan, 'unknown'],
+      ].sort(),
+    );
+    expect(e2b.sandboxes.get(live)!.state).toBe('running');
+    expect(new Set(e2bApi.apiKeys)).toEqual(new Set([E2B_KEY]));
   });
 });
