@@ -9,7 +9,7 @@
  * `idempotency/<accountId>/<sha256(key)>.json`.
  */
 import { createHash } from 'node:crypto';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DeepAgentError } from '../errors/index.js';
 import { Redactor } from '../secrets/index.js';
 import type { TaskStore } from '../task/store.js';
@@ -29,6 +29,9 @@ export interface S3TaskStoreOptions {
   /** Account of records created without one (the idempotency namespace). @default "default" */
   defaultAccountId?: string;
 }
+
+/** Tag on transcript objects; the bucket's lifecycle rule expires objects with it (S3 filters by prefix or tag only). */
+export const TRANSCRIPT_TAG = { key: 'deep-agent-kind', value: 'transcript' } as const;
 
 export const SEQ_DIGITS = 10;
 export const recordKey = (taskId: string) => `tasks/${taskId}/record.json`;
@@ -151,11 +154,20 @@ export class S3TaskStore implements TaskStore {
     return events.sort((a, b) => a.seq - b.seq);
   }
 
-  /** Writes a JSON document under the task's transcript prefix (large step results, transcripts). */
+  /**
+   * Writes a JSON document under the task's transcript prefix (large step results, transcripts), tagged
+   * {@link TRANSCRIPT_TAG} so the bucket's lifecycle rule expires it.
+   */
   async putTranscript(taskId: string, name: string, json: string): Promise<string> {
     const key = transcriptKey(taskId, name);
     await this.s3.send(
-      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: this.redactor.redactString(json), ContentType: 'application/json' }),
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        Body: this.redactor.redactString(json),
+        ContentType: 'application/json',
+        Tagging: new URLSearchParams({ [TRANSCRIPT_TAG.key]: TRANSCRIPT_TAG.value }).toString(),
+      }),
     );
     return key;
   }
@@ -174,6 +186,16 @@ export class S3TaskStore implements TaskStore {
   /** Writes any JSON document (redacted) without conditions, e.g. an approval's callback id. */
   async putDocument(key: string, value: unknown): Promise<void> {
     await this.putJson(key, value, {});
+  }
+
+  /** Creates a JSON document only if the key is free (If-None-Match); false when it already exists. */
+  async createDocument(key: string, value: unknown): Promise<boolean> {
+    return this.putJson(key, value, { ifNoneMatch: true });
+  }
+
+  /** Deletes a document (done with it, e.g. a decided approval); a missing key is not an error. */
+  async deleteDocument(key: string): Promise<void> {
+    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
   }
 
   /** Reads any JSON document; undefined when missing. */

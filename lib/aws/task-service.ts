@@ -8,8 +8,9 @@ import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { ListDurableExecutionsByFunctionCommand, StopDurableExecutionCommand } from '@aws-sdk/client-lambda';
 import { ApprovalBodySchema, parseBody, TaskService, type TaskQueueSender } from '../task/index.js';
 import type { TaskRecord } from '../task/index.js';
+import { DeepAgentError } from '../errors/index.js';
 import type { LambdaSender } from './dispatcher.js';
-import { resolveApproval } from './durable-journal.js';
+import { approvalKey, resolveApproval } from './durable-journal.js';
 import type { S3TaskStore } from './s3-task-store.js';
 import type { EventBridgeSchedules } from './schedules.js';
 import { formatTaskMessage, type TaskMessage } from './task-message.js';
@@ -100,6 +101,33 @@ async function stopExecution(deps: DurableTaskServiceDeps, taskId: string): Prom
   return final;
 }
 
+/** Where a decided approval is remembered (so a second decision answers 409, not 404). */
+export const decidedApprovalKey = (taskId: string, approvalId: string) => `tasks/${taskId}/approvals/decided/${approvalId}.json`;
+
+/**
+ * Decides a paused approval once. The decision is claimed with a conditional create, so of two concurrent
+ * decisions one wins and the other gets `conflict` (409), as does any later one; the pending document (with
+ * its callback id) is removed once the decision reached the execution.
+ */
+async function decideOnce(deps: DurableTaskServiceDeps, taskId: string, approvalId: string, decision: { approve: boolean; reason?: string }): Promise<void> {
+  const decided = decidedApprovalKey(taskId, approvalId);
+  const alreadyDecided = () => new DeepAgentError('conflict', `approval ${approvalId} of task ${taskId} was already decided`);
+  const pending = await deps.store.getDocument(approvalKey(taskId, approvalId));
+  if (!pending) {
+    if (await deps.store.getDocument(decided)) throw alreadyDecided();
+    throw new DeepAgentError('not_found', `task ${taskId} has no pending approval ${approvalId}`);
+  }
+  if (!(await deps.store.createDocument(decided, { ...decision, decidedAt: new Date().toISOString() }))) throw alreadyDecided();
+  try {
+    await resolveApproval({ lambda: deps.lambda, approvals: deps.store, taskId, approvalId, decision });
+  } catch (e) {
+    // Not delivered: free the claim, so the caller can try again.
+    await deps.store.deleteDocument(decided).catch(() => {});
+    throw e;
+  }
+  await deps.store.deleteDocument(approvalKey(taskId, approvalId));
+}
+
 /**
  * The task service of lib/service whose runs are Lambda durable executions: cancel also stops the running
  * execution (a run paused on an approval would otherwise never see the cancel), and an approval completes
@@ -123,7 +151,7 @@ export class DurableTaskService extends TaskService {
   override async approve(accountId: string, taskId: string, approvalId: string, body: unknown): Promise<{ approvalId: string; approve: boolean }> {
     const decision = parseBody(ApprovalBodySchema, body, 'approval');
     await this.get(accountId, taskId);
-    await resolveApproval({ lambda: this.deps.lambda, approvals: this.deps.store, taskId, approvalId, decision });
+    await decideOnce(this.deps, taskId, approvalId, decision);
     return { approvalId, approve: decision.approve };
   }
 }

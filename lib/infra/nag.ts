@@ -90,6 +90,12 @@ export function suppressStackFindings(stack: NaggedStack): void {
   acknowledge(
     stack.apiFunction,
     'IAM5',
+    'A decided approval\'s pending document is deleted; approval ids are minted at run time, so delete is scoped to tasks/<taskId>/approvals/ of the one task bucket and nothing else.',
+    bucketObjects('tasks/*/approvals/'),
+  );
+  acknowledge(
+    stack.apiFunction,
+    'IAM5',
     'scheduler:ListSchedules (GET /schedules) supports no resource-level permission; the API filters by its own group name.',
     'Resource::*',
   );

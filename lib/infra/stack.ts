@@ -221,6 +221,7 @@ export class DeepAgentStack extends Stack {
       },
     });
     this.store.grantTaskAccess(this.apiFunction, 'readWrite');
+    this.store.grantApprovalCleanup(this.apiFunction);
     this.tasks.queue.grantSendMessages(this.apiFunction);
     this.schedules.grantManage(this.apiFunction);
     // After a cancel stopped an execution, the API asks the sweeper to kill that task's sandboxes.
