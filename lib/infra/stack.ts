@@ -261,6 +261,7 @@ export class DeepAgentStack extends Stack {
     new CfnOutput(this, 'ApiTokensSecretArn', { value: this.secrets.apiTokens.secretArn, description: 'API bearer tokens' });
     new CfnOutput(this, 'AgentFunctionAlias', { value: this.agentAlias.functionArn });
     new CfnOutput(this, 'ScheduleGroupName', { value: this.schedules.group.scheduleGroupName });
+    new CfnOutput(this, 'SweeperFunctionName', { value: this.sweeperFunction.functionName, description: 'Sandbox sweeper (invoke with {"taskId"} for one task)' });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn, description: 'SNS topic of every alarm (subscribe here)' });
 
     suppressStackFindings(this);
