@@ -5,7 +5,8 @@
  * - Lambda: the durable `Invoke` (`InvocationType: Event` with `X-Amz-Durable-Execution-Name`), which runs
  *   the registered handler under the durable SDK's LocalDurableTestRunner, one execution per name, as Lambda
  *   documents (same name and payload: the existing execution; another payload:
- *   DurableExecutionAlreadyStartedException); `StopDurableExecution` by ARN is recorded.
+ *   DurableExecutionAlreadyStartedException); a plain asynchronous `Invoke` of a function registered as an event
+ *   handler runs it once, in the background; `StopDurableExecution` by ARN is recorded.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -79,6 +80,8 @@ export interface LambdaStandIn {
   invokes: DurableInvoke[];
   /** Execution ARNs `StopDurableExecution` was called with. */
   stops: string[];
+  /** Plain asynchronous invokes of event handlers, with what each run returned (or threw). */
+  events: { functionName: string; payload: string; result: Promise<unknown> }[];
   /** Runs by execution name; `result` settles when the run ends. */
   executions: Map<string, { executionArn: string; payload: string; result: Promise<TestResult<unknown>> }>;
   /** Makes the next `n` invokes answer 429 TooManyRequestsException (concurrency exhausted). */
@@ -94,9 +97,13 @@ export interface LambdaStandIn {
  * const lambda = await startLambdaStandIn({ 'arn:aws:lambda:us-east-1:123456789012:function:agent:live': handler });
  * process.env.AWS_ENDPOINT_URL_LAMBDA = lambda.url;
  */
-export async function startLambdaStandIn(handlers: Record<string, DurableHandler>): Promise<LambdaStandIn> {
+export async function startLambdaStandIn(
+  handlers: Record<string, DurableHandler>,
+  eventHandlers: Record<string, (event: unknown) => Promise<unknown>> = {},
+): Promise<LambdaStandIn> {
   const invokes: DurableInvoke[] = [];
   const stops: string[] = [];
+  const events: LambdaStandIn['events'] = [];
   const executions: LambdaStandIn['executions'] = new Map();
   let throttled = 0;
   const server = createServer(async (req, res) => {
@@ -105,6 +112,14 @@ export async function startLambdaStandIn(handlers: Record<string, DurableHandler
     const invoke = /^\/2015-03-31\/functions\/(.+)\/invocations$/.exec(path);
     if (invoke && req.method === 'POST') {
       const functionName = invoke[1]!;
+      const eventHandler = eventHandlers[functionName];
+      if (eventHandler && req.headers['x-amz-invocation-type'] === 'Event') {
+        const result = eventHandler(JSON.parse(body || '{}'));
+        result.catch(() => {});
+        events.push({ functionName, payload: body, result });
+        res.writeHead(202);
+        return res.end();
+      }
       const handler = handlers[functionName];
       if (!handler) return json(res, 404, { Type: 'User', message: `Function not found: ${functionName}` }, { 'x-amzn-errortype': 'ResourceNotFoundException' });
       if (throttled > 0) {
@@ -137,5 +152,5 @@ export async function startLambdaStandIn(handlers: Record<string, DurableHandler
     json(res, 400, { message: `${req.method} ${path} is not implemented by the stand-in` }, { 'x-amzn-errortype': 'InvalidRequestContentException' });
   });
   const url = await listen(server);
-  return { url, invokes, stops, executions, throttleNext: (n) => void (throttled += n), close: () => close(server) };
+  return { url, invokes, stops, events, executions, throttleNext: (n) => void (throttled += n), close: () => close(server) };
 }

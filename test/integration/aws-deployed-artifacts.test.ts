@@ -229,7 +229,8 @@ beforeAll(async () => {
   const [, alias] = ofType('AWS::Lambda::Alias').find(([, a]) => a.Properties.FunctionName.Ref === agentId)!;
   // Handlers are looked up per request, so the agent can be registered once its bundle is loaded.
   const lambdaHandlers: Record<string, never> = {};
-  lambda = await startLambdaStandIn(lambdaHandlers);
+  const eventHandlers: Record<string, (event: unknown) => Promise<unknown>> = {};
+  lambda = await startLambdaStandIn(lambdaHandlers, eventHandlers);
   e2b = await FakeE2B.start();
   e2bApi = await serveE2BControlPlane(e2b);
 
@@ -248,6 +249,8 @@ beforeAll(async () => {
   Object.assign(process.env, peers);
   // The agent runs when the dispatcher's Invoke reaches the stand-in, under the name the template gives it.
   lambdaHandlers[`${functionArn(agentId)}:${alias.Properties.Name}`] = (await load('deep-agent-agent')) as never;
+  const sweeper = await load('deep-agent-sweeper');
+  eventHandlers[bundles['deep-agent-api']!.env.SWEEPER_FUNCTION_NAME!] = (event) => sweeper(event, lambdaContext('Sweeper'));
 }, 120_000);
 
 afterAll(async () => {
@@ -356,5 +359,28 @@ describe('the synthesized bundles, with the template environment', () => {
     );
     expect(e2b.sandboxes.get(live)!.state).toBe('running');
     expect(new Set(e2bApi.apiKeys)).toEqual(new Set([E2B_KEY]));
+  });
+
+  it('a cancel through the API stops the recorded execution by ARN, has the sweeper kill the task\'s sandbox, and the task stays cancelled', async () => {
+    // prepare: a running task (its model slow to answer) and a sandbox of that task
+    model.setScript([{ text: 'finished after all', delayMs: 1500 }]);
+    const [taskQueueId] = Object.entries(resources).find(([, r]) => r.Type === 'AWS::SQS::Queue' && r.Properties.RedrivePolicy)!;
+    const submitted = await request('POST', '/tasks', { prompt: 'take your time' });
+    const taskId = submitted.json.taskId as string;
+    await (await load('deep-agent-dispatcher'))(await receiveBatch(taskQueueId), lambdaContext('Dispatcher'));
+    const sandbox = (await e2b.Sandbox.create({ apiKey: E2B_KEY, metadata: { taskId } })).sandboxId;
+    for (let i = 0; i < 200 && (await request('GET', `/tasks/${taskId}`)).json.status !== 'running'; i++) await new Promise((r) => setTimeout(r, 10));
+    // act
+    const cancelled = await request('POST', `/tasks/${taskId}/cancel`);
+    await Promise.all(lambda.events.map((e) => e.result));
+    await lambda.executions.get(taskId)!.result;
+    const after = await request('GET', `/tasks/${taskId}`);
+    // assess
+    expect(cancelled).toMatchObject({ status: 200, json: { status: 'cancelled' } });
+    expect(lambda.stops).toEqual([lambda.executions.get(taskId)!.executionArn]);
+    expect(lambda.events.map((e) => JSON.parse(e.payload))).toEqual([{ taskId }]);
+    expect(e2b.sandboxes.get(sandbox)!.state).toBe('killed');
+    expect(after.json).toMatchObject({ status: 'cancelled', error: { code: 'cancelled' } });
+    expect(after.json.result).toBeUndefined();
   });
 });
