@@ -6,11 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { serve, type ServerType } from '@hono/node-server';
 import type { ApprovalPolicy, RunTaskOptions } from '../agent/index.js';
 import { defaultSettings, type ServeSettings } from '../config/index.js';
 import { DeepAgentError } from '../errors/index.js';
-import { bearerTokenAuth, createHttpApp, type LiveEventOptions } from '../http/index.js';
+import { bearerTokenAuth, createHttpApp, listenHttpApp, type LiveEventOptions } from '../http/index.js';
 import type { Clock } from './database.js';
 import { scheduleSlotKey, Scheduler } from './scheduler.js';
 import { openLocalStorage, type LocalStorage } from './storage.js';
@@ -208,11 +207,8 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
   });
 
   const hostname = options.hostname ?? '127.0.0.1';
-  const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: options.port ?? 8787, hostname }, () => resolve(s));
-    s.once('error', (e: NodeJS.ErrnoException) =>
-      reject(e.code === 'EADDRINUSE' ? new DeepAgentError('conflict', `port ${options.port} on ${hostname} is already in use; pick another with --port`) : e),
-    );
+  const server = await listenHttpApp(app, { port: options.port ?? 8787, hostname }).catch((e: NodeJS.ErrnoException) => {
+    throw e.code === 'EADDRINUSE' ? new DeepAgentError('conflict', `port ${options.port} on ${hostname} is already in use; pick another with --port`) : e;
   });
   const port = (server.address() as AddressInfo).port;
 

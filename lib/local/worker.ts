@@ -47,7 +47,8 @@ interface InFlight {
  * Runs queued tasks, `concurrency` at a time.
  *
  * - A transient failure (model or sandbox infrastructure) is retried through the queue (`task.retrying`);
- *   after the queue's last attempt the task is `failed` with the last error.
+ *   after the queue's last attempt the task is `failed` with the last error. An error marked
+ *   `retryable: false` (a model 400/401/403/404/413) is dead at once: `failed` after one attempt.
  * - `attempts` on the record counts deliveries.
  * - A task that needs a person's approval is parked, as a durable function suspends on a callback: its run
  *   stops, its message is deleted and its slot is free, while the record stays `waiting_approval` and the
@@ -250,7 +251,7 @@ export class TaskWorker {
       }
       if (!this.running && hasCode(e, 'cancelled')) return; // stopping: the message is released by stop()
       const info = toErrorInfo(e);
-      const outcome = queue.fail(receiptHandle, `${info.code}: ${info.message}`, { retryDelaySeconds: this.options.retryDelaySeconds ?? 1 });
+      const outcome = queue.fail(receiptHandle, `${info.code}: ${info.message}`, { retryDelaySeconds: this.options.retryDelaySeconds ?? 1, permanent: isPermanent(e) });
       if (outcome.state === 'retry') {
         await store.appendEvent(taskId, 'task.retrying', { scope: 'task', attempt: receiveCount, maxAttempts: queue.maxReceiveCount, error: info });
       } else if (outcome.state === 'dead') {
@@ -262,4 +263,9 @@ export class TaskWorker {
     }
     await this.options.onTaskDone?.(taskId);
   }
+}
+
+/** An error that says another attempt cannot succeed (`data.retryable === false`, e.g. a model 400 or 401). */
+function isPermanent(e: unknown): boolean {
+  return (e as { data?: { retryable?: unknown } } | null)?.data?.retryable === false;
 }

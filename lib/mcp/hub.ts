@@ -21,7 +21,7 @@ import { Redactor } from '../secrets/index.js';
 import type { SpawnSpec } from '../sandbox/types.js';
 import type { Tool, ToolAnnotations, ToolOutput, ToolResultContent } from '../tools/types.js';
 import type { McpServerSpec, StdioServerSpec } from './config.js';
-import { stdioTransport, type SandboxedStdio, type SandboxedTransport, type WrappedCommand } from './channel-transport.js';
+import { MCP_MAX_MESSAGE_BYTES, MESSAGE_TOO_LARGE, stdioTransport, type SandboxedStdio, type SandboxedTransport, type WrappedCommand } from './channel-transport.js';
 import { ToolNameAllocator } from './names.js';
 
 export interface McpHubOptions {
@@ -32,6 +32,8 @@ export interface McpHubOptions {
   callTimeoutMs?: number;
   /** Timeout of connecting and listing tools. @default 30_000 */
   connectTimeoutMs?: number;
+  /** Largest message read from a stdio server; a larger result is an error naming it. @default MCP_MAX_MESSAGE_BYTES (64 MB) */
+  maxMessageBytes?: number;
   /**
    * Basics a stdio server may inherit from the agent's environment besides what it declares.
    * @default PATH, HOME, LANG, LC_ALL, TMPDIR, TERM, USER, LOGNAME, SHELL taken from `env`
@@ -76,6 +78,8 @@ interface ServerEntry {
   client?: Client;
   /** set when the connection closed under us; the next call reconnects */
   dropped: boolean;
+  /** set when the server sent a message past `maxMessageBytes` (the SDK then drops the connection) */
+  oversized?: boolean;
   tools: McpWireTool[];
   /** the transport actually used (`http` may have fallen back to `sse`) */
   transport?: 'stdio' | 'http' | 'sse';
@@ -195,6 +199,11 @@ export class McpHub {
         if (signal?.aborted) throw new DeepAgentError('cancelled', `call to ${server}/${tool} was cancelled`);
         if (err instanceof McpError && err.code === ErrorCode.RequestTimeout) {
           throw new DeepAgentError('mcp_error', `${server}/${tool} timed out after ${Math.round(this.callTimeoutMs / 1000)} s`);
+        }
+        if (e.oversized) {
+          e.oversized = false;
+          const mb = Math.round((this.options.maxMessageBytes ?? MCP_MAX_MESSAGE_BYTES) / 1024 / 1024);
+          throw new DeepAgentError('mcp_error', `${server}/${tool} answered with more than ${mb} MB, the most one MCP message may carry here; ask for less (a page, a filter, a range)`);
         }
         if (isConnectionError(err) && !reconnected) {
           reconnected = true;
@@ -321,6 +330,7 @@ export class McpHub {
       how = 'kind' in wrapped ? wrapped : { kind: 'command', line: wrapped };
     }
     return stdioTransport(how, {
+      ...(this.options.maxMessageBytes ? { maxMessageBytes: this.options.maxMessageBytes } : {}),
       onStderr: (chunk) => {
         e.stderrTail = (e.stderrTail + chunk).slice(-2000);
       },
@@ -342,6 +352,12 @@ export class McpHub {
     };
     try {
       await client.connect(transport, { timeout: this.connectTimeoutMs });
+      // The client owns `onerror` once connected; an overflow is remembered so the call can say what happened.
+      const onerror = transport.onerror;
+      transport.onerror = (err) => {
+        if (MESSAGE_TOO_LARGE.test(err.message)) e.oversized = true;
+        onerror?.(err);
+      };
     } catch (err) {
       await client.close().catch(() => {});
       throw err;

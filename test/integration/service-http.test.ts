@@ -1,5 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approvalPolicyFor } from '../../lib/assembly/index.js';
@@ -25,6 +26,7 @@ const SCRIPTS: Record<string, (turn: number, req: CapturedRequest) => ScriptedRe
   approve: (turn) => (turn === 1 ? { toolUses: [{ name: 'write_file', input: { path: 'approved.txt', content: 'approved run' } }] } : { text: 'done after approval' }),
   deny: (turn) => (turn === 1 ? { toolUses: [{ name: 'write_file', input: { path: 'important.txt', content: 'overwritten' } }] } : { text: 'gave up' }),
   broken: () => ({ error: { status: 400, message: 'scripted permanent failure' } }),
+  flaky: () => ({ error: { status: 500, message: 'scripted server failure' } }),
   quick: () => ({ text: 'quick answer' }),
 };
 
@@ -114,6 +116,26 @@ describe('POST /tasks validation', () => {
     const mcp = await api('/mcp-server-definitions');
     expect(mcp.status).toBe(501);
     expect(await mcp.json()).toMatchObject({ error: { code: 'not_implemented' } });
+  });
+});
+
+describe('requests the app cannot represent', () => {
+  it('answers `OPTIONS *` and a backslash path with 400 JSON in the error shape, not an empty body', async () => {
+    for (const target of ['*', '/tasks\\..\\x']) {
+      // act: raw HTTP, since fetch cannot send an asterisk-form target
+      const raw = await new Promise<string>((resolve, reject) => {
+        const sock = connect(svc.port, '127.0.0.1', () => sock.write(`OPTIONS ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`));
+        let out = '';
+        sock.on('data', (d) => (out += d));
+        sock.on('end', () => resolve(out));
+        sock.on('error', reject);
+      });
+      // assess
+      expect(raw, target).toMatch(/^HTTP\/1\.1 400 /);
+      expect(raw).toMatch(/content-type: application\/json/i);
+      const body = JSON.parse(raw.slice(raw.indexOf('{'), raw.lastIndexOf('}') + 1)) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('invalid_input');
+    }
   });
 });
 
@@ -207,13 +229,24 @@ describe('approvals', () => {
 });
 
 describe('failures', () => {
-  it('a task whose model always fails is failed after N attempts with its error recorded', async () => {
-    const { body } = await submit({ prompt: 'broken model' });
+  it('a task whose model always fails (500) is failed after N attempts with its error recorded', async () => {
+    const { body } = await submit({ prompt: 'flaky model' });
     const record = await settled(body.taskId, 'failed');
     expect(record.attempts).toBe(2);
-    expect(record.error).toMatchObject({ code: 'model_error', message: expect.stringContaining('scripted permanent failure') });
+    expect(record.error).toMatchObject({ code: 'model_error', message: expect.stringContaining('scripted server failure') });
     const types = (await events(body.taskId)).map((e) => e.type);
     expect(types.filter((t) => t === 'task.retrying')).toHaveLength(1);
+    expect(types.at(-1)).toBe('task.failed');
+    expect(svc.storage.queue.listDead().map((m) => m.taskId)).toContain(body.taskId);
+  });
+
+  it('a model answer that cannot succeed (400) is not retried: failed and dead after one attempt', async () => {
+    const { body } = await submit({ prompt: 'broken model' });
+    const record = await settled(body.taskId, 'failed');
+    expect(record.attempts).toBe(1);
+    expect(record.error).toMatchObject({ code: 'model_error', message: expect.stringContaining('scripted permanent failure') });
+    const types = (await events(body.taskId)).map((e) => e.type);
+    expect(types.filter((t) => t === 'task.retrying')).toHaveLength(0);
     expect(types.at(-1)).toBe('task.failed');
     expect(svc.storage.queue.listDead().map((m) => m.taskId)).toContain(body.taskId);
   });
