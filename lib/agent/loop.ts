@@ -162,17 +162,19 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
 
   const allTools = [...builtinTools(), ...(options.tools ?? [])];
 
+  // The task's egress allowlist bounds every command of its sandbox.
+  const network = initial.network ? { network: initial.network } : {};
   let sandboxPromise: Promise<Sandbox> | undefined;
   const getSandbox = () =>
     (sandboxPromise ??= (async () => {
       let created: Sandbox | undefined;
       const id = await journal.step('sandbox:create', async () => {
-        created = await sandboxProvider.create({ taskId, metadata: { taskId, ...(initial.accountId ? { accountId: initial.accountId } : {}) } });
+        created = await sandboxProvider.create({ taskId, ...network, metadata: { taskId, ...(initial.accountId ? { accountId: initial.accountId } : {}) } });
         return created.id;
       });
       if (created) return created;
       // A replay: reattach to the sandbox the first run created, where the provider can.
-      return sandboxProvider.connect ? sandboxProvider.connect(id, { taskId }) : sandboxProvider.create({ taskId });
+      return sandboxProvider.connect ? sandboxProvider.connect(id, { taskId, ...network }) : sandboxProvider.create({ taskId, ...network });
     })());
 
   let usage: Usage = initial.usage ?? emptyUsage();

@@ -7,6 +7,7 @@ import * as z from 'zod';
 // The file, not lib/model's index: the index loads the Anthropic SDK, which the API and dispatcher Lambdas
 // (that read this schema) never need.
 import { DEFAULT_MODEL } from '../model/prices.js';
+import { isValidAllowedDomainEntry } from '@anthropic-ai/sandbox-runtime/dist/sandbox/domain-pattern.js';
 
 /** One environment variable: where it is read from, how it is parsed, and what the README says about it. */
 export interface Variable<S extends z.ZodType = z.ZodType> {
@@ -134,6 +135,15 @@ export const CONFIG_SCHEMA = {
       schema: positiveWholeNumber(),
       description: 'processes of one task\'s sandbox at once (a fork bomb is contained by it)',
       default: '`512`',
+    }),
+    networkAllow: variable({
+      name: 'DEEP_AGENT_NETWORK_ALLOW',
+      schema: list()
+        .transform((hosts) => hosts.map((h) => h.toLowerCase()))
+        .refine((hosts) => hosts.every(isValidAllowedDomainEntry), { error: 'must list hosts such as pkg.example.org, *.cdn.example.org or api.example.com:443 ("*" and "*.com" are too broad)' }),
+      description:
+        'default egress allowlist of a task that brings none (comma-separated hosts, `*.domain`, `host:port`); every command of the task, `network: true` included, reaches only these hosts, through a proxy',
+      default: 'none: `network: true` is the whole network',
     }),
     diskMb: variable({
       name: 'DEEP_AGENT_SANDBOX_DISK_MB',

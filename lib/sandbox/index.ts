@@ -21,7 +21,13 @@ export type SandboxProviderOverrides = Partial<BubblewrapSandboxProviderOptions>
  * await using sandbox = await provider.create({ taskId });
  */
 export async function createSandboxProvider(config: Config, overrides: SandboxProviderOverrides = {}): Promise<SandboxProvider> {
-  const options = { ...overrides, home: overrides.home ?? config.home, resourceLimits: { ...sandboxLimitsOf(config), ...overrides.resourceLimits } };
+  const networkAllow = overrides.networkAllow ?? (config.sandbox.networkAllow?.length ? config.sandbox.networkAllow : undefined);
+  const options = {
+    ...overrides,
+    home: overrides.home ?? config.home,
+    resourceLimits: { ...sandboxLimitsOf(config), ...overrides.resourceLimits },
+    ...(networkAllow ? { networkAllow } : {}),
+  };
   switch (config.sandbox.provider) {
     case 'local':
       return new BubblewrapSandboxProvider(options);

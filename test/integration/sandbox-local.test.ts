@@ -26,6 +26,7 @@ describeSandboxContract('bubblewrap', () => new BubblewrapSandboxProvider({ home
   maxOutputBytes: CAP,
   hostWorkspace,
   makeLimitedProvider: (resourceLimits) => new BubblewrapSandboxProvider({ home, resourceLimits }),
+  enforcesHostLists: true,
 });
 describeSandboxContract('unsafe-local', () => new UnsafeLocalSandboxProvider({ home, maxOutputBytes: CAP }), {
   maxOutputBytes: CAP,

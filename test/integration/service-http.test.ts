@@ -1,5 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer as createHttpServer } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +28,11 @@ const SCRIPTS: Record<string, (turn: number, req: CapturedRequest) => ScriptedRe
   deny: (turn) => (turn === 1 ? { toolUses: [{ name: 'write_file', input: { path: 'important.txt', content: 'overwritten' } }] } : { text: 'gave up' }),
   broken: () => ({ error: { status: 400, message: 'scripted permanent failure' } }),
   flaky: () => ({ error: { status: 500, message: 'scripted server failure' } }),
+  // The port of this machine's listener comes in the prompt: "netbound <port>".
+  netbound: (turn, req) =>
+    turn === 1
+      ? { toolUses: [{ name: 'run_command', input: { command: `curl -sS -m 5 http://127.0.0.1:${firstUserText(req).split(' ')[1]}/ 2>&1`, network: true } }] }
+      : { text: 'fetched' },
   quick: () => ({ text: 'quick answer' }),
 };
 
@@ -135,6 +141,38 @@ describe('requests the app cannot represent', () => {
       expect(raw).toMatch(/content-type: application\/json/i);
       const body = JSON.parse(raw.slice(raw.indexOf('{'), raw.lastIndexOf('}') + 1)) as { error: { code: string; message: string } };
       expect(body.error.code).toBe('invalid_input');
+    }
+  });
+});
+
+describe('network allowlists over HTTP', () => {
+  it('refuses a task network.allow that is too broad or not a host, queueing nothing', async () => {
+    for (const allow of [['*'], ['*.com'], ['not a host'], 'pkg.example.org']) {
+      const res = await api('/tasks', { method: 'POST', body: JSON.stringify({ prompt: 'quick', network: { allow } }) });
+      expect(res.status, JSON.stringify(allow)).toBe(400);
+      expect(await res.json()).toMatchObject({ error: { code: 'invalid_input' } });
+    }
+  });
+
+  it("keeps a task's network.allow on its record, and a command asking for network: true reaches only those hosts", async () => {
+    const listener = createHttpServer((_req, res) => res.end('hello from the listed host\n'));
+    await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+    const port = (listener.address() as { port: number }).port;
+    try {
+      const allowed = await submit({ prompt: `netbound ${port}`, network: { allow: [`127.0.0.1:${port}`] } });
+      const other = await submit({ prompt: `netbound ${port}`, network: { allow: [`127.0.0.1:${port + 1}`] } });
+      const [a, b] = await Promise.all([settled(allowed.body.taskId, 'succeeded'), settled(other.body.taskId, 'succeeded')]);
+      expect(a.network).toEqual({ allow: [`127.0.0.1:${port}`] });
+      // Both tasks ran the same command: one reached the listener, the other was refused by its proxy.
+      const outputs = server.requests
+        .filter((r) => firstUserText(r) === `netbound ${port}` && lastToolResults(r).size > 0)
+        .map((r) => [...lastToolResults(r).values()][0]!.text);
+      expect(outputs).toHaveLength(2);
+      expect(outputs.filter((t) => t.includes('hello from the listed host'))).toHaveLength(1);
+      expect(outputs.filter((t) => t.includes('blocked by network allowlist'))).toHaveLength(1);
+      expect(b.status).toBe('succeeded');
+    } finally {
+      listener.close();
     }
   });
 });

@@ -28,7 +28,8 @@ import {
   type LaunchRequest,
   type LocalSandboxProviderOptions,
 } from './sandbox.js';
-import { checkedEnv } from '../shared/index.js';
+import { checkedEnv, hostPatterns } from '../shared/index.js';
+import { EGRESS_SOCKET_DIR, egressForwarderArgv, egressProxyEnv } from './egress-proxy.js';
 
 /** A host path mounted read-only into the sandbox. */
 export interface ReadOnlyMount {
@@ -104,6 +105,8 @@ export class BubblewrapSandboxProvider implements SandboxProvider {
         ...checkedEnv(options.env),
       },
       removeWorkspace: this.options.removeWorkspace ?? false,
+      ...taskNetworkOf(options, this.options),
+      ...(this.options.hostOverrides ? { hostOverrides: this.options.hostOverrides } : {}),
     });
   }
 
@@ -120,6 +123,12 @@ export class BubblewrapSandboxProvider implements SandboxProvider {
     }
     return this.create(options);
   }
+}
+
+/** The task's allowlist, else the provider's default (`DEEP_AGENT_NETWORK_ALLOW`), checked. */
+export function taskNetworkOf(options: CreateSandboxOptions, provider: LocalSandboxProviderOptions): { taskNetwork?: { allow: string[] } } {
+  const allow = options.network?.allow ?? provider.networkAllow;
+  return allow ? { taskNetwork: { allow: hostPatterns(allow, 'network.allow') } } : {};
 }
 
 /** Builds bwrap command lines for one workspace. */
@@ -154,7 +163,15 @@ class BubblewrapLauncher implements CommandLauncher {
   }
 
   launch(request: LaunchRequest): ProcessSpec {
-    const network = request.network ? ['--share-net', '--ro-bind-try', '/etc/resolv.conf', '/etc/resolv.conf'] : ['--unshare-net'];
+    // A host list: a network namespace of its own whose one way out is the egress proxy's socket (mounted,
+    // bridged to 127.0.0.1:3128 by the forwarder); no resolv.conf, since the proxy resolves names.
+    const network = request.egress
+      ? ['--unshare-net', '--bind', request.egress.socketDir, EGRESS_SOCKET_DIR]
+      : request.network
+        ? ['--share-net', '--ro-bind-try', '/etc/resolv.conf', '/etc/resolv.conf']
+        : ['--unshare-net'];
+    const argv = request.egress ? egressForwarderArgv(request.argv) : request.argv;
+    const env = request.egress ? { ...request.env, ...egressProxyEnv() } : { ...request.env };
     // The sandbox's environment is bwrap's own, which the child inherits: values never go on bwrap's command
     // line, where any local user could read them in /proc/<pid>/cmdline. Variables that a spawner (the MCP
     // SDK's stdio transport) adds from the host are dropped unless the caller asked for them.
@@ -162,8 +179,8 @@ class BubblewrapLauncher implements CommandLauncher {
     return {
       command: this.bwrapPath,
       // The root (bwrap's own tmpfs holding /etc, /home, the mount points) is made read-only last.
-      args: [...this.fixedArgs, ...network, '--remount-ro', '/', ...unset, '--chdir', request.sandboxCwd, '--', ...request.argv],
-      env: { ...request.env },
+      args: [...this.fixedArgs, ...network, '--remount-ro', '/', ...unset, '--chdir', request.sandboxCwd, '--', ...argv],
+      env,
       cwd: '/',
     };
   }
