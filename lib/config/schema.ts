@@ -145,6 +145,25 @@ export const CONFIG_SCHEMA = {
         'default egress allowlist of a task that brings none (comma-separated hosts, `*.domain`, `host:port`); every command of the task, `network: true` included, reaches only these hosts, through a proxy',
       default: 'none: `network: true` is the whole network',
     }),
+    secrets: variable({
+      name: 'DEEP_AGENT_SANDBOX_SECRETS',
+      schema: text()
+        .transform((v, ctx) => {
+          const out: { name: string; hosts: string[] }[] = [];
+          for (const part of (v ?? '').split(';').map((p) => p.trim()).filter(Boolean)) {
+            const [name = '', hosts = ''] = part.split('=', 2).map((x) => x.trim());
+            const list = hosts.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+            if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || list.length === 0 || !list.every(isValidAllowedDomainEntry)) {
+              ctx.addIssue({ code: 'custom', message: `must be VAR=host1,host2;VAR2=host3 (at "${part}")` });
+              return z.NEVER;
+            }
+            out.push({ name, hosts: list });
+          }
+          return out;
+        }),
+      description:
+        '`VAR=host1,host2;VAR2=host3`: inside the sandbox each `VAR` holds a sentinel; its real value (from this environment) is put in only on HTTPS requests to those hosts, by the egress proxy (a command reaches them with a host list or a task allowlist)',
+    }),
     diskMb: variable({
       name: 'DEEP_AGENT_SANDBOX_DISK_MB',
       schema: positiveWholeNumber(),

@@ -7,12 +7,14 @@
  * ranges or this host's own addresses unless the address is listed literally.
  */
 import { lookup, type LookupAddress } from 'node:dns';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHttpProxyServer } from '@anthropic-ai/sandbox-runtime/dist/sandbox/http-proxy.js';
 import { createResolvedAddressGuard, type Resolver } from '@anthropic-ai/sandbox-runtime/dist/sandbox/resolved-address-guard.js';
+import { createMitmCA, disposeMitmCA, type MitmCA } from '@anthropic-ai/sandbox-runtime/dist/sandbox/mitm-ca.js';
 import { allowsHost } from '../shared/index.js';
 
 /** Where the proxy's socket directory is mounted inside the sandbox, and the port the forwarder listens on. */
@@ -25,10 +27,64 @@ export const EGRESS_PROXY_PORT = 3128;
  */
 export type HostOverrides = Record<string, string>;
 
+/**
+ * A credential the sandbox can use but never read: inside, the variable holds `sentinel`; the proxy puts
+ * `value` in its place only on requests to `hosts`, over TLS it terminates and re-encrypts to the real host.
+ */
+export interface MaskedCredential {
+  name: string;
+  sentinel: string;
+  value: string;
+  hosts: readonly string[];
+}
+
 export interface EgressProxyOptions {
   /** Host patterns this command may reach (already bounded by its task). */
   allow: readonly string[];
   hostOverrides?: HostOverrides;
+  /** Credentials to substitute; with any, `ca` must be given. */
+  credentials?: readonly MaskedCredential[];
+  /** The sandbox's interception CA (one per sandbox run), trusted inside through the files `open` writes. */
+  ca?: MitmCA;
+}
+
+/** File names, in the socket directory, of the interception CA and of the CA plus this host's roots. */
+export const EGRESS_CA_FILE = 'ca.pem';
+export const EGRESS_TRUST_BUNDLE_FILE = 'trust-bundle.pem';
+
+/**
+ * A new interception CA for one sandbox (RSA-2048, made by the sandbox-runtime with node-forge); dispose it
+ * with `disposeInterceptionCa` when the sandbox closes.
+ */
+export function createInterceptionCa(): MitmCA {
+  return createMitmCA({});
+}
+
+export function disposeInterceptionCa(ca: MitmCA): Promise<void> {
+  return disposeMitmCA(ca);
+}
+
+/** The credentials that apply to a request to `host` (by the credential's host patterns, any port). */
+function credentialsFor(credentials: readonly MaskedCredential[], host: string): MaskedCredential[] {
+  return credentials.filter((c) => c.hosts.some((pattern) => allowsHost(pattern, host, 0) || allowsHost(pattern, host, 443)));
+}
+
+/** Puts real values where sentinels are, in every header value and inside `Basic` credentials (git over https). */
+function substituteHeaders(headers: IncomingHttpHeaders, credentials: readonly MaskedCredential[]): void {
+  const swap = (v: string) => credentials.reduce((out, c) => out.split(c.sentinel).join(c.value), v);
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    const one = (v: string) => {
+      const basic = /^(basic\s+)([A-Za-z0-9+/=]+)$/i.exec(v);
+      if (basic) {
+        const decoded = Buffer.from(basic[2]!, 'base64').toString('utf8');
+        const swapped = swap(decoded);
+        if (swapped !== decoded) return `${basic[1]}${Buffer.from(swapped, 'utf8').toString('base64')}`;
+      }
+      return swap(v);
+    };
+    headers[name] = Array.isArray(value) ? value.map(one) : one(value);
+  }
 }
 
 /**
@@ -47,6 +103,8 @@ export class EgressProxy {
     private readonly server: Server,
     /** Host directory holding the socket (mode 0700), mounted into the sandbox. */
     readonly socketDir: string,
+    /** True when it intercepts TLS for credentials: the sandbox must trust the CA files in `socketDir`. */
+    readonly intercepts: boolean,
   ) {}
 
   static open(options: EgressProxyOptions): EgressProxy {
@@ -65,15 +123,33 @@ export class EgressProxy {
       allowedDomains: [...allow, ...Object.values(overrides)],
       ...(resolve ? { resolve } : {}),
     });
+    const credentials = options.credentials ?? [];
+    const ca = credentials.length ? options.ca : undefined;
     const server = createHttpProxyServer({
       filter: (port, host) => allow.some((pattern) => allowsHost(pattern, host, port)),
       lookupFor: (port) => guard.lookupFor(port),
+      ...(ca
+        ? {
+            mitmCA: ca,
+            // Only a credential's hosts are intercepted; any other CONNECT stays an opaque, end-to-end tunnel.
+            shouldTerminateTLS: (host: string) => credentialsFor(credentials, host).length > 0,
+            mutateHeaders: (headers: IncomingHttpHeaders, host: string) => substituteHeaders(headers, credentialsFor(credentials, host)),
+            getBodySubstitutions: (host: string) => {
+              const pairs = credentialsFor(credentials, host).map((c) => ({ sentinel: Buffer.from(c.sentinel), realValue: Buffer.from(c.value) }));
+              return pairs.length ? pairs : undefined;
+            },
+          }
+        : {}),
     });
     const socketDir = mkdtempSync(join(tmpdir(), 'deep-agent-egress-'));
+    if (ca) {
+      writeFileSync(join(socketDir, EGRESS_CA_FILE), ca.certPem, { mode: 0o644 });
+      copyFileSync(ca.trustBundlePath, join(socketDir, EGRESS_TRUST_BUNDLE_FILE));
+    }
     // A pipe is bound synchronously by listen(); the socket file exists when this returns.
     server.listen(join(socketDir, 'proxy.sock'));
     server.unref();
-    return new EgressProxy(server, socketDir);
+    return new EgressProxy(server, socketDir, Boolean(ca));
   }
 
   async close(): Promise<void> {
@@ -100,6 +176,23 @@ export function egressProxyEnv(): Record<string, string> {
     NO_PROXY: '',
     no_proxy: '',
     NODE_USE_ENV_PROXY: '1',
+  };
+}
+
+/**
+ * The environment that makes a command's TLS clients trust the interception CA: Node adds it to its roots;
+ * the others (OpenSSL, curl, Python requests, git, pip) replace their roots, so they get the CA plus this
+ * host's roots. The system bundle path is covered by a bind mount (see the bubblewrap launcher).
+ */
+export function egressTrustEnv(): Record<string, string> {
+  const bundle = `${EGRESS_SOCKET_DIR}/${EGRESS_TRUST_BUNDLE_FILE}`;
+  return {
+    NODE_EXTRA_CA_CERTS: `${EGRESS_SOCKET_DIR}/${EGRESS_CA_FILE}`,
+    SSL_CERT_FILE: bundle,
+    CURL_CA_BUNDLE: bundle,
+    REQUESTS_CA_BUNDLE: bundle,
+    GIT_SSL_CAINFO: bundle,
+    PIP_CERT: bundle,
   };
 }
 

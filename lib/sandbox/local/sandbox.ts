@@ -27,7 +27,8 @@ import {
   type NetworkRequest,
   type TaskNetwork,
 } from '../shared/index.js';
-import { EgressProxy, type HostOverrides } from './egress-proxy.js';
+import { EgressProxy, createInterceptionCa, disposeInterceptionCa, type HostOverrides, type MaskedCredential } from './egress-proxy.js';
+import type { MitmCA } from '@anthropic-ai/sandbox-runtime/dist/sandbox/mitm-ca.js';
 import { WorkspaceFiles } from './workspace.js';
 import { killProcessGroup, runProcess, startBackgroundProcess, waitForExit, type ProcessResult, type ProcessSpec } from './process.js';
 import { ResourceControl, type LimitCounters } from './resource-control.js';
@@ -46,8 +47,11 @@ export interface LaunchRequest {
   env: Record<string, string>;
   /** The host's whole network (`network: true` with no task allowlist). */
   network: boolean;
-  /** Only the hosts of this proxy: a network namespace of its own whose one way out is the proxy's socket. */
-  egress?: { socketDir: string };
+  /**
+   * Only the hosts of this proxy: a network namespace of its own whose one way out is the proxy's socket;
+   * `trust`: the proxy intercepts TLS for masked credentials, so its CA files in `socketDir` are trusted.
+   */
+  egress?: { socketDir: string; trust: boolean };
 }
 
 /** Turns a launch request into a host command line. */
@@ -80,6 +84,8 @@ export interface LocalSandboxInit {
   taskNetwork?: TaskNetwork;
   /** Fixed name resolution of the egress proxies (a test seam). */
   hostOverrides?: HostOverrides;
+  /** Credentials whose sentinels are in `baseEnv`; their values stay on this side, for the proxies. */
+  maskedCredentials?: MaskedCredential[];
 }
 
 /**
@@ -97,6 +103,8 @@ export class LocalSandbox implements Sandbox {
   private readonly live = new Set<ChildProcess>();
   /** Egress proxies of processes that outlive the call that started them (wrapSpawn, background, stdio). */
   private readonly proxies = new Set<EgressProxy>();
+  /** The interception CA of this sandbox's run, made on the first proxy that substitutes a credential. */
+  private ca?: MitmCA;
   private closing?: Promise<void>;
   /** What was left of the disk quota after the last command (for `wrapSpawn`, which cannot wait). */
   private fileSizeCap: number;
@@ -240,7 +248,7 @@ export class LocalSandbox implements Sandbox {
       sandboxCwd: this.sandboxPathOf(hostCwd),
       env: { ...this.init.baseEnv, ...checkedEnv(spec.env) },
       network,
-      ...(proxy ? { egress: { socketDir: proxy.socketDir } } : {}),
+      ...(proxy ? { egress: { socketDir: proxy.socketDir, trust: proxy.intercepts } } : {}),
     }), this.fileSizeCap);
     return { command: launched.command, args: launched.args, env: launched.env, ...(launched.cwd ? { cwd: launched.cwd } : {}) };
   }
@@ -309,6 +317,7 @@ export class LocalSandbox implements Sandbox {
     for (const child of children) killProcessGroup(child);
     await Promise.all(children.map((c) => waitForExit(c, 2000)));
     await Promise.all([...this.proxies].map((p) => this.releaseProxy(p)));
+    if (this.ca) await disposeInterceptionCa(this.ca);
     await this.init.control.close();
     if (this.init.removeWorkspace) {
       await rm(this.init.hostRoot, { recursive: true, force: true });
@@ -331,7 +340,7 @@ export class LocalSandbox implements Sandbox {
     if (!isDir) throw new DeepAgentError('invalid_input', `cwd ${cwd} is not a directory in the workspace`);
     const checked = { ...this.init.baseEnv, ...checkedEnv(env) };
     const { network, proxy } = this.networkOf(requested);
-    const request: LaunchRequest = { argv, hostCwd, sandboxCwd: this.sandboxPathOf(hostCwd), env: checked, network, ...(proxy ? { egress: { socketDir: proxy.socketDir } } : {}) };
+    const request: LaunchRequest = { argv, hostCwd, sandboxCwd: this.sandboxPathOf(hostCwd), env: checked, network, ...(proxy ? { egress: { socketDir: proxy.socketDir, trust: proxy.intercepts } } : {}) };
     return { request, ...(proxy ? { proxy } : {}) };
   }
 
@@ -343,7 +352,13 @@ export class LocalSandbox implements Sandbox {
     const egress = egressFor(requested, this.init.taskNetwork);
     if (egress.kind === 'none') return { network: false };
     if (egress.kind === 'open' || this.init.launcher.network === 'on') return { network: true };
-    const proxy = EgressProxy.open({ allow: egress.allow, ...(this.init.hostOverrides ? { hostOverrides: this.init.hostOverrides } : {}) });
+    const credentials = this.init.maskedCredentials ?? [];
+    if (credentials.length) this.ca ??= createInterceptionCa();
+    const proxy = EgressProxy.open({
+      allow: egress.allow,
+      ...(this.init.hostOverrides ? { hostOverrides: this.init.hostOverrides } : {}),
+      ...(credentials.length && this.ca ? { credentials, ca: this.ca } : {}),
+    });
     return { network: false, proxy };
   }
 
@@ -404,6 +419,12 @@ export interface LocalSandboxProviderOptions {
   networkAllow?: readonly string[];
   /** Fixed name resolution of the egress proxies, consulted before DNS (a test seam: a local server for a listed name). */
   hostOverrides?: HostOverrides;
+  /**
+   * Credentials the sandbox can use but never read (`DEEP_AGENT_SANDBOX_SECRETS`): inside, each variable holds a
+   * sentinel; the egress proxy substitutes the value only on requests to its hosts (and only for commands whose
+   * network reaches them through the proxy: a host list, or a task allowlist).
+   */
+  maskedCredentials?: readonly { name: string; value: string; hosts: readonly string[] }[];
   /**
    * Delete the workspace (and the sandbox's HOME) on `close()`. The default keeps them so that the user can
    * inspect what the agent did.
