@@ -30,7 +30,8 @@ const provider = new BubblewrapSandboxProvider({
   maskedCredentials: [{ name: 'API_TOKEN', value: real, hosts: ['api.secrets.test'] }],
 });
 const sandbox = await provider.create({ taskId: 'masked-1' });
-const network = ['api.secrets.test', 'other.secrets.test'];
+// The names resolve to this machine's loopback (the override), which the proxy refuses unless it is listed too.
+const network = ['api.secrets.test', 'other.secrets.test', '127.0.0.1:' + port];
 const curl = (path, host, extra) => 'curl -sS -m 10 ' + extra + ' https://' + host + ':' + port + path + ' 2>&1; echo';
 const out = {};
 out.seen = (await sandbox.run('env | grep ^API_TOKEN=; cat /proc/self/environ | tr "\\\\000" "\\\\n" | grep ^API_TOKEN=; echo "$API_TOKEN" > token.txt; cat token.txt; grep -rsl real-secret /workspace /home /tmp /run /etc 2>/dev/null; echo end')).stdout;

@@ -32,6 +32,9 @@ import {
 import { checkedEnv, hostPatterns } from '../shared/index.js';
 import { EGRESS_SOCKET_DIR, EGRESS_TRUST_BUNDLE_FILE, egressForwarderArgv, egressProxyEnv, egressTrustEnv, type MaskedCredential } from './egress-proxy.js';
 
+/** Where the forwarder's socat may be (the sandbox sees the host's /usr and its /bin link or dir). */
+const SOCAT_PATHS = ['/usr/bin/socat', '/usr/local/bin/socat', '/bin/socat'];
+
 /** System CA bundles that programs read by default (Debian/Ubuntu, Fedora/RHEL); each present one is covered. */
 const SYSTEM_CA_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/cert.pem'];
 
@@ -185,6 +188,9 @@ class BubblewrapLauncher implements CommandLauncher {
   }
 
   launch(request: LaunchRequest): ProcessSpec {
+    if (request.egress && !SOCAT_PATHS.some((path) => existsSync(path))) {
+      throw new DeepAgentError('sandbox_unavailable', 'a host list in network needs socat in the sandbox (it bridges the egress proxy): install it (apt-get install socat)');
+    }
     // A host list: a network namespace of its own whose one way out is the egress proxy's socket (mounted,
     // bridged to 127.0.0.1:3128 by the forwarder); no resolv.conf, since the proxy resolves names.
     const network = request.egress

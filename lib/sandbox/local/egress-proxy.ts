@@ -17,13 +17,19 @@ import { createResolvedAddressGuard, type Resolver } from '@anthropic-ai/sandbox
 import { createMitmCA, disposeMitmCA, type MitmCA } from '@anthropic-ai/sandbox-runtime/dist/sandbox/mitm-ca.js';
 import { allowsHost } from '../shared/index.js';
 
+/**
+ * Besides the sandbox-runtime's own denials (loopback, link-local, metadata, multicast, this host's addresses),
+ * a name may not resolve into private or shared address space unless that address is listed literally.
+ */
+const PRIVATE_RANGES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7'];
+
 /** Where the proxy's socket directory is mounted inside the sandbox, and the port the forwarder listens on. */
 export const EGRESS_SOCKET_DIR = '/run/deep-agent-egress';
 export const EGRESS_PROXY_PORT = 3128;
 
 /**
  * Fixed names for this proxy's resolution (name -> address), consulted before DNS: the test seam that lets a
- * local HTTPS server stand for a listed host. An overridden address counts as listed literally.
+ * local HTTPS server stand for a listed host. The address is still judged: a loopback one must be listed too.
  */
 export type HostOverrides = Record<string, string>;
 
@@ -120,7 +126,8 @@ export class EgressProxy {
         }
       : undefined;
     const guard = createResolvedAddressGuard({
-      allowedDomains: [...allow, ...Object.values(overrides)],
+      allowedDomains: allow,
+      deniedResolvedAddresses: PRIVATE_RANGES,
       ...(resolve ? { resolve } : {}),
     });
     const credentials = options.credentials ?? [];
