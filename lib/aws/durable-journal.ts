@@ -5,12 +5,16 @@
  *
  * Step results are kept small (256 KB per step, 100 MB per execution): a result whose JSON is larger than
  * `maxInlineBytes` is written to S3 under `tasks/<id>/transcript/` and only its key is checkpointed.
+ *
+ * The SDK numbers operations in the order they start, on one counter per context. A `child` is a
+ * `runInChildContext` with a counter of its own, so the concurrent tool calls of a turn (sub-agents, approvals)
+ * keep their operation ids whatever order they finish in, and a replay finds each operation where it was.
  */
 import { randomUUID } from 'node:crypto';
 import type { DurableContext } from '@aws/durable-execution-sdk-js';
 import { SendDurableExecutionCallbackSuccessCommand } from '@aws-sdk/client-lambda';
 import type { ApprovalDecision, ApprovalRequest, StepJournal } from '../agent/journal.js';
-import { DeepAgentError, toErrorInfo, type SerializedError } from '../errors/index.js';
+import { DeepAgentError, isRetryable, toErrorInfo, type SerializedError } from '../errors/index.js';
 import type { LambdaSender } from './dispatcher.js';
 
 /** Where large step results go (S3TaskStore fits). */
@@ -40,7 +44,22 @@ export interface DurableJournalOptions {
   maxInlineBytes?: number;
   /** How long an approval may wait. @default 24 hours */
   approvalTimeoutSeconds?: number;
+  /**
+   * Operations one execution's history may hold; the loop stops a task before it needs more.
+   * @default DURABLE_OPERATION_QUOTA
+   */
+  operationQuota?: number;
 }
+
+/**
+ * Operations in one durable execution's history. AWS's own figure is not settled in the notes this project
+ * keeps: DESIGN.md says 3,000, the Rust durable SDK's LIMITS documents 25,000 operations of history. The lower
+ * one is the default, so a task never reaches an unrecordable state under either.
+ */
+export const DURABLE_OPERATION_QUOTA = 3_000;
+
+/** The durable step limit; a larger result could not be checkpointed. */
+const CHECKPOINT_LIMIT_BYTES = 256 * 1024;
 
 /** What a step checkpoints: the value, a reference to S3, or the error it threw (codes survive replay). */
 type Checkpoint = { value?: unknown } | { ref: string } | { error: SerializedError };
@@ -48,7 +67,7 @@ type Checkpoint = { value?: unknown } | { ref: string } | { error: SerializedErr
 function serialise(e: unknown): SerializedError {
   if (e instanceof DeepAgentError) return e.toObject();
   const info = toErrorInfo(e);
-  return { errorType: 'Error', code: info.code, message: info.message };
+  return { errorType: 'Error', code: info.code, message: info.message, retryable: isRetryable(e) };
 }
 
 /**
@@ -60,12 +79,31 @@ function serialise(e: unknown): SerializedError {
  */
 export class DurableJournal implements StepJournal {
   private readonly maxInlineBytes: number;
+  readonly operationQuota: number;
 
   constructor(
     protected readonly context: DurableContext,
     private readonly options: DurableJournalOptions,
   ) {
     this.maxInlineBytes = options.maxInlineBytes ?? 200_000;
+    this.operationQuota = options.operationQuota ?? DURABLE_OPERATION_QUOTA;
+  }
+
+  /**
+   * A `runInChildContext`: `fn` gets a journal on the child context. A project error thrown in the child is
+   * checkpointed with the child's result (code and `retryable` intact), so a replay sees the same outcome.
+   */
+  async child<T>(name: string, fn: (journal: StepJournal) => Promise<T>): Promise<T> {
+    const outcome = await this.context.runInChildContext<{ value?: T } | { error: SerializedError }>(name, async (childContext) => {
+      try {
+        return { value: await fn(new DurableJournal(childContext, this.options)) };
+      } catch (e) {
+        if (e instanceof DeepAgentError) return { error: e.toObject() };
+        throw e; // the SDK's own errors (and bugs) fail the child as they would fail the execution
+      }
+    });
+    if ('error' in outcome) throw DeepAgentError.fromObject(outcome.error);
+    return outcome.value as T;
   }
 
   async step<T>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -78,6 +116,10 @@ export class DurableJournal implements StepJournal {
           if (json !== undefined && Buffer.byteLength(json) > this.maxInlineBytes && this.options.transcripts) {
             // The key is checkpointed, so it need not be derivable: a suffix keeps like-named steps apart.
             return { ref: await this.options.transcripts.putTranscript(this.options.taskId, `${name}-${randomUUID().slice(0, 8)}`, json) };
+          }
+          if (json !== undefined && Buffer.byteLength(json) > CHECKPOINT_LIMIT_BYTES) {
+            // Without a transcript store the value cannot be kept: record why, rather than fail the execution.
+            return { error: DeepAgentError.nonRetryable('internal', `the result of step ${name} (${Buffer.byteLength(json)} bytes) exceeds the 256 KB checkpoint limit`).toObject() };
           }
           return { value };
         } catch (e) {

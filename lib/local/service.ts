@@ -7,14 +7,13 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
-import type { ApprovalPolicy, RunTaskOptions } from '../agent/index.js';
+import { localApprovalPolicy, type ApprovalPolicy, type RunTaskOptions } from '../agent/index.js';
 import type { Env } from '../config/index.js';
 import { DeepAgentError } from '../errors/index.js';
 import { bearerTokenAuth, createHttpApp } from '../http/index.js';
 import type { Clock } from './database.js';
 import { scheduleSlotKey, Scheduler } from './scheduler.js';
 import { openLocalStorage, type LocalStorage } from './storage.js';
-import { destructiveApprovalPolicy } from '../mcp/index.js';
 import type { ModelClient } from '../model/index.js';
 import type { SandboxProvider } from '../sandbox/index.js';
 import type { Redactor } from '../secrets/index.js';
@@ -93,15 +92,8 @@ export function readApiToken(home: string, configured?: string): string | undefi
   return existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined;
 }
 
-/**
- * Approval policy of the local service: tools matching `approveTools` globs always ask; `extra` (the runtime's
- * configured policy, which covers MCP destructive annotations) is asked first.
- */
-export function localApprovalPolicy(approveTools: string[], extra?: ApprovalPolicy): ApprovalPolicy {
-  // Annotation-based approval (DEEP_AGENT_APPROVAL=destructive) comes with `extra`, from the runtime's config.
-  const byName = destructiveApprovalPolicy({ always: approveTools, scope: [] });
-  return (tool, input) => extra?.(tool, input) ?? byName(tool, input);
-}
+/** The local service's approval policy now lives with the agent's approvals; exported here as before. */
+export { localApprovalPolicy };
 
 export interface LocalServiceOptions {
   home: string;

@@ -2,9 +2,8 @@
  * The local queue worker: takes task messages from the SQLite queue and runs them with a persisted step
  * journal, so a crashed or stopped worker's tasks resume where they were.
  */
-import { runTask, type ApprovalPolicy, type RunTaskOptions } from '../agent/index.js';
+import { isSuspension, runTask, type ApprovalPolicy, type RunTaskOptions } from '../agent/index.js';
 import { hasCode, toErrorInfo } from '../errors/index.js';
-import { SUSPENDED } from './journal.js';
 import type { ReceivedMessage } from './queue.js';
 import type { LocalStorage } from './storage.js';
 import type { ModelClient } from '../model/index.js';
@@ -237,7 +236,7 @@ export class TaskWorker {
       // Cancelled between the read above and the run's own first read: the run returned without an end.
       if (final.status === 'cancelled' && !final.finishedAt) await this.settleCancelled(taskId);
     } catch (e) {
-      if (hasCode(e, SUSPENDED)) {
+      if (isSuspension(e)) {
         queue.delete(receiptHandle);
         // Decided between the run's last look and the delete: that decision's resume found the message still
         // here (and sent nothing), so the task is queued again here.

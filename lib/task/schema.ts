@@ -70,6 +70,8 @@ export const TaskRecordSchema = z.object({
   steps: z.number().int().nonnegative(),
   budget: BudgetSchema.optional(),
   mcpServers: z.array(z.string()).optional(),
+  /** Sandboxes the task created (provider ids), written when one is created, so cancel and a sweeper can kill them. */
+  sandboxIds: z.array(z.string()).optional(),
 });
 export type TaskRecord = z.infer<typeof TaskRecordSchema>;
 

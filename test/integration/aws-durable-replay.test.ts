@@ -89,7 +89,7 @@ class ApprovalDocs {
 }
 
 interface Harness {
-  runner: LocalDurableTestRunner<unknown, unknown>;
+  runner: LocalDurableTestRunner<unknown>;
   store: MemoryTaskStore;
   approvals: ApprovalDocs;
   taskId: string;
@@ -159,7 +159,7 @@ async function runToEnd(h: Harness, decide: (p: PendingApproval) => { approve: b
       15_000,
       5,
     );
-    if (next === 'done') break;
+    if (next === 'done' || next === undefined) break;
     // Decide only once the invocation has suspended, so the next one replays the whole history.
     await until(async () => h.invocations.ended === h.invocations.started, Boolean, 15_000, 5);
     decided.add(next.approvalId);
