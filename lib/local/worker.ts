@@ -125,14 +125,16 @@ export class TaskWorker {
   /** A parked run leaves a cloud sandbox paused for its next run; a task that ends without one closes it here. */
   private async closeLeftSandbox(taskId: string): Promise<void> {
     const { sandboxProvider } = this.options;
-    const journal = this.options.storage.journal(taskId);
-    if (!sandboxProvider.connect || !journal.has('sandbox:create')) return;
-    const sandboxId = await journal.step<string>('sandbox:create', async () => '');
-    // Best effort: a sandbox that an earlier run already closed (or that expired) is simply not there.
-    await sandboxProvider
-      .connect(sandboxId, { taskId })
-      .then((sandbox) => sandbox.close())
-      .catch(() => {});
+    if (!sandboxProvider.connect) return;
+    // The run records each sandbox it creates on the task record.
+    const sandboxIds = (await this.options.store.get(taskId))?.sandboxIds ?? [];
+    for (const sandboxId of sandboxIds) {
+      // Best effort: a sandbox that an earlier run already closed (or that expired) is simply not there.
+      await sandboxProvider
+        .connect(sandboxId, { taskId })
+        .then((sandbox) => sandbox.close())
+        .catch(() => {});
+    }
   }
 
   /** Aborts a task running in this worker; true when it was running here. */
