@@ -6,10 +6,12 @@
  */
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { ListDurableExecutionsByFunctionCommand, StopDurableExecutionCommand } from '@aws-sdk/client-lambda';
-import { ApprovalBodySchema, parseBody, TaskService, type TaskQueueSender } from '../task/index.js';
+import { maxStepsWithin } from '../agent/index.js';
+import { DeepAgentError } from '../errors/index.js';
+import { ApprovalBodySchema, parseBody, SubmitTaskSchema, TaskService, type TaskQueueSender, type TaskSource } from '../task/index.js';
 import { isTerminal, type TaskRecord } from '../task/index.js';
 import type { LambdaSender } from './dispatcher.js';
-import { resolveApproval } from './durable-journal.js';
+import { DURABLE_OPERATION_QUOTA, resolveApproval } from './durable-journal.js';
 import type { S3TaskStore } from './s3-task-store.js';
 import type { EventBridgeSchedules } from './schedules.js';
 import { formatTaskMessage, type TaskMessage } from './task-message.js';
@@ -42,6 +44,8 @@ export interface DurableTaskServiceDeps {
   agentFunctionName: string;
   schedules?: EventBridgeSchedules;
   newId?: () => string;
+  /** Operations one durable execution may hold (bounds `budget.maxSteps` at submit). @default DURABLE_OPERATION_QUOTA */
+  operationQuota?: number;
 }
 
 /**
@@ -75,6 +79,16 @@ export class DurableTaskService extends TaskService {
       ...(deps.schedules ? { schedules: deps.schedules } : {}),
       ...(deps.newId ? { newId: deps.newId } : {}),
     });
+  }
+
+  /** Refuses (400) a `maxSteps` whose turns could not all fit in one durable execution's operation quota. */
+  override async submit(accountId: string, body: unknown, source?: TaskSource): Promise<{ record: TaskRecord; created: boolean }> {
+    const maxSteps = parseBody(SubmitTaskSchema, body, 'task').budget?.maxSteps;
+    const fits = maxStepsWithin(this.deps.operationQuota ?? DURABLE_OPERATION_QUOTA);
+    if (maxSteps !== undefined && maxSteps > fits) {
+      throw new DeepAgentError('invalid_input', `invalid task: budget.maxSteps: at most ${fits} model turns fit in one durable execution (${maxSteps} asked)`);
+    }
+    return super.submit(accountId, body, source);
   }
 
   override async cancel(accountId: string, taskId: string): Promise<TaskRecord> {

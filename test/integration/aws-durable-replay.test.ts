@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { withDurableExecution, type DurableContext } from '@aws/durable-execution-sdk-js';
 import { LocalDurableTestRunner } from '@aws/durable-execution-sdk-js-testing';
-import { runTask } from '../../lib/agent/index.js';
-import { createAgentHandler, DurableJournal, type PendingApproval } from '../../lib/aws/index.js';
+import { maxStepsWithin, runTask } from '../../lib/agent/index.js';
+import { createAgentHandler, DURABLE_OPERATION_QUOTA, DurableJournal, DurableTaskService, type PendingApproval } from '../../lib/aws/index.js';
 import type { ContentBlock, ModelClient, ModelRequest, ModelResponse } from '../../lib/model/types.js';
 import { emptyUsage, MemoryTaskStore, newTaskRecord, type Budget, type TaskRecord } from '../../lib/task/index.js';
 import { defineTool, type Tool } from '../../lib/tools/index.js';
@@ -97,7 +97,7 @@ interface Harness {
   invocations: { started: number; ended: number };
 }
 
-async function harness(options: { model: ModelClient; tools: Tool[]; budget?: Budget; clock?: () => number }): Promise<Harness> {
+async function harness(options: { model: ModelClient; tools: Tool[]; budget?: Budget; clock?: () => number; maxOperations?: number }): Promise<Harness> {
   const store = new MemoryTaskStore();
   const approvals = new ApprovalDocs();
   const taskId = `task-${Math.random().toString(36).slice(2, 10)}`;
@@ -112,6 +112,7 @@ async function harness(options: { model: ModelClient; tools: Tool[]; budget?: Bu
       tools: options.tools,
       approvalPolicy: (tool) => (tool.name === 'guarded' ? 'guarded calls need a person' : undefined),
       ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.maxOperations ? { limits: { maxOperations: options.maxOperations } } : {}),
     }),
   });
   const durable = withDurableExecution(handler);
@@ -205,4 +206,123 @@ describe('the agent core replays deterministically on durable functions', () => 
     expect(Object.fromEntries(runs)).toEqual({ 'slow-work': 1, 'slow-more': 1, 'fast-work': 1, 'fast-more': 1, deploy: 1 });
     expect([...model.calls.values()].every((n) => n === 1)).toBe(true);
   });
+
+  it('(b) any mix of tools, sub-agents and approvals with random latencies replays at every suspension: 30 seeds', async () => {
+    let replays = 0;
+    const runSeed = async (seed: number) => {
+      // prepare: a random script from the seed
+      const random = mulberry32(seed);
+      const pick = <T,>(xs: T[]) => xs[Math.floor(random() * xs.length)]!;
+      const script = new Map<string, TurnPlan[]>();
+      const labels: string[] = [];
+      let approvals = 0;
+      let n = 0;
+      const call = (allowSub: boolean): TurnPlan[number] => {
+        const kind = pick(allowSub ? ['tool', 'tool', 'approval', 'sub', 'sub'] : ['tool', 'tool', 'approval']);
+        const label = `s${seed}-${n++}`;
+        if (kind === 'approval' && approvals < 2) {
+          approvals++;
+          labels.push(label);
+          return { kind: 'approval', label };
+        }
+        if (kind === 'sub') {
+          const prompt = `sub-${label}`;
+          script.set(prompt, turns(1 + Math.floor(random() * 2), false));
+          return { kind: 'sub', prompt };
+        }
+        labels.push(label);
+        return { kind: 'tool', label, ms: Math.floor(random() * 8) };
+      };
+      const turns = (count: number, allowSub: boolean): TurnPlan[] =>
+        Array.from({ length: count }, () => Array.from({ length: 1 + Math.floor(random() * 3) }, () => call(allowSub)));
+      script.set('main', turns(1 + Math.floor(random() * 2), true));
+      const latencies = new Map<string, number>();
+      const model = new ScriptModel(script, (key) => latencies.get(key) ?? (latencies.set(key, Math.floor(random() * 6)), latencies.get(key)!));
+      const runs = new Map<string, number>();
+      const h = await harness({ model, tools: countingTools(runs) });
+      // act
+      const execution = await runToEnd(h);
+      const record = (await h.store.get(h.taskId)) as TaskRecord;
+      // assess
+      const context = `seed ${seed}: ${JSON.stringify([...script])}`;
+      expect(errorOf(execution), context).toBe('null');
+      expect(execution.getStatus(), context).toBe('SUCCEEDED');
+      expect(record.status, context).toBe('succeeded');
+      expect(Object.fromEntries(runs), context).toEqual(Object.fromEntries(labels.map((l) => [l, 1])));
+      expect([...model.calls.entries()].filter(([, count]) => count !== 1), context).toEqual([]);
+      // Every decision came while suspended, so each suspension was followed by a full replay (approvals pending
+      // side by side share one suspension).
+      expect(h.invocations.started, context).toBeGreaterThanOrEqual(approvals > 0 ? 2 : 1);
+      expect(h.invocations.started, context).toBeLessThanOrEqual(approvals + 1);
+      replays += h.invocations.started - 1;
+    };
+    // Seeds run a few at a time (each execution is its own), to keep the file fast on a busy machine.
+    for (let first = 1; first <= 30; first += 6) await Promise.all([0, 1, 2, 3, 4, 5].map((i) => runSeed(first + i)));
+    expect(replays).toBeGreaterThan(20); // the seeds did suspend and replay, not just run through
+  });
+
+  it('(c) an approval decided after the deadline ends the task failed / budget_exceeded, without running the call', async () => {
+    // prepare: a clock the test moves past the deadline while the person decides
+    let offset = 0;
+    const clock = () => Date.now() + offset;
+    const runs = new Map<string, number>();
+    const model = new ScriptModel(new Map<string, TurnPlan[]>([['main', [[{ kind: 'approval', label: 'late' }]]]]));
+    const h = await harness({ model, tools: countingTools(runs), budget: { deadlineSeconds: 60 }, clock });
+    // act
+    const execution = await runToEnd(h, () => {
+      offset += 120_000;
+      return { approve: true };
+    });
+    const record = (await h.store.get(h.taskId)) as TaskRecord;
+    const types = (await h.store.listEvents(h.taskId)).map((e) => e.type);
+    // assess
+    expect(record).toMatchObject({ status: 'failed', error: { code: 'budget_exceeded', message: 'the deadline of 60 s passed' } });
+    expect(record.finishedAt).toBeDefined();
+    expect(runs.get('late')).toBeUndefined();
+    expect(types.slice(-2)).toEqual(['approval.resolved', 'task.failed']);
+    expect(execution.getStatus()).toBe('FAILED'); // a failed task fails its execution (failure destination, alarm)
+  });
+
+  it('(d) a task that would exceed the operation budget ends budget_exceeded with its record written, inside the budget', async () => {
+    // prepare: a model that never stops calling tools, and a budget of 20 journal operations
+    const runs = new Map<string, number>();
+    const endless: TurnPlan[] = Array.from({ length: 100 }, (_, i) => [
+      { kind: 'tool', label: `t${i}a`, ms: 0 },
+      { kind: 'tool', label: `t${i}b`, ms: 0 },
+    ]);
+    const model = new ScriptModel(new Map([['main', endless]]));
+    const h = await harness({ model, tools: countingTools(runs), maxOperations: 20 });
+    // act
+    const execution = await runToEnd(h);
+    const record = (await h.store.get(h.taskId)) as TaskRecord;
+    // assess
+    expect(record).toMatchObject({ status: 'failed', error: { code: 'budget_exceeded' } });
+    expect(record.error?.message).toMatch(/operation budget/);
+    expect(execution.getOperations().length).toBeLessThanOrEqual(20);
+    expect(execution.getOperations().length).toBeGreaterThan(15); // it used the budget, not stopped at once
+    expect((await h.store.listEvents(h.taskId)).at(-1)?.type).toBe('task.failed');
+  });
+
+  it('refuses at submit a maxSteps that cannot fit in one durable execution (400 invalid_input)', async () => {
+    // prepare
+    const service = new DurableTaskService({ store: new MemoryTaskStore() as never, queue: {} as never, lambda: {} as never, agentFunctionName: 'agent:live' });
+    const fits = maxStepsWithin(DURABLE_OPERATION_QUOTA);
+    // act
+    const refused = await service.submit('acct-1', { prompt: 'go', budget: { maxSteps: fits + 1 } }).catch((e: unknown) => e);
+    // assess
+    expect(fits).toBeGreaterThan(50); // the default budget fits
+    expect(refused).toMatchObject({ code: 'invalid_input', message: expect.stringContaining(`at most ${fits} model turns`) });
+  });
 });
+
+/** A small seeded PRNG, so a failing seed can be replayed. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
