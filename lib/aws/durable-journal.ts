@@ -11,7 +11,7 @@
  * keep their operation ids whatever order they finish in, and a replay finds each operation where it was.
  */
 import { randomUUID } from 'node:crypto';
-import type { DurableContext } from '@aws/durable-execution-sdk-js';
+import { CallbackError, CallbackTimeoutError, type DurableContext } from '@aws/durable-execution-sdk-js';
 import { SendDurableExecutionCallbackSuccessCommand } from '@aws-sdk/client-lambda';
 import type { ApprovalDecision, ApprovalRequest, StepJournal } from '../agent/journal.js';
 import { DeepAgentError, isRetryable, toErrorInfo, type SerializedError } from '../errors/index.js';
@@ -136,17 +136,28 @@ export class DurableJournal implements StepJournal {
   }
 
   async waitForApproval(name: string, request: ApprovalRequest): Promise<ApprovalDecision> {
-    const raw = await this.context.waitForCallback<string | undefined>(
-      name,
-      async (callbackId) => {
-        const pending: PendingApproval = { ...request, callbackId, requestedAt: new Date().toISOString() };
-        await this.options.approvals?.putDocument(approvalKey(request.taskId, request.approvalId), pending);
-      },
-      {
-        timeout: { seconds: this.options.approvalTimeoutSeconds ?? 24 * 3600 },
-        serdes: { deserialize: async (data) => data },
-      },
-    );
+    const timeoutSeconds = this.options.approvalTimeoutSeconds ?? 24 * 3600;
+    let raw: string | undefined;
+    try {
+      raw = await this.context.waitForCallback<string | undefined>(
+        name,
+        async (callbackId) => {
+          const pending: PendingApproval = { ...request, callbackId, requestedAt: new Date().toISOString() };
+          await this.options.approvals?.putDocument(approvalKey(request.taskId, request.approvalId), pending);
+        },
+        {
+          timeout: { seconds: timeoutSeconds },
+          serdes: { deserialize: async (data) => data },
+        },
+      );
+    } catch (e) {
+      // The callback's outcome is checkpointed, so a replay throws the same project error here.
+      if (e instanceof CallbackTimeoutError) {
+        throw new DeepAgentError('budget_exceeded', `no decision on approval ${request.approvalId} within ${timeoutSeconds} s`, { approvalId: request.approvalId });
+      }
+      if (e instanceof CallbackError) throw new DeepAgentError('internal', `approval ${request.approvalId} failed: ${e.message}`, { approvalId: request.approvalId }, { cause: e });
+      throw e;
+    }
     return parseDecision(raw);
   }
 }

@@ -97,7 +97,7 @@ interface Harness {
   invocations: { started: number; ended: number };
 }
 
-async function harness(options: { model: ModelClient; tools: Tool[]; budget?: Budget; clock?: () => number; maxOperations?: number }): Promise<Harness> {
+async function harness(options: { model: ModelClient; tools: Tool[]; budget?: Budget; clock?: () => number; maxOperations?: number; approvalTimeoutSeconds?: number }): Promise<Harness> {
   const store = new MemoryTaskStore();
   const approvals = new ApprovalDocs();
   const taskId = `task-${Math.random().toString(36).slice(2, 10)}`;
@@ -105,7 +105,8 @@ async function harness(options: { model: ModelClient; tools: Tool[]; budget?: Bu
   const handler = createAgentHandler({
     store: store as never,
     runTask,
-    journalFor: (context: DurableContext, id: string) => new DurableJournal(context, { taskId: id, approvals }),
+    journalFor: (context: DurableContext, id: string) =>
+      new DurableJournal(context, { taskId: id, approvals, ...(options.approvalTimeoutSeconds ? { approvalTimeoutSeconds: options.approvalTimeoutSeconds } : {}) }),
     prepare: async () => ({
       model: options.model,
       sandboxProvider: noSandbox,
@@ -301,6 +302,20 @@ describe('the agent core replays deterministically on durable functions', () => 
     expect(execution.getOperations().length).toBeLessThanOrEqual(20);
     expect(execution.getOperations().length).toBeGreaterThan(15); // it used the budget, not stopped at once
     expect((await h.store.listEvents(h.taskId)).at(-1)?.type).toBe('task.failed');
+  });
+
+  it('an approval nobody decides ends the task budget_exceeded when its wait runs out', async () => {
+    // prepare
+    const runs = new Map<string, number>();
+    const model = new ScriptModel(new Map<string, TurnPlan[]>([['main', [[{ kind: 'approval', label: 'ignored' }]]]]));
+    const h = await harness({ model, tools: countingTools(runs), approvalTimeoutSeconds: 1 });
+    // act: no decision is ever sent (the runner skips the time)
+    const execution = await h.runner.run({ payload: { taskId: h.taskId } });
+    const record = (await h.store.get(h.taskId)) as TaskRecord;
+    // assess
+    expect(record).toMatchObject({ status: 'failed', error: { code: 'budget_exceeded', message: expect.stringContaining('no decision on approval') } });
+    expect(runs.size).toBe(0);
+    expect(execution.getStatus()).toBe('FAILED');
   });
 
   it('refuses at submit a maxSteps that cannot fit in one durable execution (400 invalid_input)', async () => {
