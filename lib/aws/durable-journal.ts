@@ -89,6 +89,12 @@ export class DurableJournal implements StepJournal {
     this.operationQuota = options.operationQuota ?? DURABLE_OPERATION_QUOTA;
   }
 
+  /** This journal's kind (a subclass stays itself) over another context of the same execution. */
+  protected onContext(context: DurableContext): DurableJournal {
+    const Kind = this.constructor as new (context: DurableContext, options: DurableJournalOptions) => DurableJournal;
+    return new Kind(context, this.options);
+  }
+
   /**
    * A `runInChildContext`: `fn` gets a journal on the child context. A project error thrown in the child is
    * checkpointed with the child's result (code and `retryable` intact), so a replay sees the same outcome.
@@ -96,7 +102,7 @@ export class DurableJournal implements StepJournal {
   async child<T>(name: string, fn: (journal: StepJournal) => Promise<T>): Promise<T> {
     const outcome = await this.context.runInChildContext<{ value?: T } | { error: SerializedError }>(name, async (childContext) => {
       try {
-        return { value: await fn(new DurableJournal(childContext, this.options)) };
+        return { value: await fn(this.onContext(childContext)) };
       } catch (e) {
         if (e instanceof DeepAgentError) return { error: e.toObject() };
         throw e; // the SDK's own errors (and bugs) fail the child as they would fail the execution
