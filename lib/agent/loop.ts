@@ -89,6 +89,8 @@ function modelStep(run: RunContext, journal: CountedJournal, scope: AgentScope, 
         ...(onTextDelta && scope.depth === 0 ? { onTextDelta } : {}),
       },
     );
+    // Progress on the record, written inside the step so a replay writes nothing (task:finish writes the totals).
+    await run.store.update(run.taskId, { usage: addUsage(run.totals.usage, res.usage), steps: run.totals.steps + 1 });
     const toolCalls = res.content.filter((b) => b.type === 'tool_use').map((b) => (b as { name: string }).name);
     await run.emit('model.response', {
       agent: scope.agent,
@@ -165,7 +167,6 @@ async function converse(run: RunContext, journal: CountedJournal, scope: AgentSc
       scope.own.steps++;
       scope.own.costUsd += res.usage.costUsd;
     }
-    await run.store.update(run.taskId, { usage: run.totals.usage, steps: run.totals.steps });
     messages.push({ role: 'assistant', content: res.content as MessageParam['content'] });
     const uses = res.content.filter((b) => b.type === 'tool_use') as unknown as ToolUse[];
     if (uses.length === 0) return textOf(res.content);

@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { CallbackError, CallbackTimeoutError, type DurableContext } from '@aws/durable-execution-sdk-js';
 import { SendDurableExecutionCallbackSuccessCommand } from '@aws-sdk/client-lambda';
-import type { ApprovalDecision, ApprovalRequest, StepJournal } from '../agent/journal.js';
+import type { ApprovalDecision, ApprovalRequest, StepJournal } from '../agent/index.js';
 import { DeepAgentError, isRetryable, toErrorInfo, type SerializedError } from '../errors/index.js';
 import type { LambdaSender } from './dispatcher.js';
 

@@ -4,7 +4,7 @@
  */
 import type { DatabaseSync } from 'node:sqlite';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RunSuspended, SUSPENDED, type ApprovalDecision, type ApprovalRequest, type StepJournal } from '../agent/journal.js';
+import { RunSuspended, SUSPENDED, type ApprovalDecision, type ApprovalRequest, type StepJournal } from '../agent/index.js';
 import { DeepAgentError } from '../errors/index.js';
 import { Redactor } from '../secrets/index.js';
 import { transaction, type Clock, systemClock } from './database.js';
