@@ -210,12 +210,17 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
       return record;
     });
 
-  const started = await root.step('task:start', async () => {
-    const startedAt = new Date(clock()).toISOString();
-    await store.update(taskId, { status: 'running', startedAt, usage: emptyUsage(), steps: 0 });
-    await emit('task.started', { model: model.model, provider: model.provider, sandbox: sandboxProvider.name, tools: allTools.map((t) => t.name), ...options.startInfo });
-    return { startedAt };
-  });
+  const started = await root
+    .step('task:start', async () => {
+      const startedAt = new Date(clock()).toISOString();
+      await store.update(taskId, { status: 'running', startedAt, usage: emptyUsage(), steps: 0 });
+      await emit('task.started', { model: model.model, provider: model.provider, sandbox: sandboxProvider.name, tools: allTools.map((t) => t.name), ...options.startInfo });
+      return { startedAt };
+    })
+    .catch((e: unknown) => {
+      abort.dispose();
+      throw e;
+    });
 
   let parked = false;
   let final: TaskRecord | undefined;
