@@ -87,7 +87,8 @@ describe('E2BSandbox.openStdio', () => {
 
   it('output that arrives before anyone listens is kept; the exit code is reported', async () => {
     const channel = await sandbox.openStdio({ command: '/bin/sh', args: ['-c', 'echo early; echo warn >&2; exit 4'] });
-    await new Promise((r) => setTimeout(r, 300));
+    // Listen only once the process has ended, so that all of its output arrived before anyone listened.
+    await until(() => !alive(channel.pid!));
     const code = await new Promise<number | null>((r) => channel.onExit(r));
     expect(collect(channel.onData).text).toBe('early\n');
     expect(collect(channel.onStderr).text).toBe('warn\n');
