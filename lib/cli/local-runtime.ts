@@ -5,7 +5,7 @@ import { openDatabase, SqliteTaskStore } from '../local/index.js';
 import { attachMcp, mcpServerRuntime, type AttachedMcp } from '../mcp/index.js';
 import { createModelClient, type ModelClient } from '../model/index.js';
 import { createSandboxProvider, type SandboxProvider } from '../sandbox/index.js';
-import { redactorFromEnv } from '../secrets/index.js';
+import { redactorFromEnv, type Redactor } from '../secrets/index.js';
 import type { Tool } from '../tools/index.js';
 import type { ApprovalPolicy, RunTaskOptions } from '../agent/index.js';
 
@@ -15,6 +15,8 @@ export interface LocalRuntime {
   model: ModelClient;
   sandboxProvider: SandboxProvider;
   mcp: AttachedMcp;
+  /** The run's one redactor: the store writes through it, and MCP registers its servers' secrets with it. */
+  redactor: Redactor;
   /** Every MCP tool and the MCP builder tools. */
   tools: Tool[];
   approvalPolicy?: ApprovalPolicy;
@@ -34,12 +36,13 @@ export async function openLocalRuntime(config: Config): Promise<LocalRuntime> {
   requireModelCredentials(config);
   requireSandboxCredentials(config);
   const db = openDatabase(config.home);
-  const store = new SqliteTaskStore(db, { redactor: redactorFromEnv(config.env) });
+  const redactor = redactorFromEnv(config.env);
+  const store = new SqliteTaskStore(db, { redactor });
   const model = await createModelClient(config);
   // Built MCP servers run with the project's own Node and MCP SDK, mounted read-only: building works offline.
   const runtime = mcpServerRuntime();
   const sandboxProvider = await createSandboxProvider(config, { readOnlyMounts: runtime.mounts });
-  const mcp = await attachMcp(config, { sandboxProvider, runtime });
+  const mcp = await attachMcp(config, { sandboxProvider, runtime, redactor });
   const tools = mcp.toolsFor();
   return {
     config,
@@ -47,6 +50,7 @@ export async function openLocalRuntime(config: Config): Promise<LocalRuntime> {
     model,
     sandboxProvider,
     mcp,
+    redactor,
     tools,
     ...(mcp.approvalPolicy ? { approvalPolicy: mcp.approvalPolicy } : {}),
     taskOptions: (servers) => mcp.taskOptions(servers),

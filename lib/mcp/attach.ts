@@ -13,10 +13,16 @@ import { McpHub, type McpServerStatus } from './hub.js';
 import { resolveMcpServers, type ResolveMcpServersOptions } from './servers.js';
 import { describePresets, E2B_GATEWAY_SERVER } from './presets.js';
 import { toErrorInfo } from '../errors/index.js';
+import { redactorFromEnv, type Redactor } from '../secrets/index.js';
 import type { E2BSdk } from '../sandbox/e2b/index.js';
 
 export interface AttachedMcp {
   hub: McpHub;
+  /**
+   * The redactor the hub registers every secret of its servers with (secret-looking headers and env, every
+   * `${VAR}` value): give it to the run's task store so that what a server or the model repeats is redacted.
+   */
+  redactor: Redactor;
   /** MCP tools of the selected servers (all when `servers` is absent) plus the builder tools. */
   toolsFor(servers?: string[]): Tool[];
   approvalPolicy?: ApprovalPolicy;
@@ -50,6 +56,8 @@ export async function attachMcp(
     runtime?: McpServerRuntime;
     resolve?: ResolveMcpServersOptions;
     e2bSdk?: E2BSdk;
+    /** The run's redactor (the task store's). @default one that knows the configuration's keys */
+    redactor?: Redactor;
   },
 ): Promise<AttachedMcp> {
   const spawner = deps.runtime ? createDeployedServerSpawner(deps.sandboxProvider, deps.runtime) : undefined;
@@ -57,12 +65,14 @@ export async function attachMcp(
   const gateway = await openE2BGateway(config, deps.e2bSdk);
   if (gateway?.ok) resolved.servers[E2B_GATEWAY_SERVER] = { transport: 'http', url: gateway.ok.url, headers: gateway.ok.headers, source: 'e2b-gateway' };
   if (gateway?.error) resolved.disabled[E2B_GATEWAY_SERVER] = gateway.error;
-  const hub = new McpHub({ ...resolved, env: config.env, ...(spawner ? { wrapSpawn: spawner.wrapSpawn } : {}) });
+  const redactor = deps.redactor ?? redactorFromEnv(config.env);
+  const hub = new McpHub({ ...resolved, env: config.env, redactor, ...(spawner ? { wrapSpawn: spawner.wrapSpawn } : {}) });
   await hub.start();
   const builder = deps.runtime ? createMcpBuilderTools({ hub, home: config.home, runtime: deps.runtime }) : [];
   const approvalPolicy = approvalPolicyFromConfig(config);
   const attached: AttachedMcp = {
     hub,
+    redactor,
     toolsFor(servers) {
       const connected = new Set(hub.status().filter((s) => s.state === 'connected').map((s) => s.name));
       const wanted = servers?.filter((s) => connected.has(s));

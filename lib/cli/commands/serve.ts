@@ -1,7 +1,6 @@
 /** `deep-agent serve [--port 8787]`: the local API, queue worker and scheduler on 127.0.0.1. */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/index.js';
-import { redactorFromEnv } from '../../secrets/index.js';
 import { openLocalMcpConnections } from '../../mcp-connections/index.js';
 import { ensureApiToken, LOCAL_ACCOUNT, serveSettingsFromEnv, startLocalService } from '../../local/index.js';
 import { openLocalRuntime } from '../local-runtime.js';
@@ -32,12 +31,12 @@ read-only ask too), DEEP_AGENT_MCP_CATALOG (extra MCP server definitions for dee
     const rt = await openLocalRuntime(config);
     const { token, file } = ensureApiToken(config.home, config.apiToken);
     const onError = (e: unknown) => io.stderr.write(`deep-agent serve: ${(e as Error)?.message ?? String(e)}\n`);
-    // Connection servers need wrapSpawn: bubblewrap (or unsafe-local when so configured); E2B cannot pipe stdio.
     const connections = await openLocalMcpConnections({
+      redactor: rt.redactor,
       home: config.home,
       ...(config.env.DEEP_AGENT_SECRET_KEY ? { secretKey: config.env.DEEP_AGENT_SECRET_KEY } : {}),
       ...(config.env.DEEP_AGENT_MCP_CATALOG ? { catalogFile: config.env.DEEP_AGENT_MCP_CATALOG } : {}),
-      ...(config.sandbox !== 'e2b' ? { sandboxProvider: rt.sandboxProvider } : {}),
+      sandboxProvider: rt.sandboxProvider,
       onError,
     });
     const svc = await startLocalService({
@@ -56,7 +55,7 @@ read-only ask too), DEEP_AGENT_MCP_CATALOG (extra MCP server definitions for dee
       mcpConnections: connections.manager,
       settings,
       port,
-      redactor: redactorFromEnv(config.env),
+      redactor: rt.redactor,
       ...(config.env.DEEP_AGENT_SECRET_KEY ? { secretKey: config.env.DEEP_AGENT_SECRET_KEY } : {}),
       onError,
     });
