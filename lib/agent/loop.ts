@@ -161,6 +161,10 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
   const signal = controller.signal;
 
   const allTools = [...builtinTools(), ...(options.tools ?? [])];
+  // Append-only, so that the tool list (the first part of the cached prompt) only ever grows at its end.
+  const refreshTools = () => {
+    for (const t of options.latestTools?.() ?? []) if (!allTools.some((known) => known.name === t.name)) allTools.push(t);
+  };
 
   let sandboxPromise: Promise<Sandbox> | undefined;
   const getSandbox = () =>
@@ -285,8 +289,7 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
   };
 
   /** The conversation loop shared by the main agent and sub-agents. */
-  const converse = async (prefix: string, agent: string, prompt: string, tools: Tool[], depth: number): Promise<string> => {
-    const byName = new Map(tools.map((t) => [t.name, t]));
+  const converse = async (prefix: string, agent: string, prompt: string, toolsOf: () => Tool[], depth: number): Promise<string> => {
     const system = options.instructions ? `${SYSTEM_PROMPT}\n\n${options.instructions}` : SYSTEM_PROMPT;
     const messages: MessageParam[] = [{ role: 'user', content: prompt }];
     const gate = bounded(limits.toolConcurrency);
@@ -307,6 +310,9 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
           });
         }
       }
+      refreshTools();
+      const tools = toolsOf();
+      const byName = new Map(tools.map((t) => [t.name, t]));
       const res = await modelStep(`${prefix}model:${turn}`, system, messages, tools, turn, agent);
       steps++;
       usage = addUsage(usage, res.usage);
@@ -325,13 +331,14 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
     const input = (use.input ?? {}) as { description?: string; prompt?: string; tools?: string[] };
     if (!input.prompt) return { tool_use_id: use.id, is_error: true, content: 'invalid input for task: prompt is required' };
     const subPrefix = `${prefix}sub:${use.id}:`;
-    const subTools = allTools.filter((t) => t.name !== 'task' && (!input.tools || input.tools.includes(t.name)));
+    const subToolsOf = () => allTools.filter((t) => t.name !== 'task' && (!input.tools || input.tools.includes(t.name)));
+    const subTools = subToolsOf();
     await journal.step(`${subPrefix}started`, async () => {
       await emit('subagent.started', { id: use.id, description: input.description ?? '', tools: subTools.map((t) => t.name) });
       return true;
     });
     try {
-      const answer = await converse(subPrefix, `sub:${use.id}`, input.prompt, subTools, 1);
+      const answer = await converse(subPrefix, `sub:${use.id}`, input.prompt, subToolsOf, 1);
       await journal.step(`${subPrefix}finished`, async () => {
         await emit('subagent.finished', { id: use.id, ok: true, answer: truncate(answer, 2000, '') });
         return true;
@@ -351,7 +358,7 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
   // A run parked on an approval (code `suspended`, from a journal that does not wait) ends here and resumes later.
   let parked = false;
   try {
-    const answer = await converse('', 'main', initial.prompt, allTools, 0);
+    const answer = await converse('', 'main', initial.prompt, () => allTools, 0);
     return await journal.step('task:finish', async () => {
       const record = await store.update(taskId, { status: 'succeeded', result: { text: answer }, finishedAt: new Date().toISOString(), usage, steps, plan });
       await emit('task.succeeded', { usage, steps, costUsd: usage.costUsd });

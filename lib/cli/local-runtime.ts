@@ -21,7 +21,7 @@ export interface LocalRuntime {
   tools: Tool[];
   approvalPolicy?: ApprovalPolicy;
   /** What runTask needs for a task that selects `servers` (all attached servers when absent). */
-  taskOptions(servers?: string[]): Pick<RunTaskOptions, 'tools' | 'approvalPolicy' | 'instructions' | 'startInfo'>;
+  taskOptions(servers?: string[]): Pick<RunTaskOptions, 'tools' | 'latestTools' | 'approvalPolicy' | 'instructions' | 'startInfo'>;
   logDir: string;
   close(): Promise<void>;
 }

@@ -111,7 +111,7 @@ export interface LocalServiceOptions {
   tools?: Tool[];
   approvalPolicy?: ApprovalPolicy;
   /** Per-task tools/instructions (the CLI passes its runtime's `taskOptions(record.mcpServers)`). */
-  taskOptions?(record: TaskRecord): Partial<Pick<RunTaskOptions, 'tools' | 'approvalPolicy' | 'instructions' | 'startInfo'>>;
+  taskOptions?(record: TaskRecord): Partial<Pick<RunTaskOptions, 'tools' | 'latestTools' | 'approvalPolicy' | 'instructions' | 'startInfo'>>;
   settings?: Partial<ServeSettings>;
   /** @default 8787; 0 picks a free port */
   port?: number;

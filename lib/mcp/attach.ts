@@ -30,7 +30,7 @@ export interface AttachedMcp {
   /** One paragraph for the model about servers that are not available, or undefined when all are. */
   unavailableNote(): string | undefined;
   /** What runTask needs for a task that selects `servers` (all attached servers when absent). */
-  taskOptions(servers?: string[]): Pick<RunTaskOptions, 'tools' | 'approvalPolicy' | 'instructions' | 'startInfo'>;
+  taskOptions(servers?: string[]): Pick<RunTaskOptions, 'tools' | 'latestTools' | 'approvalPolicy' | 'instructions' | 'startInfo'>;
   close(): Promise<void>;
 }
 
@@ -87,8 +87,11 @@ export async function attachMcp(
     },
     taskOptions(servers) {
       const note = attached.unavailableNote();
+      const atStart = new Set(hub.status().map((s) => s.name));
       return {
         tools: attached.toolsFor(servers),
+        // A server attached while the task runs (deploy_mcp_server) joins even a task that chose its servers.
+        latestTools: () => attached.toolsFor(servers && [...servers, ...hub.status().map((s) => s.name).filter((name) => !atStart.has(name))]),
         ...(approvalPolicy ? { approvalPolicy } : {}),
         ...(note ? { instructions: note } : {}),
         startInfo: { mcpServers: hub.status().map((s) => ({ name: s.name, state: s.state, ...(s.reason ? { reason: s.reason } : {}) })) },
