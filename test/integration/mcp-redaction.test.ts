@@ -19,6 +19,7 @@ import { modelFor } from '../helpers/factories.js';
 import { leakyServerSource } from '../helpers/mcp-servers.js';
 import { lastToolResults, startScriptedModel, type ScriptedModelServer } from '../helpers/scripted-model.js';
 import { until } from '../helpers/wait.js';
+import { baseEnv, startServe } from '../helpers/cli.js';
 
 // Assembled at run time: no credential-shaped literal in the source, and a value no other test uses.
 const canary = (kind: string) => ['canary', kind, randomBytes(8).toString('hex')].join('-');
@@ -43,21 +44,20 @@ const bytesOf = (dir: string, pick: (name: string) => boolean) =>
     .map((f) => readFileSync(join(dir, f)).toString('latin1'))
     .join('\n');
 
-beforeAll(async () => {
-  home = mkdtempSync(join(tmpdir(), 'mcp-redaction-'));
-  const runtime = mcpServerRuntime();
+/** A .mcp.json server and a connection definition, each echoing its secret in an error. */
+function writeServerFiles(dir: string, hostNodeModules: string) {
   // A .mcp.json server whose variable's name does not look secret: only the ${VAR} rule can know its value.
   writeFileSync(
-    join(home, 'mcp.json'),
+    join(dir, 'mcp.json'),
     JSON.stringify({
       mcpServers: {
-        leaky: { command: process.execPath, args: ['--input-type=module', '-e', leakyServerSource(runtime.hostNodeModules)], env: { LEAKED_VALUE: '${PLAIN_SETTING}' } },
+        leaky: { command: process.execPath, args: ['--input-type=module', '-e', leakyServerSource(hostNodeModules)], env: { LEAKED_VALUE: '${PLAIN_SETTING}' } },
       },
     }),
   );
   // A connection definition whose credential the server echoes.
   writeFileSync(
-    join(home, 'catalog.json'),
+    join(dir, 'catalog.json'),
     JSON.stringify({
       definitions: [
         {
@@ -69,6 +69,32 @@ beforeAll(async () => {
       ],
     }),
   );
+}
+
+/** Greps the raw bytes of the database, its WAL, logs/ and the HTTP answers for the canaries. */
+async function expectNoCanary(dir: string, get: (path: string) => Promise<{ text: string }>, taskId: string) {
+  const written = {
+    database: bytesOf(dir, (f) => f.startsWith('deep-agent.db')),
+    wal: bytesOf(dir, (f) => f === 'deep-agent.db-wal'),
+    logs: bytesOf(join(dir, 'logs'), () => true),
+    'GET /tasks/{id}': (await get(`/tasks/${taskId}`)).text,
+    'GET /tasks/{id}/events': (await get(`/tasks/${taskId}/events`)).text,
+    'GET /tasks': (await get('/tasks')).text,
+    'GET /mcp-connections': (await get('/mcp-connections')).text,
+  };
+  expect(written.wal.length, 'the WAL holds the run').toBeGreaterThan(0);
+  for (const [where, bytes] of Object.entries(written)) {
+    expect(bytes.includes(CREDENTIAL), `the credential in ${where}`).toBe(false);
+    expect(bytes.includes(VAR_VALUE), `the \${VAR} value in ${where}`).toBe(false);
+  }
+  expect(written.logs).toContain(`upstream refused the token ${REDACTED}`);
+  expect(written['GET /tasks/{id}/events']).toContain(`upstream refused the token ${REDACTED}`);
+}
+
+beforeAll(async () => {
+  home = mkdtempSync(join(tmpdir(), 'mcp-redaction-'));
+  const runtime = mcpServerRuntime();
+  writeServerFiles(home, runtime.hostNodeModules);
   const config = loadConfig({ DEEP_AGENT_HOME: home, DEEP_AGENT_MCP_CONFIG: join(home, 'mcp.json'), PLAIN_SETTING: VAR_VALUE, DEEP_AGENT_SANDBOX: 'local' });
   // The wiring serve does: one redactor for the stores, the hub and the connection manager.
   const redactor = redactorFromEnv(config.env);
@@ -123,21 +149,51 @@ describe('redaction of connection credentials and ${VAR} values', () => {
     expect(seen).toContain(`upstream refused the token ${CREDENTIAL}`);
     expect(record.result?.text).toContain(`upstream refused the token ${REDACTED}`);
 
-    const written = {
-      database: bytesOf(home, (f) => f.startsWith('deep-agent.db')),
-      wal: bytesOf(home, (f) => f === 'deep-agent.db-wal'),
-      logs: bytesOf(join(home, 'logs'), () => true),
-      'GET /tasks/{id}': (await api(`/tasks/${taskId}`)).text,
-      'GET /tasks/{id}/events': (await api(`/tasks/${taskId}/events`)).text,
-      'GET /tasks': (await api('/tasks')).text,
-      'GET /mcp-connections': (await api('/mcp-connections')).text,
-    };
-    expect(written.wal.length, 'the WAL holds the run').toBeGreaterThan(0);
-    for (const [where, bytes] of Object.entries(written)) {
-      expect(bytes.includes(CREDENTIAL), `the credential in ${where}`).toBe(false);
-      expect(bytes.includes(VAR_VALUE), `the \${VAR} value in ${where}`).toBe(false);
-    }
-    expect(written.logs).toContain(`upstream refused the token ${REDACTED}`);
-    expect(written['GET /tasks/{id}/events']).toContain(`upstream refused the token ${REDACTED}`);
+    await expectNoCanary(home, api, taskId);
   }, 60_000);
+});
+
+describe('redaction through `deep-agent serve` (a subprocess wired as users run it)', () => {
+  it('a credential and a ${VAR} value echoed by servers and repeated by the model are redacted in the db, logs and answers', async () => {
+    // prepare
+    const dir = mkdtempSync(join(tmpdir(), 'mcp-redaction-serve-'));
+    writeServerFiles(dir, mcpServerRuntime().hostNodeModules);
+    const serve = await startServe(
+      baseEnv({
+        ANTHROPIC_API_KEY: canary('model'),
+        ANTHROPIC_BASE_URL: model.url,
+        DEEP_AGENT_HOME: dir,
+        DEEP_AGENT_API_TOKEN: TOKEN,
+        DEEP_AGENT_SANDBOX: 'local',
+        DEEP_AGENT_MCP_CONFIG: join(dir, 'mcp.json'),
+        DEEP_AGENT_MCP_CATALOG: join(dir, 'catalog.json'),
+        PLAIN_SETTING: VAR_VALUE,
+      }),
+    );
+    const get = async (path: string, init: RequestInit = {}) => {
+      const res = await fetch(`${serve.url}${path}`, { ...init, headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` } });
+      return { status: res.status, text: await res.text() };
+    };
+    try {
+      const installed = await get('/mcp-connections/install', { method: 'POST', body: JSON.stringify({ definitionId: 'leaky-conn', name: 'conn', credentials: { LEAKED_VALUE: CREDENTIAL } }) });
+      expect(installed.status, installed.text).toBe(201);
+      const asked = model.requests.length;
+      // act
+      const submitted = await get('/tasks', { method: 'POST', body: JSON.stringify({ prompt: 'call both leaky tools and tell me what they said' }) });
+      const { taskId } = JSON.parse(submitted.text) as { taskId: string };
+      const record = await until(async () => JSON.parse((await get(`/tasks/${taskId}`)).text) as TaskRecord, (r) => r.status === 'succeeded' || r.status === 'failed', 30_000);
+      await until(async () => existsSync(join(dir, 'logs', `${taskId}.json`)), Boolean);
+      // assess
+      expect(record.status, serve.stderr()).toBe('succeeded');
+      const seen = [...lastToolResults(model.requests[asked + 1]!).values()].map((r) => r.text).join('\n');
+      expect(seen).toContain(`upstream refused the token ${VAR_VALUE}`);
+      expect(seen).toContain(`upstream refused the token ${CREDENTIAL}`);
+      await expectNoCanary(dir, get, taskId);
+      expect(serve.stderr()).not.toContain(CREDENTIAL);
+    } finally {
+      serve.child.kill('SIGTERM');
+      await serve.exited;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });
