@@ -188,9 +188,13 @@ export class McpConnectionManager implements McpConnectionBackend {
       const live = this.live.get(record.id);
       if (record.status !== 'running' || !live) continue;
       // Annotations included: DEEP_AGENT_APPROVAL=destructive lets a read-only connection tool run unasked.
-      for (const t of live.connection.agentTools(names, `MCP connection "${record.name}"`)) {
-        out.push({ ...t, execute: (input, ctx) => this.callTool(accountId, record.id, t.mcpName, (input ?? {}) as Record<string, unknown>, ctx.signal) });
-      }
+      out.push(
+        ...live.connection.agentTools(names, {
+          origin: `MCP connection "${record.name}"`,
+          // Through the manager: the account check, the sandbox's lifetime extended, a restarted connection found.
+          call: (tool, args, signal) => this.callTool(accountId, record.id, tool, args, signal),
+        }),
+      );
     }
     return out;
   }

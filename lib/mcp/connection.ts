@@ -151,12 +151,18 @@ export class McpServerConnection {
 
   /**
    * The server's tools as agent tools named by `names` (`mcp__<server>__<tool>`), with their MCP annotations
-   * (what `destructiveApprovalPolicy` reads), each calling back into this connection.
+   * (what `destructiveApprovalPolicy` reads). A tool calls `call` (default: this connection's `callTool`);
+   * a holder that may replace the connection routes by name, so a tool list a task already holds keeps working.
    *
    * @example
-   * const tools = conn.agentTools(names, `MCP connection "${record.name}"`);
+   * const tools = conn.agentTools(names, { origin: `MCP connection "${record.name}"` });
    */
-  agentTools(names: ToolNameAllocator, origin = `MCP server "${this.name}"`): McpTool[] {
+  agentTools(
+    names: ToolNameAllocator,
+    options: { origin?: string; call?: (tool: string, args: Record<string, unknown>, signal?: AbortSignal) => Promise<ToolOutput> } = {},
+  ): McpTool[] {
+    const origin = options.origin ?? `MCP server "${this.name}"`;
+    const call = options.call ?? ((tool, args, signal) => this.callTool(tool, args, signal));
     return this.tools.map((t) => {
       const annotations = pickAnnotations(t.annotations);
       return {
@@ -166,7 +172,7 @@ export class McpServerConnection {
         description: `${t.description?.trim() || t.title || t.name} (${origin})`,
         inputSchema: { ...(t.inputSchema as Record<string, unknown>), type: 'object' },
         ...(annotations ? { annotations } : {}),
-        execute: (input, ctx) => this.callTool(t.name, (input ?? {}) as Record<string, unknown>, ctx.signal),
+        execute: (input, ctx) => call(t.name, (input ?? {}) as Record<string, unknown>, ctx.signal),
       };
     });
   }

@@ -155,7 +155,8 @@ export class McpHub {
     for (const e of this.entries.values()) {
       if (wanted && !wanted.includes(e.name)) continue;
       if (e.connection?.state !== 'connected') continue;
-      out.push(...e.connection.agentTools(this.names));
+      // Routed by name: a server replaced later (redeployed) still answers the tools a running task holds.
+      out.push(...e.connection.agentTools(this.names, { call: (tool, args, signal) => this.callTool(e.name, tool, args, signal) }));
     }
     return out;
   }
