@@ -150,6 +150,7 @@ describe('MCP connection manager over HTTP', () => {
 
   it('health check marks a killed server failed, and the next round restarts it', async () => {
     const pid = connections.manager.processId('local', everything.id)!;
+    expect(pid, 'the everything server runs before the test kills it').toBeGreaterThan(0);
     const state = async () => (await list()).find((c) => c.id === everything.id)!;
     process.kill(pid, 'SIGKILL');
     await until(async () => alive(pid), (up) => !up);
