@@ -37,7 +37,7 @@ export const handler = withDurableExecution(
       // The presets only: nothing of this installation can be mounted into E2B for the builder, and nothing it
       // deployed would outlive this Lambda instance. Loaded lazily to keep the cold start short.
       const { attachMcp } = await import('../lib/mcp/index.js');
-      const mcp = await attachMcp(config, { sandboxProvider });
+      const mcp = await attachMcp(config, { sandboxProvider, redactor });
       return { model: await createModelClient(config), sandboxProvider, ...mcp.taskOptions(record.mcpServers), close: () => mcp.close() };
     },
     onFinished(record) {
