@@ -20,7 +20,7 @@ import type { SpawnSpec } from '../sandbox/types.js';
 import type { ToolOutput } from '../tools/types.js';
 import type { McpServerSpec, StdioServerSpec } from './config.js';
 import { stdioTransport, type SandboxedStdio, type SandboxedTransport, type WrappedCommand } from './channel-transport.js';
-import { describeConnectError, McpServerConnection, type McpTool, type McpTransportCandidate, type McpTransportKind } from './connection.js';
+import { describeConnectError, McpServerConnection, type McpConnectionState, type McpTool, type McpTransportCandidate, type McpTransportKind } from './connection.js';
 import { ToolNameAllocator } from './names.js';
 
 export interface McpHubOptions {
@@ -75,6 +75,9 @@ interface ServerEntry {
   /** a per-server sandbox wrapper (a server deployed during a task runs in that task's sandbox) */
   wrapSpawn?: McpHubOptions['wrapSpawn'];
 }
+
+/** A server's state as `status()` shows it, from its connection's. */
+const SERVER_STATE: Record<McpConnectionState, McpServerState> = { idle: 'connecting', connecting: 'connecting', connected: 'connected', failed: 'failed', closed: 'failed' };
 
 const BASE_ENV_NAMES = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TMPDIR', 'TERM', 'USER', 'LOGNAME', 'SHELL'];
 const SECRET_NAME = /TOKEN|KEY|SECRET|PASSWORD|PASS|AUTH|CREDENTIAL|COOKIE/i;
@@ -210,8 +213,8 @@ export class McpHub {
 
   private statusOf(e: ServerEntry): McpServerStatus {
     const c = e.connection;
-    const state: McpServerState = !c ? 'disabled' : c.state === 'connected' || c.state === 'failed' ? c.state : 'connecting';
-    const reason = e.disabledReason ?? (c?.state === 'failed' ? c.reason : undefined);
+    const state: McpServerState = c ? SERVER_STATE[c.state] : 'disabled';
+    const reason = e.disabledReason ?? (c?.state === 'failed' ? c.reason : c?.state === 'closed' ? 'the MCP hub is closed' : undefined);
     const transport: McpTransportKind | undefined = c?.transportKind ?? e.spec?.transport;
     const tools = c?.state === 'connected' ? c.tools : [];
     return {
