@@ -1,6 +1,7 @@
 /**
  * The MCP hub: one MCP client per configured server, connected in parallel, with every server tool exposed
- * to the agent as a `Tool` named `mcp__<server>__<tool>`.
+ * to the agent as a `Tool` named `mcp__<server>__<tool>`. Each server is one `McpServerConnection`
+ * (connection.ts, shared with the connection manager); the hub decides how it is reached and where it runs.
  *
  * Failure isolation: a server that cannot start is recorded as `failed` and the others work on. A call whose
  * server crashed or dropped the connection reconnects once and retries; after that it throws `mcp_error`,
