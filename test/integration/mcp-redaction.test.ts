@@ -19,7 +19,7 @@ import { modelFor } from '../helpers/factories.js';
 import { leakyServerSource } from '../helpers/mcp-servers.js';
 import { lastToolResults, startScriptedModel, type ScriptedModelServer } from '../helpers/scripted-model.js';
 import { until } from '../helpers/wait.js';
-import { baseEnv, startServe } from '../helpers/cli.js';
+import { baseEnv, runCli, startServe } from '../helpers/cli.js';
 
 // Assembled at run time: no credential-shaped literal in the source, and a value no other test uses.
 const canary = (kind: string) => ['canary', kind, randomBytes(8).toString('hex')].join('-');
@@ -196,4 +196,26 @@ describe('redaction through `deep-agent serve` (a subprocess wired as users run 
       rmSync(dir, { recursive: true, force: true });
     }
   }, 90_000);
+});
+
+describe('redaction through `deep-agent run` (a subprocess)', () => {
+  it('a ${VAR} value a server echoed and the model repeated is redacted in the db, the log, stdout and stderr', async () => {
+    // prepare
+    const dir = mkdtempSync(join(tmpdir(), 'mcp-redaction-run-'));
+    writeServerFiles(dir, mcpServerRuntime().hostNodeModules);
+    const asked = model.requests.length;
+    // act
+    const result = await runCli(
+      ['run', '--json', 'call both leaky tools and tell me what they said'],
+      baseEnv({ ANTHROPIC_API_KEY: canary('model'), ANTHROPIC_BASE_URL: model.url, DEEP_AGENT_HOME: dir, DEEP_AGENT_MCP_CONFIG: join(dir, 'mcp.json'), PLAIN_SETTING: VAR_VALUE }),
+    );
+    // assess
+    expect(result.code, result.stderr).toBe(0);
+    expect([...lastToolResults(model.requests[asked + 1]!).values()].map((r) => r.text).join('\n')).toContain(`upstream refused the token ${VAR_VALUE}`);
+    const record = JSON.parse(result.stdout) as TaskRecord;
+    expect(record.result?.text).toContain(`upstream refused the token ${REDACTED}`);
+    const written = { database: bytesOf(dir, (f) => f.startsWith('deep-agent.db')), logs: bytesOf(join(dir, 'logs'), () => true), stdout: result.stdout, stderr: result.stderr };
+    for (const [where, bytes] of Object.entries(written)) expect(bytes.includes(VAR_VALUE), `the \${VAR} value in ${where}`).toBe(false);
+    rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
 });
