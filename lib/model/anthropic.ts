@@ -135,7 +135,11 @@ export class MessagesModelClient implements ModelClient {
  */
 export async function createModelClient(config: Config, options: ModelClientOptions = {}): Promise<ModelClient> {
   if (config.modelProvider === 'bedrock') {
-    const { AnthropicBedrock } = await import('@anthropic-ai/bedrock-sdk');
+    // An optional peer dependency: CLI users of the Anthropic API do not download the AWS SDK.
+    const { AnthropicBedrock } = await import('@anthropic-ai/bedrock-sdk').catch((e: unknown) => {
+      if ((e as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw e;
+      throw new DeepAgentError('missing_config', 'DEEP_AGENT_MODEL_PROVIDER=bedrock needs the @anthropic-ai/bedrock-sdk package: npm install @anthropic-ai/bedrock-sdk');
+    });
     const sdk = new AnthropicBedrock({ maxRetries: 0, ...(config.awsRegion ? { awsRegion: config.awsRegion } : {}) });
     const model = /^(?:[a-z]+\.)?anthropic\./.test(config.model) ? config.model : `global.anthropic.${config.model}`;
     return new MessagesModelClient(sdk as unknown as MessagesApi, model, 'bedrock', options);
