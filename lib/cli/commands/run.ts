@@ -32,9 +32,10 @@ export const BUDGET_OPTIONS = {
 export const runCommand: Command = {
   name: 'run',
   summary: 'run one task locally, streaming progress to stderr',
-  usage: `deep-agent run "<task>" [--json] [--max-steps N] [--max-cost USD] [--timeout SECONDS] [--yes]
+  usage: `deep-agent run "<task>" [--json] [--model ID] [--max-steps N] [--max-cost USD] [--timeout SECONDS] [--yes]
 
   --json        print the final task record as JSON on stdout
+  --model       model id for this task (default DEEP_AGENT_MODEL, else the built-in default)
   --max-steps   model turns before the task stops with budget_exceeded (default 50)
   --max-cost    cost in USD before it stops (default 5)
   --timeout     seconds before it stops (default 3600)
@@ -45,13 +46,13 @@ Exit code 0 when the task succeeded, 1 when it failed or was cancelled.`,
     const { values, positionals } = parseArgs({
       args,
       allowPositionals: true,
-      options: { json: { type: 'boolean' }, yes: { type: 'boolean' }, ...BUDGET_OPTIONS },
+      options: { json: { type: 'boolean' }, yes: { type: 'boolean' }, model: { type: 'string' }, ...BUDGET_OPTIONS },
     });
     const prompt = positionals.join(' ').trim();
     if (!prompt) throw new UsageError('run needs a task, e.g. deep-agent run "write hello.py and run it"');
     const budget = parseBudget(values);
 
-    const config = loadConfig(io.env, io.cwd);
+    const config = loadConfig(values.model ? { ...io.env, DEEP_AGENT_MODEL: values.model } : io.env, io.cwd);
     const rt = await openLocalRuntime(config);
     try {
       const { record } = await runOneTask(rt, io, { prompt, ...(budget ? { budget } : {}), autoApprove: values.yes === true });
