@@ -10,12 +10,13 @@ import type { ContentBlock, MessageParam, ModelResponse } from '../model/types.j
 import type { Sandbox } from '../sandbox/types.js';
 import { builtinTools, executeSafely, toToolSpec, type Tool, type ToolContext, type ToolOutput } from '../tools/index.js';
 import type { AgentLimits, RunTaskOptions } from './types.js';
+import { estimateTokens } from './context-size.js';
 
 export const DEFAULT_LIMITS: AgentLimits = {
   maxSteps: 50,
   maxCostUsd: 5,
   deadlineSeconds: 3600,
-  toolConcurrency: 4,
+  toolConcurrency: 16,
   maxToolOutputChars: 20_000,
   maxTokens: 8192,
   compactAtTokens: 120_000,
@@ -92,8 +93,6 @@ function bounded(limit: number) {
   };
 }
 
-/** A rough token count (4 characters a token), enough to decide when to compact. */
-const estimateTokens = (messages: MessageParam[]): number => Math.ceil(JSON.stringify(messages).length / 4);
 
 /**
  * Replaces the content of tool results older than the last few turns with a short note (the whole output stays
