@@ -105,8 +105,8 @@ async function reachCheck(config: Config): Promise<Check> {
     const why = res.status === 401 || res.status === 403 ? 'the key was rejected' : `HTTP ${res.status}`;
     return { level: 'warn', name: 'anthropic api', detail: `${base} reachable, but ${why}` };
   } catch (e) {
-    const err = e as Error & { cause?: { code?: string } };
-    const why = err.name === 'TimeoutError' ? `no answer within ${REACH_TIMEOUT_MS / 1000} s` : (err.cause?.code ?? err.message);
+    const err = e as Error & { cause?: { code?: string; message?: string } };
+    const why = err.name === 'TimeoutError' ? `no answer within ${REACH_TIMEOUT_MS / 1000} s` : (err.cause?.code ?? err.cause?.message ?? err.message);
     return { level: 'warn', name: 'anthropic api', detail: `${base} unreachable (${why})` };
   }
 }
