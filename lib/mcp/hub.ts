@@ -11,9 +11,9 @@
  * deploys) run in a sandbox: spawned here through `Sandbox.wrapSpawn` (bubblewrap), or over `Sandbox.openStdio`
  * where the sandbox is a remote VM (E2B); see channel-transport.ts.
  */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+// The client and its HTTP transports load when a server connects: a run with no MCP server never loads them.
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ErrorCode, McpError, type CallToolResult, type Tool as McpWireTool } from '@modelcontextprotocol/sdk/types.js';
 import { DeepAgentError, toErrorInfo } from '../errors/index.js';
@@ -273,15 +273,16 @@ export class McpHub {
         e.client = await this.openClient(e, await this.stdioTransport(e, spec));
         e.transport = 'stdio';
       } else if (spec.transport === 'sse') {
-        e.client = await this.openClient(e, this.sseTransport(spec.url, spec.headers));
+        e.client = await this.openClient(e, await this.sseTransport(spec.url, spec.headers));
         e.transport = 'sse';
       } else {
+        const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
         try {
           e.client = await this.openClient(e, new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: spec.headers } }));
           e.transport = 'http';
         } catch (streamableError) {
           try {
-            e.client = await this.openClient(e, this.sseTransport(spec.url, spec.headers));
+            e.client = await this.openClient(e, await this.sseTransport(spec.url, spec.headers));
             e.transport = 'sse';
           } catch {
             throw streamableError;
@@ -298,7 +299,8 @@ export class McpHub {
     }
   }
 
-  private sseTransport(url: string, headers: Record<string, string>): SSEClientTransport {
+  private async sseTransport(url: string, headers: Record<string, string>): Promise<SSEClientTransport> {
+    const { SSEClientTransport } = await import('@modelcontextprotocol/sdk/client/sse.js');
     return new SSEClientTransport(new URL(url), {
       requestInit: { headers },
       eventSourceInit: {
@@ -328,6 +330,7 @@ export class McpHub {
   }
 
   private async openClient(e: ServerEntry, transport: Transport): Promise<Client> {
+    const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
     const client = new Client(this.options.clientInfo ?? { name: 'deep-agent', version: '0.1.0' }, {
       listChanged: {
         tools: {

@@ -50,9 +50,11 @@ async function bareLoop(server: ScriptedModelServer, options: { caching?: boolea
   const tools: Anthropic.Tool[] = [{ name: 'write_todos', description: 'the plan', input_schema: { type: 'object', properties: { todos: { type: 'array' } } } }];
   const usage: Anthropic.Usage[] = [];
   for (;;) {
-    const body = options.caching
-      ? messages.map((m, i) => (i === messages.length - 1 && Array.isArray(m.content) ? { ...m, content: m.content.map((b, j, all) => (j === all.length - 1 ? { ...b, cache_control: { type: 'ephemeral' as const } } : b)) } : m))
-      : messages;
+    const last = messages[messages.length - 1]!;
+    const body: Anthropic.MessageParam[] =
+      options.caching && Array.isArray(last.content)
+        ? [...messages.slice(0, -1), { ...last, content: last.content.map((b, j, all) => (j === all.length - 1 ? { ...b, cache_control: { type: 'ephemeral' } } : b)) } as Anthropic.MessageParam]
+        : messages;
     const msg = await client.messages.stream({ model: 'claude-sonnet-5-5', max_tokens: 8192, system: 'You are a bare loop.', tools, messages: body }).finalMessage();
     usage.push(msg.usage);
     messages.push({ role: 'assistant', content: msg.content });
