@@ -4,7 +4,7 @@
  * Slow (a real install): `npm run test:fast` leaves it out, `npm test` runs it.
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -95,6 +95,16 @@ describe('the npm package installed from its tarball (npm pack + npm install, sl
     const res = await runInstalled(bin, ['run', 'write hello.txt'], { HOME: home, ANTHROPIC_API_KEY: 'sk-ant-package-test', ANTHROPIC_BASE_URL: model.url, DEEP_AGENT_SANDBOX: 'local' }, nodeDir);
     expect(res.stdout).toBe('done: from the Linux sandbox\n');
     expect(res.code).toBe(0);
+  });
+
+  it('the library imports from the installed package, with its types', async () => {
+    const project = join(work, 'project');
+    writeFileSync(join(project, 'use.mts'), "import { createAgent } from 'deep-agent-e2b';\nimport { DEFAULT_LIMITS } from 'deep-agent-e2b/lib/agent/index.js';\nconst steps: number = DEFAULT_LIMITS.maxSteps;\nconsole.log(typeof createAgent, steps);\n");
+    writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'nodenext', target: 'es2023', strict: true, noEmit: true, skipLibCheck: true, types: [] }, files: ['use.mts'] }));
+    await exec(join(REPO_ROOT, 'node_modules', '.bin', 'tsc'), ['-p', project]);
+    await exec(join(REPO_ROOT, 'node_modules', '.bin', 'tsc'), ['-p', project, '--noEmit', 'false', '--outDir', join(project, 'out')]);
+    const run = await exec(process.execPath, [join(project, 'out', 'use.mjs')], { cwd: project });
+    expect(run.stdout).toBe('function 50\n');
   });
 
   it.skipIf(!OLD_NODE)(`on an old Node (${OLD_NODE ?? 'none on this machine'}) prints one line and exits 1`, async () => {
