@@ -10,8 +10,8 @@ export { UsageError } from './io.js';
 
 /**
  * A command's name and summary, and how to load it. Each command's module is imported only when it runs, so
- * `run` starts without the HTTP server, the MCP connection manager or the E2B SDK (a test in cli-doctor-init checks that each
- * summary here is the loaded command's own).
+ * `run` starts without the HTTP server or the MCP connection manager (test/integration/cli-doctor-init checks
+ * that each summary here is the loaded command's own).
  */
 export interface CommandEntry {
   name: string;
