@@ -102,7 +102,7 @@ describe('deep-agent --version and --help (subprocess)', () => {
     for (const c of COMMANDS) expect(help.stdout).toMatch(new RegExp(`^  ${c.name} +${c.summary.replace(/[()|.]/g, '\\$&')}$`, 'm'));
   });
 
-  it('each summary in the lazy command table is the loaded command's own', async () => {
+  it("each summary in the lazy command table is the loaded command's own", async () => {
     for (const entry of COMMANDS) {
       const command = await entry.load();
       expect({ name: command.name, summary: command.summary }).toEqual({ name: entry.name, summary: entry.summary });

@@ -111,15 +111,22 @@ async function reachCheck(config: Config): Promise<Check> {
   }
 }
 
-/** cgroup v2 controllers this process could delegate to a sandbox: information, nothing here needs them. */
+/** The cgroup controllers the host offers for memory and process limits: information, nothing here needs them. */
 function limitsCheck(): Check {
-  try {
-    const controllers = readFileSync('/sys/fs/cgroup/cgroup.controllers', 'utf8').trim().split(/\s+/);
-    const has = (c: string) => (controllers.includes(c) ? `${c} yes` : `${c} no`);
-    return { level: 'info', name: 'host limits', detail: `cgroup v2: ${has('memory')}, ${has('pids')}, ${has('cpu')}; timeouts and output caps always apply` };
-  } catch {
-    return { level: 'info', name: 'host limits', detail: 'no cgroup v2 here: only timeouts and output caps are enforced' };
-  }
+  const v2 = (dir: string) => {
+    try {
+      return readFileSync(join(dir, 'cgroup.controllers'), 'utf8').trim().split(/\s+/);
+    } catch {
+      return undefined;
+    }
+  };
+  const has = (list: string[], c: string) => `${c} ${list.includes(c) ? 'yes' : 'no'}`;
+  const always = 'timeouts and output caps always apply';
+  const unified = v2('/sys/fs/cgroup');
+  if (unified) return { level: 'info', name: 'host limits', detail: `cgroup v2: ${has(unified, 'memory')}, ${has(unified, 'pids')}; ${always}` };
+  const v1 = ['memory', 'pids'].filter((c) => existsSync(`/sys/fs/cgroup/${c}`));
+  if (v1.length) return { level: 'info', name: 'host limits', detail: `cgroup v1 only (${v1.join(', ')}), no v2 controllers; ${always}` };
+  return { level: 'info', name: 'host limits', detail: `no cgroups visible; ${always}` };
 }
 
 export const doctorCommand: Command = {
