@@ -94,7 +94,8 @@ export class MessagesModelClient implements ModelClient {
 
   async createMessage(request: ModelRequest, hooks: ModelCallHooks = {}): Promise<ModelResponse> {
     const threshold = this.opts.toolSearchThresholdTokens;
-    const tools = threshold === false ? request.tools : withToolSearch(request.tools, this.model, threshold);
+    // Bedrock documents tool search behind its own beta flag; until that is wired, Bedrock gets every schema.
+    const tools = threshold === false || this.provider !== 'anthropic' ? request.tools : withToolSearch(request.tools, this.model, threshold);
     const shaped = this.opts.promptCaching
       ? withCacheBreakpoints({ ...request, tools })
       : { tools, system: request.system, messages: request.messages as MessageParam[] };
