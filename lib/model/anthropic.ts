@@ -94,7 +94,7 @@ export class MessagesModelClient implements ModelClient {
 
   async createMessage(request: ModelRequest, hooks: ModelCallHooks = {}): Promise<ModelResponse> {
     const threshold = this.opts.toolSearchThresholdTokens;
-    // Bedrock documents tool search behind its own beta flag; until that is wired, Bedrock gets every schema.
+    // Tool search is used on the Anthropic API only: its request shape on Bedrock is not verified here.
     const tools = threshold === false || this.provider !== 'anthropic' ? request.tools : withToolSearch(request.tools, this.model, threshold);
     const shaped = this.opts.promptCaching
       ? withCacheBreakpoints({ ...request, tools })
