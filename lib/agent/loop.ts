@@ -93,7 +93,6 @@ function bounded(limit: number) {
   };
 }
 
-
 /**
  * Replaces the content of tool results older than the last few turns with a short note (the whole output stays
  * in the task log). Deterministic in `messages`, so a replay compacts exactly as the first run did.
