@@ -105,7 +105,8 @@ function compactToolResults(messages: MessageParam[]): { elided: number; savedCh
   for (let i = 1; i < cutoff; i++) {
     const m = messages[i]!;
     if (m.role !== 'user' || !Array.isArray(m.content)) continue;
-    m.content = m.content.map((b) => {
+    const before = m.content;
+    const after = before.map((b) => {
       if (b.type !== 'tool_result') return b;
       if (typeof b.content === 'string' && b.content.startsWith(ELIDED)) return b;
       const size = typeof b.content === 'string' ? b.content.length : JSON.stringify(b.content ?? '').length;
@@ -114,6 +115,8 @@ function compactToolResults(messages: MessageParam[]): { elided: number; savedCh
       savedChars += size;
       return { ...b, content: `${ELIDED} ${size} characters; the whole output is in the task log]` };
     });
+    // Only a changed message gets new content, so context-size.ts measures only that one again.
+    if (after.some((b, j) => b !== before[j])) m.content = after;
   }
   return { elided, savedChars };
 }
