@@ -27,10 +27,14 @@ const LIMITS = { maxSteps: 1_000, maxCostUsd: 1_000, deadlineSeconds: 3_600 };
 const note = (turn: number) => `step ${turn}: ${'inspect the repository layout and note what matters; '.repeat(11)}`;
 const turnOf = (req: CapturedRequest) => req.body.messages.filter((m: { role: string }) => m.role === 'assistant').length + 1;
 
-/** Every turn but the last calls write_todos; the server stamps each request's arrival. */
-function stepScript(steps: number, stamps: number[]) {
+/**
+ * Every turn but the last calls write_todos; the server stamps each request's arrival. The server's record of
+ * past requests is dropped as it goes: kept, 300 growing bodies (tens of MB) would make the run about GC.
+ */
+function stepScript(steps: number, stamps: number[], server?: () => ScriptedModelServer) {
   return (req: CapturedRequest) => {
     stamps.push(performance.now());
+    server?.().requests.splice(0);
     const turn = turnOf(req);
     if (turn >= steps) return { text: 'done' };
     return { toolUses: [{ name: 'write_todos', input: { todos: [{ content: note(turn), status: 'in_progress' }] } }] };
@@ -95,8 +99,8 @@ async function perStep(store: TaskStore, steps: number): Promise<{ agent: number
   const agentStamps: number[] = [];
   const bareCalls: Array<[number, number]> = [];
   const agentCalls: Array<[number, number]> = [];
-  const bareServer = await startScriptedModel(stepScript(steps, bareStamps));
-  const agentServer = await startScriptedModel(stepScript(steps, agentStamps));
+  const bareServer: ScriptedModelServer = await startScriptedModel(stepScript(steps, bareStamps, () => bareServer));
+  const agentServer: ScriptedModelServer = await startScriptedModel(stepScript(steps, agentStamps, () => agentServer));
   try {
     await bareLoop(bareServer, { caching: true, calls: bareCalls });
     await agentRun(agentServer, store, { calls: agentCalls });
