@@ -1,11 +1,10 @@
 #!/usr/bin/env node
-// The `deep-agent` executable. This file imports nothing statically: an old Node must reach the version check
-// below and print one line, not fail while linking a module that needs `node:sqlite`.
-const MINIMUM = 'Node.js 22.13 or newer (23.4 or newer on the 23 line)';
-const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
-// node:sqlite loads without a flag from 22.13.0 and 23.4.0 (package.json `engines` says the same).
-if (major < 22 || (major === 22 && minor < 13) || (major === 23 && minor < 4)) {
-  process.stderr.write(`deep-agent: needs ${MINIMUM}; this is Node.js ${process.versions.node}.\n`);
+// The `deep-agent` executable. Only the version check is imported statically: an old Node must reach it and
+// print one line, not fail while linking a module that needs `node:sqlite`.
+import { isSupportedNode, SUPPORTED_NODE } from '../lib/cli/node-version.js';
+
+if (!isSupportedNode(process.versions.node)) {
+  process.stderr.write(`deep-agent: needs ${SUPPORTED_NODE}; this is Node.js ${process.versions.node}.\n`);
   process.exit(1);
 }
 // Node 22 and 23 call node:sqlite experimental; that notice is noise for a CLI user. Other warnings still print.

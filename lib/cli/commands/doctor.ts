@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../../config/index.js';
+import { isSupportedNode, SUPPORTED_NODE } from '../node-version.js';
 import { VERSION } from '../version.js';
 import type { CliIo, Command } from '../io.js';
 
@@ -22,9 +23,8 @@ interface Check {
 const REACH_TIMEOUT_MS = 3_000;
 
 function nodeCheck(version: string): Check {
-  const [major = 0, minor = 0] = version.split('.').map(Number);
-  const ok = major >= 24 || (major === 23 && minor >= 4) || (major === 22 && minor >= 13);
-  return { level: ok ? 'ok' : 'fail', name: 'node', detail: `${version}${ok ? '' : ' (needs 22.13+ or 23.4+: node:sqlite)'}` };
+  const ok = isSupportedNode(version);
+  return { level: ok ? 'ok' : 'fail', name: 'node', detail: `${version}${ok ? '' : ` (needs ${SUPPORTED_NODE}: node:sqlite)`}` };
 }
 
 /** Runs a trivial command in a fresh bubblewrap namespace, as the local sandbox does. */
