@@ -269,6 +269,14 @@ export const CONFIG_SCHEMA = {
       description: '`dumb` turns off the live timer and colour, as on any terminal program',
     }),
   },
+  /** Read by the AWS SDK itself (Bedrock, `cdk deploy`); `deep-agent doctor` only says which source is there. */
+  awsCredentials: {
+    accessKeyId: variable({ name: 'AWS_ACCESS_KEY_ID', schema: text(), description: 'AWS access key id, read by the AWS SDK (Bedrock, deploy)' }),
+    secretAccessKey: variable({ name: 'AWS_SECRET_ACCESS_KEY', schema: text(), description: 'AWS secret access key, read by the AWS SDK', secret: true }),
+    sessionToken: variable({ name: 'AWS_SESSION_TOKEN', schema: text(), description: 'AWS session token of temporary credentials, read by the AWS SDK', secret: true }),
+    profile: variable({ name: 'AWS_PROFILE', schema: text(), description: 'the profile of `~/.aws/config` the AWS SDK uses' }),
+    webIdentityTokenFile: variable({ name: 'AWS_WEB_IDENTITY_TOKEN_FILE', schema: text(), description: 'a web identity token (CI, EKS) the AWS SDK exchanges for credentials' }),
+  },
   /** Set by the CDK stack on the Lambda functions; each function requires the ones it uses. */
   aws: {
     taskBucket: variable({ name: 'TASK_BUCKET', schema: text(), description: 'the S3 bucket of task records and events', unlocks: 'task records and events in S3' }),

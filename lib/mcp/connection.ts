@@ -7,7 +7,8 @@
  * The holder decides where the server runs (a host process, a sandbox, a URL) by the transports it hands in;
  * this file owns the MCP protocol side only.
  */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+// The client loads when a server connects: a run with no MCP server never loads it.
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ErrorCode, McpError, type CallToolResult, type Tool as McpWireTool } from '@modelcontextprotocol/sdk/types.js';
 import { DeepAgentError, toErrorInfo } from '../errors/index.js';
@@ -221,6 +222,7 @@ export class McpServerConnection {
   }
 
   private async openClient(transport: Transport): Promise<void> {
+    const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
     const client = new Client(this.options.clientInfo ?? { name: 'deep-agent', version: '0.1.0' }, {
       listChanged: {
         tools: {

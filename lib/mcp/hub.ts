@@ -12,8 +12,8 @@
  * deploys) run in a sandbox: spawned here through `Sandbox.wrapSpawn` (bubblewrap), or over `Sandbox.openStdio`
  * where the sandbox is a remote VM (E2B); see channel-transport.ts.
  */
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+// The HTTP transports load when a server connects over HTTP: a run with no remote server never loads them.
+import type { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { DeepAgentError } from '../errors/index.js';
 import { Redactor } from '../secrets/index.js';
@@ -238,7 +238,14 @@ export class McpHub {
     }
     const sse: McpTransportCandidate = { kind: 'sse', open: () => sseTransport(spec.url, spec.headers) };
     if (spec.transport === 'sse') return [sse];
-    return [{ kind: 'http', open: () => new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: spec.headers } }) }, sse];
+    const http: McpTransportCandidate = {
+      kind: 'http',
+      open: async () => {
+        const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
+        return new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: spec.headers } });
+      },
+    };
+    return [http, sse];
   }
 
   private async stdioTransport(e: ServerEntry, spec: StdioServerSpec, onStderr: (chunk: string) => void): Promise<SandboxedTransport> {
@@ -258,7 +265,8 @@ export class McpHub {
   }
 }
 
-function sseTransport(url: string, headers: Record<string, string>): SSEClientTransport {
+async function sseTransport(url: string, headers: Record<string, string>): Promise<SSEClientTransport> {
+  const { SSEClientTransport } = await import('@modelcontextprotocol/sdk/client/sse.js');
   return new SSEClientTransport(new URL(url), {
     requestInit: { headers },
     eventSourceInit: {
