@@ -2,7 +2,7 @@
  * Context compaction: when the conversation grows past `compactAtTokens`, tool results older than the last few
  * turns are replaced by a short note (the whole output stays in the task log), with a `context.compacted` event.
  */
-import type { MessageParam } from '../model/types.js';
+import type { MessageParam } from '../model/index.js';
 import type { CountedJournal } from './budgets.js';
 import { estimateTokens } from './context-size.js';
 import type { RunContext } from './run-context.js';

@@ -5,7 +5,7 @@
  * never mutated in place. The figure equals `JSON.stringify(messages).length`, so compaction decides exactly as
  * it did when it stringified everything (a replay compacts at the same turns).
  */
-import type { MessageParam } from '../model/types.js';
+import type { MessageParam } from '../model/index.js';
 
 const measured = new WeakMap<MessageParam, { content: MessageParam['content']; chars: number }>();
 

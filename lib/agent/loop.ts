@@ -10,7 +10,7 @@
  */
 import { DeepAgentError, isRetryable, toErrorInfo } from '../errors/index.js';
 import { addUsage, emptyUsage, isTerminal, type EventType, type TaskRecord } from '../task/index.js';
-import type { ContentBlock, MessageParam, ModelResponse } from '../model/types.js';
+import type { ContentBlock, MessageParam, ModelResponse } from '../model/index.js';
 import { builtinTools, toToolSpec, type Tool, type ToolContext } from '../tools/index.js';
 import { approvalReason, askApproval } from './approvals.js';
 import {

@@ -1,8 +1,8 @@
 /** The agent core's public contract: what a runtime (CLI, local worker, durable Lambda) passes in. */
-import type { ModelClient } from '../model/types.js';
-import type { SandboxProvider } from '../sandbox/types.js';
-import type { TaskStore } from '../task/store.js';
-import type { Tool } from '../tools/types.js';
+import type { ModelClient } from '../model/index.js';
+import type { SandboxProvider } from '../sandbox/index.js';
+import type { TaskStore } from '../task/index.js';
+import type { Tool } from '../tools/index.js';
 import type { StepJournal } from './journal.js';
 
 export interface AgentLimits {

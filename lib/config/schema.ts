@@ -4,9 +4,14 @@
  * README's environment table is rendered from it (`npm run docs:env`; a unit test keeps the two in step).
  */
 import * as z from 'zod';
+
+/**
+ * The newest Sonnet that the installed `@anthropic-ai/sdk` lists and does not mark deprecated
+ * (a unit test checks this against the SDK's own `Model` type and deprecation table).
+ */
+export const DEFAULT_MODEL = 'claude-sonnet-5-5';
 // The file, not lib/model's index: the index loads the Anthropic SDK, which the API and dispatcher Lambdas
 // (that read this schema) never need.
-import { DEFAULT_MODEL } from '../model/prices.js';
 
 /** One environment variable: where it is read from, how it is parsed, and what the README says about it. */
 export interface Variable<S extends z.ZodType = z.ZodType> {

@@ -3,10 +3,10 @@
  * connected in parallel; the builder tools; and a note for the model about servers that could not start (a
  * broken server never stops a task). The approval policy is the composition root's (lib/assembly), not MCP's.
  */
-import type { RunTaskOptions } from '../agent/types.js';
+import type { RunTaskOptions } from '../agent/index.js';
 import type { Config } from '../config/index.js';
-import type { SandboxProvider } from '../sandbox/types.js';
-import type { Tool } from '../tools/types.js';
+import type { SandboxProvider } from '../sandbox/index.js';
+import type { Tool } from '../tools/index.js';
 import { createDeployedServerSpawner, createMcpBuilderTools, type McpServerRuntime } from './builder/index.js';
 import { McpHub, type McpServerStatus } from './hub.js';
 import { resolveMcpServers, type ResolveMcpServersOptions } from './servers.js';

@@ -13,7 +13,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ErrorCode, McpError, type CallToolResult, type Tool as McpWireTool } from '@modelcontextprotocol/sdk/types.js';
 import { DeepAgentError, toErrorInfo } from '../errors/index.js';
 import { Redactor } from '../secrets/index.js';
-import type { Tool, ToolAnnotations, ToolOutput, ToolResultContent } from '../tools/types.js';
+import type { Tool, ToolAnnotations, ToolOutput, ToolResultContent } from '../tools/index.js';
 import type { ToolNameAllocator } from './names.js';
 
 export type McpTransportKind = 'stdio' | 'http' | 'sse';

@@ -17,8 +17,8 @@ import type { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { DeepAgentError } from '../errors/index.js';
 import { Redactor } from '../secrets/index.js';
-import type { SpawnSpec } from '../sandbox/types.js';
-import type { ToolOutput } from '../tools/types.js';
+import type { SpawnSpec } from '../sandbox/index.js';
+import type { ToolOutput } from '../tools/index.js';
 import type { McpServerSpec, StdioServerSpec } from './config.js';
 import { stdioTransport, type SandboxedStdio, type SandboxedTransport, type WrappedCommand } from './channel-transport.js';
 import { describeConnectError, McpServerConnection, type McpConnectionState, type McpTool, type McpTransportCandidate, type McpTransportKind } from './connection.js';
