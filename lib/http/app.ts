@@ -2,8 +2,6 @@
  * The one HTTP app (DESIGN section 3), built from injected dependencies only: the same app runs in `serve`
  * (Node) and behind API Gateway (`hono/aws-lambda`).
  */
-import { createServer, type Server } from 'node:http';
-import { getRequestListener, RequestError } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
@@ -173,31 +171,4 @@ export function bearerTokenAuth(token: string, accountId: string): HttpAppDeps['
     for (let i = 0; i < given.length; i++) diff |= given[i]! ^ expected[i]!;
     return diff === 0 ? accountId : undefined;
   };
-}
-
-/**
- * The answer to a request Node parsed but the app cannot represent as a `Request` (`OPTIONS *`, a bad Host
- * header, a backslash path): the adapter's default is an empty 400; this keeps the one error shape.
- */
-export function unparsableRequestResponse(e: unknown): Response {
-  if (e instanceof RequestError) return Response.json(errorBody('invalid_input', `the request cannot be served: ${e.message}`), { status: 400 });
-  return Response.json(errorBody('internal', 'the service failed to handle the request'), { status: 500 });
-}
-
-/**
- * Serves the app on Node (`serve`): like `@hono/node-server`'s `serve`, with every answer JSON in the error
- * shape, `OPTIONS *` included.
- *
- * @example
- * const server = await listenHttpApp(app, { port: 8787, hostname: '127.0.0.1' });
- */
-export function listenHttpApp(app: Hono<Env>, options: { port: number; hostname: string }): Promise<Server> {
-  const server = createServer(getRequestListener(app.fetch, { hostname: options.hostname, errorHandler: unparsableRequestResponse }));
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.hostname, () => {
-      server.off('error', reject);
-      resolve(server);
-    });
-  });
 }
