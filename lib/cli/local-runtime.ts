@@ -8,6 +8,8 @@ import { createSandboxProvider, type SandboxProvider } from '../sandbox/index.js
 import { redactorFromEnv } from '../secrets/index.js';
 import type { Tool } from '../tools/index.js';
 import type { ApprovalPolicy, RunTaskOptions } from '../agent/index.js';
+import type { InteractiveAuthorizer } from '../mcp/index.js';
+import { localOAuthRecords } from './oauth.js';
 
 export interface LocalRuntime {
   config: Config;
@@ -30,16 +32,19 @@ export interface LocalRuntime {
  * @example
  * const rt = await openLocalRuntime(loadConfig(process.env));
  */
-export async function openLocalRuntime(config: Config): Promise<LocalRuntime> {
+export async function openLocalRuntime(config: Config, options: { oauthAuthorizer?: InteractiveAuthorizer } = {}): Promise<LocalRuntime> {
   requireModelCredentials(config);
   requireSandboxCredentials(config);
   const db = openDatabase(config.home);
-  const store = new SqliteTaskStore(db, { redactor: redactorFromEnv(config.env) });
+  // One redactor for the run: the store redacts with it, and the MCP hub adds every OAuth token it sees.
+  const redactor = redactorFromEnv(config.env);
+  const store = new SqliteTaskStore(db, { redactor });
   const model = await createModelClient(config);
   // Built MCP servers run with the project's own Node and MCP SDK, mounted read-only: building works offline.
   const runtime = mcpServerRuntime();
   const sandboxProvider = await createSandboxProvider(config, { readOnlyMounts: runtime.mounts });
-  const mcp = await attachMcp(config, { sandboxProvider, runtime });
+  const oauth = { records: localOAuthRecords(config, db), ...(options.oauthAuthorizer ? { authorizer: options.oauthAuthorizer } : {}) };
+  const mcp = await attachMcp(config, { sandboxProvider, runtime, oauth, redactor });
   const tools = mcp.toolsFor();
   return {
     config,

@@ -9,7 +9,8 @@ import type { SandboxProvider } from '../sandbox/types.js';
 import type { Tool } from '../tools/types.js';
 import { destructiveApprovalPolicy } from './approval.js';
 import { createDeployedServerSpawner, createMcpBuilderTools, type McpServerRuntime } from './builder/index.js';
-import { McpHub, type McpServerStatus } from './hub.js';
+import { McpHub, type McpHubOptions, type McpServerStatus } from './hub.js';
+import type { Redactor } from '../secrets/index.js';
 import { resolveMcpServers, type ResolveMcpServersOptions } from './servers.js';
 import { describePresets, E2B_GATEWAY_SERVER } from './presets.js';
 import { toErrorInfo } from '../errors/index.js';
@@ -50,6 +51,10 @@ export async function attachMcp(
     runtime?: McpServerRuntime;
     resolve?: ResolveMcpServersOptions;
     e2bSdk?: E2BSdk;
+    /** OAuth records (and, in a CLI run, a browser authorizer) for HTTP servers that log in. */
+    oauth?: McpHubOptions['oauth'];
+    /** The run's redactor: OAuth token values are registered with it. */
+    redactor?: Redactor;
   },
 ): Promise<AttachedMcp> {
   const spawner = deps.runtime ? createDeployedServerSpawner(deps.sandboxProvider, deps.runtime) : undefined;
@@ -57,7 +62,13 @@ export async function attachMcp(
   const gateway = await openE2BGateway(config, deps.e2bSdk);
   if (gateway?.ok) resolved.servers[E2B_GATEWAY_SERVER] = { transport: 'http', url: gateway.ok.url, headers: gateway.ok.headers, source: 'e2b-gateway' };
   if (gateway?.error) resolved.disabled[E2B_GATEWAY_SERVER] = gateway.error;
-  const hub = new McpHub({ ...resolved, env: config.env, ...(spawner ? { wrapSpawn: spawner.wrapSpawn } : {}) });
+  const hub = new McpHub({
+    ...resolved,
+    env: config.env,
+    ...(spawner ? { wrapSpawn: spawner.wrapSpawn } : {}),
+    ...(deps.oauth ? { oauth: deps.oauth } : {}),
+    ...(deps.redactor ? { redactor: deps.redactor } : {}),
+  });
   await hub.start();
   const builder = deps.runtime ? createMcpBuilderTools({ hub, home: config.home, runtime: deps.runtime }) : [];
   const approvalPolicy = approvalPolicyFromConfig(config);
@@ -71,7 +82,7 @@ export async function attachMcp(
     ...(approvalPolicy ? { approvalPolicy } : {}),
     status: () => hub.status(),
     unavailableNote() {
-      const down = hub.status().filter((s) => s.state === 'failed' || s.state === 'disabled');
+      const down = hub.status().filter((s) => s.state === 'failed' || s.state === 'disabled' || s.state === 'needs_login');
       if (down.length === 0) return undefined;
       return `These MCP servers are not available in this task: ${down.map((s) => `${s.name} (${s.reason ?? s.state})`).join('; ')}. Work without them or say what is missing.`;
     },
@@ -81,7 +92,7 @@ export async function attachMcp(
         tools: attached.toolsFor(servers),
         ...(approvalPolicy ? { approvalPolicy } : {}),
         ...(note ? { instructions: note } : {}),
-        startInfo: { mcpServers: hub.status().map((s) => ({ name: s.name, state: s.state, ...(s.reason ? { reason: s.reason } : {}) })) },
+        startInfo: { mcpServers: hub.status().map((s) => ({ name: s.name, state: s.state, ...(s.reason ? { reason: s.reason } : {}), ...(s.login ? { login: s.login } : {}) })) },
       };
     },
     async close() {

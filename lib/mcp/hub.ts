@@ -15,6 +15,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { auth, UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { ErrorCode, McpError, type CallToolResult, type Tool as McpWireTool } from '@modelcontextprotocol/sdk/types.js';
 import { DeepAgentError, toErrorInfo } from '../errors/index.js';
 import { Redactor } from '../secrets/index.js';
@@ -23,6 +24,7 @@ import type { Tool, ToolAnnotations, ToolOutput, ToolResultContent } from '../to
 import type { McpServerSpec, StdioServerSpec } from './config.js';
 import { stdioTransport, type SandboxedStdio, type SandboxedTransport, type WrappedCommand } from './channel-transport.js';
 import { ToolNameAllocator } from './names.js';
+import { isLoginRequired, loginCommand, StoredOAuthProvider, type InteractiveAuthorizer, type OAuthRecords } from './oauth/index.js';
 
 export interface McpHubOptions {
   servers?: Record<string, McpServerSpec>;
@@ -47,15 +49,23 @@ export interface McpHubOptions {
   /** Redacts secrets in error reasons; header and env values of the specs that look secret are added. */
   redactor?: Redactor;
   clientInfo?: { name: string; version: string };
+  /**
+   * OAuth for HTTP servers that carry no `Authorization` header (or an `oauth` entry): tokens from `records`,
+   * refreshed before expiry and on 401. Without `authorizer` a flow that needs a person marks the server
+   * `needs_login`; with it (a CLI run) a tool call's step-up opens the browser.
+   */
+  oauth?: { records: OAuthRecords; authorizer?: InteractiveAuthorizer };
 }
 
-export type McpServerState = 'connecting' | 'connected' | 'failed' | 'disabled';
+export type McpServerState = 'connecting' | 'connected' | 'failed' | 'disabled' | 'needs_login';
 
 export interface McpServerStatus {
   name: string;
   state: McpServerState;
-  /** Why it failed or is disabled. */
+  /** Why it failed, is disabled or needs a login. */
   reason?: string;
+  /** For `needs_login`: the command that logs in. */
+  login?: string;
   transport?: 'stdio' | 'http' | 'sse';
   source?: string;
   toolCount: number;
@@ -83,6 +93,8 @@ interface ServerEntry {
   connecting?: Promise<void>;
   /** a per-server sandbox wrapper (a server deployed during a task runs in that task's sandbox) */
   wrapSpawn?: McpHubOptions['wrapSpawn'];
+  /** OAuth state of an HTTP server that may log in */
+  oauth?: StoredOAuthProvider;
 }
 
 const BASE_ENV_NAMES = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TMPDIR', 'TERM', 'USER', 'LOGNAME', 'SHELL'];
@@ -180,12 +192,15 @@ export class McpHub {
     const e = this.entries.get(server);
     if (!e?.spec) throw new DeepAgentError('mcp_error', `MCP server "${server}" is not configured`);
     let reconnected = false;
+    let steppedUp = false;
     if (e.state !== 'connected' || e.dropped || !e.client) {
       await this.reconnect(e);
       reconnected = true;
     }
+    if (e.oauth?.expiresSoon()) await this.refreshLogin(e);
     for (;;) {
       try {
+        if (e.oauth) e.oauth.interactive = this.options.oauth?.authorizer !== undefined;
         const result = (await e.client!.callTool({ name: tool, arguments: args }, undefined, {
           timeout: this.callTimeoutMs,
           ...(signal ? { signal } : {}),
@@ -193,6 +208,13 @@ export class McpHub {
         return toToolOutput(result);
       } catch (err) {
         if (signal?.aborted) throw new DeepAgentError('cancelled', `call to ${server}/${tool} was cancelled`);
+        if (isLoginRequired(err)) throw await this.markNeedsLogin(e, err);
+        if (err instanceof UnauthorizedError && e.oauth && !steppedUp) {
+          // Step-up (insufficient_scope) in a CLI run: the browser was opened; finish once and call again.
+          steppedUp = true;
+          await this.finishAuthorization(e);
+          continue;
+        }
         if (err instanceof McpError && err.code === ErrorCode.RequestTimeout) {
           throw new DeepAgentError('mcp_error', `${server}/${tool} timed out after ${Math.round(this.callTimeoutMs / 1000)} s`);
         }
@@ -203,6 +225,8 @@ export class McpHub {
         }
         const why = isConnectionError(err) ? `the connection to "${server}" was lost again after a reconnect` : this.redact(toErrorInfo(err).message);
         throw new DeepAgentError('mcp_error', `${server}/${tool} failed: ${why}`);
+      } finally {
+        if (e.oauth) e.oauth.interactive = false;
       }
     }
   }
@@ -228,7 +252,13 @@ export class McpHub {
         }
       }
     }
-    this.entries.set(name, { name, spec, state: 'connecting', dropped: false, tools: [], stderrTail: '' });
+    const oauth =
+      spec.transport !== 'stdio' && this.options.oauth && (spec.oauth || !Object.keys(spec.headers).some((h) => h.toLowerCase() === 'authorization'))
+        ? new StoredOAuthProvider({ server: name, serverUrl: spec.url, records: this.options.oauth.records, settings: spec.oauth ?? {}, redactor: this.redactor, ...(this.options.oauth.authorizer ? { authorizer: this.options.oauth.authorizer } : {}) })
+        : undefined;
+    // Connecting never opens a browser: only a tool call's step-up may (and only where an authorizer exists).
+    if (oauth) oauth.interactive = false;
+    this.entries.set(name, { name, spec, state: 'connecting', dropped: false, tools: [], stderrTail: '', ...(oauth ? { oauth } : {}) });
   }
 
   private statusOf(e: ServerEntry): McpServerStatus {
@@ -236,6 +266,7 @@ export class McpHub {
       name: e.name,
       state: e.state,
       ...(e.reason ? { reason: e.reason } : {}),
+      ...(e.state === 'needs_login' ? { login: loginCommand(e.name) } : {}),
       ...(e.transport ?? e.spec?.transport ? { transport: e.transport ?? e.spec!.transport } : {}),
       ...(e.spec?.source ? { source: e.spec.source } : {}),
       toolCount: e.tools.length,
@@ -273,15 +304,20 @@ export class McpHub {
         e.client = await this.openClient(e, await this.stdioTransport(e, spec));
         e.transport = 'stdio';
       } else if (spec.transport === 'sse') {
-        e.client = await this.openClient(e, this.sseTransport(spec.url, spec.headers));
+        e.client = await this.openClient(e, this.sseTransport(spec.url, spec.headers, e.oauth));
         e.transport = 'sse';
       } else {
         try {
-          e.client = await this.openClient(e, new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: spec.headers } }));
+          e.client = await this.openClient(
+            e,
+            new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: spec.headers }, ...(e.oauth ? { authProvider: e.oauth } : {}) }),
+          );
           e.transport = 'http';
         } catch (streamableError) {
+          // A server that wants a login wants it over SSE too: no fallback then.
+          if (isLoginRequired(streamableError) || streamableError instanceof UnauthorizedError) throw streamableError;
           try {
-            e.client = await this.openClient(e, this.sseTransport(spec.url, spec.headers));
+            e.client = await this.openClient(e, this.sseTransport(spec.url, spec.headers, e.oauth));
             e.transport = 'sse';
           } catch {
             throw streamableError;
@@ -292,14 +328,53 @@ export class McpHub {
       e.state = 'connected';
     } catch (err) {
       await this.disconnect(e);
+      if (isLoginRequired(err)) {
+        e.state = 'needs_login';
+        e.reason = this.redact(err.message);
+        return;
+      }
       e.state = 'failed';
       const tail = e.stderrTail.trim().split('\n').slice(-3).join(' | ');
       e.reason = this.redact(`${describeConnectError(err, spec)}${tail ? ` (stderr: ${tail.slice(-400)})` : ''}`);
     }
   }
 
-  private sseTransport(url: string, headers: Record<string, string>): SSEClientTransport {
+  /** Renews an access token that is about to expire (the SDK itself only refreshes after a 401). */
+  private async refreshLogin(e: ServerEntry): Promise<void> {
+    try {
+      const result = await auth(e.oauth!, { serverUrl: e.spec!.transport === 'stdio' ? '' : e.spec!.url });
+      if (result !== 'AUTHORIZED') throw new DeepAgentError('mcp_error', `the token of "${e.name}" could not be refreshed`);
+    } catch (err) {
+      if (isLoginRequired(err)) throw await this.markNeedsLogin(e, err);
+      // Anything else (the authorization server is down): try the call with the token we have; a 401 retries.
+    }
+  }
+
+  /** Exchanges the code of a step-up the browser just approved; the next request carries the new token. */
+  private async finishAuthorization(e: ServerEntry): Promise<void> {
+    try {
+      const code = await e.oauth!.takeAuthorizationCode();
+      const transport = e.client?.transport as StreamableHTTPClientTransport | SSEClientTransport | undefined;
+      if (transport?.finishAuth) await transport.finishAuth(code);
+      else await auth(e.oauth!, { serverUrl: (e.spec as { url: string }).url, authorizationCode: code });
+    } catch (err) {
+      if (isLoginRequired(err)) throw await this.markNeedsLogin(e, err);
+      throw new DeepAgentError('mcp_error', `${e.name}: the login for more scope failed: ${this.redact(toErrorInfo(err).message)}`);
+    }
+  }
+
+  /** The server is left out until someone logs in; the error says how. */
+  private async markNeedsLogin(e: ServerEntry, err: DeepAgentError): Promise<DeepAgentError> {
+    e.state = 'needs_login';
+    e.reason = this.redact(err.message);
+    e.tools = [];
+    await this.disconnect(e);
+    return new DeepAgentError('mcp_error', e.reason, { needsLogin: true, server: e.name, command: loginCommand(e.name) });
+  }
+
+  private sseTransport(url: string, headers: Record<string, string>, authProvider?: StoredOAuthProvider): SSEClientTransport {
     return new SSEClientTransport(new URL(url), {
+      ...(authProvider ? { authProvider } : {}),
       requestInit: { headers },
       eventSourceInit: {
         fetch: (input, init) => fetch(input, { ...init, headers: { ...Object.fromEntries(new Headers(init?.headers).entries()), ...headers } }),

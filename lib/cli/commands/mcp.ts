@@ -2,20 +2,24 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/index.js';
 import { ApiClient } from '../../http/index.js';
-import { readApiToken } from '../../local/index.js';
+import { openDatabase, readApiToken } from '../../local/index.js';
+import { localOAuthRecords } from '../oauth.js';
 import { attachMcp, describePresets, mcpServerRuntime } from '../../mcp/index.js';
 import { createSandboxProvider } from '../../sandbox/index.js';
 import { UsageError, type CliIo, type Command } from '../io.js';
+import { mcpLogin, mcpLogout } from './mcp-login.js';
 
 async function withMcp<T>(io: CliIo, fn: (mcp: Awaited<ReturnType<typeof attachMcp>>, config: ReturnType<typeof loadConfig>) => Promise<T>): Promise<T> {
   const config = loadConfig(io.env, io.cwd);
   const runtime = mcpServerRuntime();
   const sandboxProvider = await createSandboxProvider(config, { readOnlyMounts: runtime.mounts });
-  const mcp = await attachMcp(config, { sandboxProvider, runtime });
+  const db = openDatabase(config.home);
+  const mcp = await attachMcp(config, { sandboxProvider, runtime, oauth: { records: localOAuthRecords(config, db) } });
   try {
     return await fn(mcp, config);
   } finally {
     await mcp.close();
+    db.close();
   }
 }
 
@@ -95,17 +99,24 @@ deep-agent mcp tools [--server NAME] [--json]
 deep-agent mcp connections list [--definitions] [--json] [--api URL]
 deep-agent mcp connections install <definition> [--name NAME] [--credential NAME[=VALUE]]... [--json] [--api URL]
 deep-agent mcp connections rm <id> [--api URL]
+deep-agent mcp login <server>
+deep-agent mcp logout <server>
 
 Servers come from DEEP_AGENT_MCP_CONFIG (default ./.mcp.json), the GitHub and Notion presets (attached when
 GITHUB_TOKEN / NOTION_TOKEN are set), and servers the agent built and deployed (DEEP_AGENT_HOME/mcp-servers).
 \`connections\` talks to a running service (deep-agent serve, or --api URL): each installed connection runs
 in a sandbox of its own with its credentials stored encrypted. --credential NAME reads the value from the
-environment variable NAME, so it stays out of the process list.`,
+environment variable NAME, so it stays out of the process list.
+\`login\` logs in to an HTTP server of .mcp.json with OAuth: it listens on 127.0.0.1 for the callback and opens
+the authorization page with $BROWSER (else prints its URL); tokens are stored encrypted in DEEP_AGENT_HOME.
+\`logout\` deletes them.`,
   async run(args, io) {
     if (args[0] === 'connections') return connections(args.slice(1), io);
+    if (args[0] === 'login') return mcpLogin(args.slice(1), io);
+    if (args[0] === 'logout') return mcpLogout(args.slice(1), io);
     const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' }, server: { type: 'string' } } });
     const sub = positionals[0];
-    if (sub !== 'list' && sub !== 'tools') throw new UsageError('mcp takes list or tools, e.g. deep-agent mcp list');
+    if (sub !== 'list' && sub !== 'tools') throw new UsageError('mcp takes list, tools, connections, login or logout, e.g. deep-agent mcp list');
     return withMcp(io, async (mcp, config) => {
       if (sub === 'list') {
         const status = mcp.status();
