@@ -164,7 +164,8 @@ export class StoredOAuthProvider implements OAuthClientProvider {
   }
 
   saveDiscoveryState(state: OAuthDiscoveryState): void {
-    this.update({ discoveryState: state });
+    // Only a login creates a record; discovery alone (a server probed by `mcp list`) leaves nothing behind.
+    if (this.record()) this.update({ discoveryState: state });
   }
 
   discoveryState(): OAuthDiscoveryState | undefined {
