@@ -415,6 +415,11 @@ export class McpHub {
     client.onclose = () => {
       if (e.client === client) e.dropped = true;
     };
+    // We declare neither elicitation nor sampling; a server that asks anyway gets a clear JSON-RPC error at
+    // once (no person is asked mid-task, no model call is lent out), never a request left hanging.
+    client.fallbackRequestHandler = async (request) => {
+      throw new McpError(ErrorCode.MethodNotFound, refusalOf(request.method));
+    };
     try {
       await client.connect(transport, { timeout: this.connectTimeoutMs });
     } catch (err) {
@@ -455,6 +460,13 @@ export class McpHub {
       execute: (input, ctx) => this.callTool(server, t.name, (input ?? {}) as Record<string, unknown>, ctx.signal),
     };
   }
+}
+
+/** Why a server's request to the client is refused. */
+export function refusalOf(method: string): string {
+  if (method === 'elicitation/create') return 'deep-agent does not answer elicitation requests: no person is asked for input during a task';
+  if (method === 'sampling/createMessage') return 'deep-agent does not answer sampling requests: servers may not use the agent\'s model';
+  return `deep-agent does not handle ${method} requests`;
 }
 
 function pickAnnotations(a: McpWireTool['annotations']): ToolAnnotations | undefined {
