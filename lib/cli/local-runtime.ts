@@ -5,7 +5,7 @@ import { openDatabase, SqliteTaskStore } from '../local/index.js';
 import { attachMcp, mcpServerRuntime, type AttachedMcp } from '../mcp/index.js';
 import { createModelClient, type ModelClient } from '../model/index.js';
 import { createSandboxProvider, type SandboxProvider } from '../sandbox/index.js';
-import { redactorFromEnv } from '../secrets/index.js';
+import { redactorFromEnv, type Redactor } from '../secrets/index.js';
 import type { Tool } from '../tools/index.js';
 import type { ApprovalPolicy, RunTaskOptions } from '../agent/index.js';
 import type { InteractiveAuthorizer } from '../mcp/index.js';
@@ -23,6 +23,8 @@ export interface LocalRuntime {
   /** What runTask needs for a task that selects `servers` (all attached servers when absent). */
   taskOptions(servers?: string[]): Pick<RunTaskOptions, 'tools' | 'approvalPolicy' | 'instructions' | 'startInfo'>;
   logDir: string;
+  /** The run's redactor (environment secrets, and every OAuth token the hub sees). */
+  redactor: Redactor;
   close(): Promise<void>;
 }
 
@@ -56,6 +58,7 @@ export async function openLocalRuntime(config: Config, options: { oauthAuthorize
     ...(mcp.approvalPolicy ? { approvalPolicy: mcp.approvalPolicy } : {}),
     taskOptions: (servers) => mcp.taskOptions(servers),
     logDir: join(config.home, 'logs'),
+    redactor,
     async close() {
       await mcp.close();
       db.close();

@@ -1,10 +1,10 @@
 /** `deep-agent serve [--port 8787]`: the local API, queue worker and scheduler on 127.0.0.1. */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/index.js';
-import { redactorFromEnv } from '../../secrets/index.js';
 import { openLocalMcpConnections } from '../../mcp-connections/index.js';
 import { ensureApiToken, LOCAL_ACCOUNT, serveSettingsFromEnv, startLocalService } from '../../local/index.js';
 import { openLocalRuntime } from '../local-runtime.js';
+import { localHttpOAuthLogins } from '../oauth.js';
 import { UsageError, type Command } from '../io.js';
 
 export const serveCommand: Command = {
@@ -54,9 +54,11 @@ read-only ask too), DEEP_AGENT_MCP_CATALOG (extra MCP server definitions for dee
         return { ...base, tools: [...(base.tools ?? []), ...installed] };
       },
       mcpConnections: connections.manager,
+      mcpOAuth: localHttpOAuthLogins(config, connections.db, rt.mcp.hub, rt.redactor),
       settings,
       port,
-      redactor: redactorFromEnv(config.env),
+      // The runtime's redactor: it also learns the OAuth tokens the hub uses.
+      redactor: rt.redactor,
       ...(config.env.DEEP_AGENT_SECRET_KEY ? { secretKey: config.env.DEEP_AGENT_SECRET_KEY } : {}),
       onError,
     });

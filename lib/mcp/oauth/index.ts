@@ -14,3 +14,4 @@ export * from './store.js';
 export * from './provider.js';
 export * from './loopback.js';
 export * from './login.js';
+export * from './http-login.js';
