@@ -26,7 +26,7 @@ export function mountOAuthCallback(app: Hono<any>, backend: McpOAuthBackend | un
 }
 
 /**
- * Mounts `POST /mcp-connections/:id/oauth/start`; call it after the authentication middleware.
+ * Mounts `POST /mcp-connections/:id/oauth/start` and `DELETE /mcp-connections/:id/oauth` (logout); call it after the authentication middleware.
  *
  * @example
  * mountOAuthStart(app, deps.mcpOAuth, deps.publicUrl);
@@ -36,5 +36,9 @@ export function mountOAuthStart(app: Hono<{ Variables: { accountId: string } }>,
     if (!backend) throw new DeepAgentError('not_implemented', 'MCP OAuth logins are not available in this runtime');
     const callbackUrl = new URL(OAUTH_CALLBACK_PATH.slice(1), `${(publicUrl ?? new URL(c.req.url).origin).replace(/\/$/, '')}/`).toString();
     return c.json(await backend.start(c.var.accountId, c.req.param('id'), callbackUrl));
+  });
+  app.delete('/mcp-connections/:id/oauth', async (c) => {
+    if (!backend) throw new DeepAgentError('not_implemented', 'MCP OAuth logins are not available in this runtime');
+    return c.json({ server: c.req.param('id'), loggedOut: await backend.logout(c.var.accountId, c.req.param('id')) });
   });
 }

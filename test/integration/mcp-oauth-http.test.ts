@@ -82,6 +82,10 @@ describe('MCP OAuth over HTTP (start + public callback)', () => {
     const bobs = new McpHub({ servers: { remote: { transport: 'http', url: remote.mcpUrl, headers: {} } }, oauth: { records: new OAuthRecords(credentials, 'bob') } });
     expect((await bobs.start())[0]!.state).toBe('needs_login');
     await bobs.close();
+
+    const logout = await app.request('/mcp-connections/remote/oauth', { method: 'DELETE', headers: { authorization: 'Bearer alice-token-123' } });
+    expect(await logout.json()).toEqual({ server: 'remote', loggedOut: true });
+    expect(new OAuthRecords(credentials, 'alice').get('remote')).toBeUndefined();
   });
 
   it('refuses an expired state, a forged one, and a callback without state', async () => {

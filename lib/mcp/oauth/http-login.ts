@@ -31,6 +31,8 @@ interface PendingLogin {
 export interface McpOAuthBackend {
   start(accountId: string, server: string, callbackUrl: string): Promise<{ authorizationUrl: string }>;
   complete(query: { state?: string; code?: string; error?: string; error_description?: string }): Promise<{ server: string; scopes?: string }>;
+  /** Forgets the account's tokens for `server`; true when there were some. */
+  logout(accountId: string, server: string): Promise<boolean>;
 }
 
 export interface HttpOAuthLoginsOptions {
@@ -116,6 +118,10 @@ export class HttpOAuthLogins implements McpOAuthBackend {
     await this.options.onLogin?.(pending.accountId, pending.server);
     const scopes = provider.grantedScopes();
     return { server: pending.server, ...(scopes ? { scopes } : {}) };
+  }
+
+  async logout(accountId: string, server: string): Promise<boolean> {
+    return new OAuthRecords(this.options.store, accountId).delete(server);
   }
 
   private spec(accountId: string, server: string): HttpServerSpec {
