@@ -4,29 +4,30 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { EventBridgeSchedules, S3TaskStore, SqsTaskQueue, createApiHandler, requireEnv } from '../lib/aws/index.js';
+import { EventBridgeSchedules, S3TaskStore, SqsTaskQueue, createApiHandler } from '../lib/aws/index.js';
+import { loadConfig, requireAwsSettings } from '../lib/config/index.js';
 
-const env = requireEnv(process.env, [
-  'TASK_BUCKET',
-  'TASK_QUEUE_URL',
-  'TASK_QUEUE_ARN',
-  'AGENT_FUNCTION_NAME',
-  'SCHEDULE_GROUP_NAME',
-  'SCHEDULER_ROLE_ARN',
-  'SCHEDULER_DLQ_ARN',
+const aws = requireAwsSettings(loadConfig(process.env), [
+  'taskBucket',
+  'taskQueueUrl',
+  'taskQueueArn',
+  'agentFunctionName',
+  'scheduleGroupName',
+  'schedulerRoleArn',
+  'schedulerDlqArn',
 ]);
 const logger = new Logger();
 
 export const handler = createApiHandler({
-  store: new S3TaskStore({ s3: new S3Client({}), bucket: env.TASK_BUCKET }),
-  queue: new SqsTaskQueue(new SQSClient({}), env.TASK_QUEUE_URL),
+  store: new S3TaskStore({ s3: new S3Client({}), bucket: aws.taskBucket }),
+  queue: new SqsTaskQueue(new SQSClient({}), aws.taskQueueUrl),
   lambda: new LambdaClient({}),
-  agentFunctionName: env.AGENT_FUNCTION_NAME,
+  agentFunctionName: aws.agentFunctionName,
   schedules: new EventBridgeSchedules(new SchedulerClient({}), {
-    groupName: env.SCHEDULE_GROUP_NAME,
-    queueArn: env.TASK_QUEUE_ARN,
-    roleArn: env.SCHEDULER_ROLE_ARN,
-    dlqArn: env.SCHEDULER_DLQ_ARN,
+    groupName: aws.scheduleGroupName,
+    queueArn: aws.taskQueueArn,
+    roleArn: aws.schedulerRoleArn,
+    dlqArn: aws.schedulerDlqArn,
   }),
   // Only the error's name and message: a 5xx is ours, and the request (its body, its token) is never logged.
   onError: (e) => logger.error('request failed', { errorName: (e as Error)?.name, errorMessage: (e as Error)?.message }),

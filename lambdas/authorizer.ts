@@ -1,12 +1,13 @@
 /** API Gateway Lambda REQUEST authorizer: bearer token -> account id (tokens secret, cached), deny by default. */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { SecretCache, authorize, requireEnv, type AuthorizerEvent } from '../lib/aws/index.js';
+import { SecretCache, authorize, type AuthorizerEvent } from '../lib/aws/index.js';
+import { loadConfig, requireAwsSettings } from '../lib/config/index.js';
 
-const env = requireEnv(process.env, ['API_TOKENS_SECRET_ARN']);
+const aws = requireAwsSettings(loadConfig(process.env), ['apiTokensSecretArn']);
 const logger = new Logger();
 const cache = new SecretCache(new SecretsManagerClient({}), { ttlMs: 60_000 });
 
 export const handler = (event: AuthorizerEvent) =>
   // Only the error's name is logged: never the token, the header or the secret.
-  authorize(event, { cache, secretArn: env.API_TOKENS_SECRET_ARN, onError: (e) => logger.error('tokens secret unreadable', { errorName: (e as Error)?.name }) });
+  authorize(event, { cache, secretArn: aws.apiTokensSecretArn, onError: (e) => logger.error('tokens secret unreadable', { errorName: (e as Error)?.name }) });

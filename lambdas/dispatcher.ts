@@ -3,13 +3,14 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { S3TaskStore, dispatchBatch, requireEnv, startDurableRun, type SqsBatchResponse, type SqsEvent } from '../lib/aws/index.js';
+import { S3TaskStore, dispatchBatch, startDurableRun, type SqsBatchResponse, type SqsEvent } from '../lib/aws/index.js';
+import { loadConfig, requireAwsSettings } from '../lib/config/index.js';
 
-const env = requireEnv(process.env, ['TASK_BUCKET', 'AGENT_FUNCTION_NAME']);
+const aws = requireAwsSettings(loadConfig(process.env), ['taskBucket', 'agentFunctionName']);
 const logger = new Logger();
 const metrics = new Metrics();
-const store = new S3TaskStore({ s3: new S3Client({}), bucket: env.TASK_BUCKET });
-const startRun = startDurableRun(new LambdaClient({}), env.AGENT_FUNCTION_NAME);
+const store = new S3TaskStore({ s3: new S3Client({}), bucket: aws.taskBucket });
+const startRun = startDurableRun(new LambdaClient({}), aws.agentFunctionName);
 
 export const handler = async (event: SqsEvent): Promise<SqsBatchResponse> => {
   const answer = await dispatchBatch(event, {

@@ -1,28 +1,31 @@
 /**
  * The library API: `createAgent(options)` returns an agent whose `invoke(task)` runs a task to its end and
- * returns the task record. The agent is disposable (`await using`), and every run kills its sandbox.
+ * returns the task record. The agent is disposable (`await using`), and every run kills its sandbox. It is
+ * assembled by `assembleAgent`, as the CLI, `serve` and the Lambda are; what it adds is its own store.
  */
 import { randomUUID } from 'node:crypto';
-import { loadConfig, requireModelCredentials, type Config } from '../config/index.js';
-import { createModelClient } from '../model/index.js';
-import type { ModelClient } from '../model/types.js';
-import type { SandboxProvider } from '../sandbox/types.js';
+import { loadConfig, type Config } from '../config/index.js';
+import type { ModelClient } from '../model/index.js';
+import type { SandboxProvider } from '../sandbox/index.js';
 import { redactorFromEnv } from '../secrets/index.js';
 import { MemoryTaskStore, newTaskRecord, observeEvents, type Budget, type TaskEvent, type TaskRecord, type TaskSource, type TaskStore } from '../task/index.js';
 import type { Tool } from '../tools/index.js';
 import { MemoryJournal, runTask, type AgentLimits, type ApprovalPolicy, type StepJournal } from '../agent/index.js';
+import { assembleAgent } from './assemble.js';
 
 export interface AgentOptions {
   /** default: read from `env` */
   config?: Config;
-  /** default: `process.env` (read once, here) */
+  /** default: `process.env` (read once, here: createAgent is an entry point) */
   env?: Record<string, string | undefined>;
   model?: ModelClient;
   sandboxProvider?: SandboxProvider;
   /** default: an in-memory store that redacts the configured secrets */
   store?: TaskStore;
+  /** Added to the MCP tools of the configuration (servers of `.mcp.json`, the presets, the builder). */
   tools?: Tool[];
   limits?: Partial<AgentLimits>;
+  /** default: the policy of the configuration (DEEP_AGENT_APPROVAL, DEEP_AGENT_APPROVE_TOOLS) */
   approvalPolicy?: ApprovalPolicy;
   /** Journal per task; default a fresh in-memory journal. */
   journalFor?(taskId: string): StepJournal;
@@ -43,7 +46,7 @@ export interface Agent extends AsyncDisposable {
   readonly store: TaskStore;
   /** Runs one task and returns its final record (succeeded, failed or cancelled). */
   invoke(prompt: string, options?: InvokeOptions): Promise<TaskRecord>;
-  /** Cancels running tasks (their sandboxes are killed) and releases resources. */
+  /** Cancels running tasks (their sandboxes are killed) and releases resources (MCP servers, the store). */
   close(): Promise<void>;
 }
 
@@ -55,9 +58,13 @@ export interface Agent extends AsyncDisposable {
  */
 export async function createAgent(options: AgentOptions = {}): Promise<Agent> {
   const config = options.config ?? loadConfig(options.env ?? process.env);
-  if (!options.model) requireModelCredentials(config);
-  const model = options.model ?? (await createModelClient(config));
-  const sandboxProvider = options.sandboxProvider ?? (await (await import('../sandbox/index.js')).createSandboxProvider(config));
+  const assembled = await assembleAgent(config, {
+    ...(options.model ? { model: options.model } : {}),
+    ...(options.sandboxProvider ? { sandboxProvider: options.sandboxProvider } : {}),
+    ...(options.tools ? { tools: options.tools } : {}),
+    ...(options.approvalPolicy ? { approvalPolicy: options.approvalPolicy } : {}),
+    ...(options.instructions ? { instructions: options.instructions } : {}),
+  });
   const baseStore = options.store ?? new MemoryTaskStore(redactorFromEnv(config.env));
   const store = options.onEvent ? observeEvents(baseStore, options.onEvent) : baseStore;
   const running = new Set<AbortController>();
@@ -78,14 +85,12 @@ export async function createAgent(options: AgentOptions = {}): Promise<Agent> {
         return await runTask({
           taskId: id,
           store,
-          model,
-          sandboxProvider,
+          model: assembled.model,
+          sandboxProvider: assembled.sandboxProvider,
           journal: options.journalFor?.(id) ?? new MemoryJournal(),
           signal: controller.signal,
-          ...(options.tools ? { tools: options.tools } : {}),
+          ...assembled.taskOptions(),
           ...(options.limits ? { limits: options.limits } : {}),
-          ...(options.approvalPolicy ? { approvalPolicy: options.approvalPolicy } : {}),
-          ...(options.instructions ? { instructions: options.instructions } : {}),
           ...(options.onTextDelta ? { onTextDelta: options.onTextDelta } : {}),
         });
       } finally {
@@ -96,6 +101,7 @@ export async function createAgent(options: AgentOptions = {}): Promise<Agent> {
     async close() {
       closed = true;
       for (const c of running) c.abort();
+      await assembled.close();
       await (baseStore as TaskStore).close?.();
     },
     [Symbol.asyncDispose]() {

@@ -1,2 +1,3 @@
-/** The composition root: turns a validated config into what a run needs, and the library API on top of it. */
+/** The composition root (`assembleAgent`): turns a validated config into what a run needs, and the library API on top of it. */
+export { assembleAgent, assembleMcp, approvalPolicyFor, type AssembledAgent, type AssembledTaskOptions, type AssemblyOverrides } from './assemble.js';
 export { createAgent, type Agent, type AgentOptions, type InvokeOptions } from './create-agent.js';

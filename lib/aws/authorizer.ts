@@ -57,7 +57,7 @@ export async function accountForToken(token: string, deps: { cache: SecretCache;
  * Authorizes one request. Any failure (no header, unknown token, unreadable secret) denies.
  *
  * @example
- * export const handler = (event: AuthorizerEvent) => authorize(event, { cache, secretArn: process.env.API_TOKENS_SECRET_ARN! });
+ * export const handler = (event: AuthorizerEvent) => authorize(event, { cache, secretArn: aws.apiTokensSecretArn });
  */
 export async function authorize(
   event: AuthorizerEvent,

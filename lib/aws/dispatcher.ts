@@ -40,7 +40,7 @@ export interface DispatchDeps {
  * payload and Lambda returns the existing execution; `DurableExecutionAlreadyStartedException` counts too.
  *
  * @example
- * const startRun = startDurableRun(new LambdaClient({}), process.env.AGENT_FUNCTION_NAME!);
+ * const startRun = startDurableRun(new LambdaClient({}), config.aws.agentFunctionName!);
  * await startRun(taskId); // 'started' | 'already_started'
  */
 export function startDurableRun(lambda: LambdaSender, functionName: string): StartDurableRun {

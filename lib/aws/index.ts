@@ -8,6 +8,5 @@ export * from './secrets.js';
 export * from './agent-handler.js';
 export * from './authorizer.js';
 export * from './schedules.js';
-export * from './env.js';
 export * from './task-service.js';
 export * from './api-handler.js';

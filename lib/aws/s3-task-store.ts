@@ -59,7 +59,7 @@ export function isNoSuchKey(e: unknown): boolean {
  * `TaskStore` on an S3 bucket with conditional writes.
  *
  * @example
- * const store = new S3TaskStore({ s3: new S3Client({}), bucket: process.env.TASK_BUCKET!, redactor });
+ * const store = new S3TaskStore({ s3: new S3Client({}), bucket: config.aws.taskBucket!, redactor });
  * const { record } = await store.create(newTaskRecord({ id, prompt, source: 'http' }));
  */
 export class S3TaskStore implements TaskStore {

@@ -1,7 +1,7 @@
 /**
  * Secrets Manager at run time: one JSON secret (`SECRET_ARN`) with ANTHROPIC_API_KEY, E2B_API_KEY, GITHUB_TOKEN
  * and NOTION_TOKEN, read when first needed and cached in memory for a while. The values are merged into the
- * Config handed to the core; they are never written to `process.env` and never logged.
+ * Config handed to the core; they are never written to the process environment and never logged.
  */
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { loadConfig, type Config, type Env } from '../config/index.js';
@@ -24,7 +24,7 @@ export interface SecretCacheOptions {
  *
  * @example
  * const secrets = new SecretCache(new SecretsManagerClient({}));
- * const values = await secrets.get(process.env.SECRET_ARN!); // { ANTHROPIC_API_KEY: '…', … }
+ * const values = await secrets.get(config.aws.secretArn!); // { ANTHROPIC_API_KEY: '…', … }
  */
 export class SecretCache {
   private readonly entries = new Map<string, { at: number; value: Promise<Record<string, unknown>> }>();
@@ -68,7 +68,7 @@ export class SecretCache {
  * Reads the agent secret and returns its token map (only the known keys, non-empty strings).
  *
  * @example
- * const tokens = await loadSecrets(process.env.SECRET_ARN!, { cache }); // { ANTHROPIC_API_KEY: '…' }
+ * const tokens = await loadSecrets(config.aws.secretArn!, { cache }); // { ANTHROPIC_API_KEY: '…' }
  */
 export async function loadSecrets(secretArn: string, deps: { cache: SecretCache }): Promise<Partial<Record<(typeof AGENT_SECRET_KEYS)[number], string>>> {
   const raw = await deps.cache.get(secretArn);
@@ -81,11 +81,11 @@ export async function loadSecrets(secretArn: string, deps: { cache: SecretCache 
 }
 
 /**
- * The Config of a Lambda: the environment with the secret's values laid over it (a copy; `process.env` is not
- * touched), and a Redactor that knows every secret value.
+ * The Config of a Lambda: the environment with the secret's values laid over it (a copy; the process environment
+ * is not touched), and a Redactor that knows every secret value.
  *
  * @example
- * const { config, redactor } = configWithSecrets(process.env, await loadSecrets(arn, { cache }));
+ * const { config, redactor } = configWithSecrets(environment, await loadSecrets(arn, { cache }));
  */
 export function configWithSecrets(env: Env, secrets: Record<string, string | undefined>): { config: Config; redactor: Redactor } {
   const merged: Env = { ...env, ...secrets };

@@ -20,7 +20,7 @@ export type SqsSender = Pick<SQSClient, 'send'>;
  * The SQS task queue as a sender of task messages.
  *
  * @example
- * await new SqsTaskQueue(sqs, process.env.TASK_QUEUE_URL!).send({ taskId, prompt, source: 'http' });
+ * await new SqsTaskQueue(sqs, config.aws.taskQueueUrl!).send({ taskId, prompt, source: 'http' });
  */
 export class SqsTaskQueue {
   constructor(
@@ -64,7 +64,7 @@ function sqsSender(store: S3TaskStore, queue: SqsTaskQueue): TaskQueueSender {
  * the execution's callback.
  *
  * @example
- * const service = new DurableTaskService({ store, queue, lambda, agentFunctionName: process.env.AGENT_FUNCTION_NAME! });
+ * const service = new DurableTaskService({ store, queue, lambda, agentFunctionName: config.aws.agentFunctionName! });
  * await service.cancel('acct-1', taskId);
  */
 export class DurableTaskService extends TaskService {

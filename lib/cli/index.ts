@@ -67,6 +67,8 @@ export async function main(io: CliIo): Promise<number> {
     loadDotEnv(io);
     return await command.run(rest, io);
   } catch (e) {
+    // Read here, not through loadConfig (it is declared in the schema's cli section): a configuration that
+    // does not load must still be debuggable.
     const debug = io.env.DEEP_AGENT_DEBUG === '1';
     if (e instanceof UsageError) {
       io.stderr.write(`deep-agent ${name}: ${e.message}\n`);

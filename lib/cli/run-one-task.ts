@@ -1,12 +1,69 @@
-/** One task run in this process, as `run` and `examples` do it: live progress, terminal approvals, a JSON log. */
+/**
+ * One task run in this process, as `run` and `examples` do it: live progress, terminal approvals, a JSON log.
+ * What the CLI adds to the assembled agent (lib/assembly) is its own: the SQLite store and the terminal.
+ */
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { MemoryJournal, runTask, type ApprovalDecision, type ApprovalRequest } from '../agent/index.js';
+import { assembleAgent, type AssembledAgent } from '../assembly/index.js';
+import type { Config } from '../config/index.js';
+import { openDatabase, SqliteTaskStore } from '../local/index.js';
+import { redactorFromEnv } from '../secrets/index.js';
 import { observeEvents } from '../task/index.js';
 import { newTaskRecord, type Budget, type TaskRecord } from '../task/index.js';
 import type { CliIo } from './io.js';
-import type { LocalRuntime } from './local-runtime.js';
+import type { InteractiveAuthorizer } from '../mcp/index.js';
+import { lazyLocalOAuth } from './oauth.js';
 import { ProgressPrinter } from './progress.js';
+
+/** The assembled agent plus what the CLI adds: tasks in the SQLite store under DEEP_AGENT_HOME, logs beside it. */
+export interface CliAgent {
+  agent: AssembledAgent;
+  store: SqliteTaskStore;
+  logDir: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Assembles the agent (credentials are checked first, so a missing key creates nothing), then opens the store.
+ *
+ * @example
+ * const cli = await openCliAgent(loadConfig(io.env, io.cwd));
+ * try { await runOneTask(cli, io, { prompt }); } finally { await cli.close(); }
+ */
+export async function openCliAgent(config: Config, options: { oauthAuthorizer?: InteractiveAuthorizer } = {}): Promise<CliAgent> {
+  // One redactor for the run: the store redacts with it, and the MCP hub adds every OAuth token it uses.
+  const redactor = redactorFromEnv(config.env);
+  const oauth = lazyLocalOAuth(config);
+  const mcpOAuth = { records: oauth.records, ...(options.oauthAuthorizer ? { authorizer: options.oauthAuthorizer } : {}) };
+  let agent: AssembledAgent;
+  try {
+    agent = await assembleAgent(config, { mcpOAuth, redactor });
+  } catch (e) {
+    oauth.close();
+    throw e;
+  }
+  let db: ReturnType<typeof openDatabase>;
+  try {
+    db = openDatabase(config.home);
+  } catch (e) {
+    await agent.close();
+    oauth.close();
+    throw e;
+  }
+  const store = new SqliteTaskStore(db, { redactor });
+  return {
+    agent,
+    store,
+    logDir: join(config.home, 'logs'),
+    async close() {
+      await agent.close();
+      oauth.close();
+      db.close();
+    },
+  };
+}
 
 /** A journal for one CLI run: in memory, with approvals asked at the terminal or decided by a flag. */
 class TerminalJournal extends MemoryJournal {
@@ -39,13 +96,13 @@ export interface RunOneTaskOptions {
 }
 
 /**
- * Runs one task to its end on an open local runtime, printing progress and the summary to stderr; Ctrl-C
+ * Runs one task to its end on an open CLI agent, printing progress and the summary to stderr; Ctrl-C
  * cancels it. Does not print the result: the command decides how.
  *
  * @example
- * const { record, logPath } = await runOneTask(rt, io, { prompt: 'write hello.py and run it' });
+ * const { record, logPath } = await runOneTask(cli, io, { prompt: 'write hello.py and run it' });
  */
-export async function runOneTask(rt: LocalRuntime, io: CliIo, options: RunOneTaskOptions): Promise<{ record: TaskRecord; logPath: string }> {
+export async function runOneTask(rt: CliAgent, io: CliIo, options: RunOneTaskOptions): Promise<{ record: TaskRecord; logPath: string }> {
   const progress = new ProgressPrinter(io.stderr);
   const store = observeEvents(rt.store, (e) => progress.onEvent(e));
   const controller = new AbortController();
@@ -61,11 +118,11 @@ export async function runOneTask(rt: LocalRuntime, io: CliIo, options: RunOneTas
     const record = await runTask({
       taskId: id,
       store,
-      model: rt.model,
-      sandboxProvider: rt.sandboxProvider,
+      model: rt.agent.model,
+      sandboxProvider: rt.agent.sandboxProvider,
       journal: new TerminalJournal(io, options.autoApprove === true),
       signal: controller.signal,
-      ...rt.taskOptions(options.mcpServers),
+      ...rt.agent.taskOptions(options.mcpServers),
     });
     const logPath = await rt.store.exportTaskLog(id, rt.logDir);
     progress.summary(record);

@@ -1,104 +1,158 @@
 /**
- * Configuration is read once from the environment, validated, and passed in. Nothing below `lib/config`
- * reads `process.env`.
+ * Configuration is read once from the environment at an entry point (bin, a Lambda handler, the CLI main,
+ * `createAgent`), validated against the one schema (`schema.ts`), and passed in as a `Config`. Nothing below
+ * the entry points reads the process environment.
  */
-import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
-import { DEFAULT_MODEL } from '../model/prices.js';
+import { resolve } from 'node:path';
 import { DeepAgentError, MissingConfigError } from '../errors/index.js';
+import { CONFIG_SCHEMA, declaredVariables, type ParsedSection, type SectionName, type Variable } from './schema.js';
+
+export { CONFIG_SCHEMA, SANDBOX_PROVIDERS, declaredVariables, type Variable, type SectionName } from './schema.js';
+export { renderEnvironmentTable, replaceEnvironmentTable } from './env-table.js';
 
 export type Env = Record<string, string | undefined>;
 
+export type ModelSettings = ParsedSection<'model'>;
+export type SandboxSettings = Omit<ParsedSection<'sandbox'>, 'provider'> & { provider: 'local' | 'e2b' | 'unsafe-local' };
+export type McpSettings = ParsedSection<'mcp'>;
+export type ApprovalSettings = ParsedSection<'approval'>;
+export type ServeSettings = ParsedSection<'serve'>;
+export type ApiSettings = ParsedSection<'api'>;
+export type CliSettings = ParsedSection<'cli'>;
+export type AwsSettings = ParsedSection<'aws'>;
+
 export interface Config {
-  anthropicApiKey?: string;
-  anthropicBaseUrl?: string;
-  model: string;
-  modelProvider: 'anthropic' | 'bedrock';
-  awsRegion?: string;
-  /** Absolute path of the local state directory. */
+  /**
+   * Absolute path of the local state directory (`DEEP_AGENT_HOME`): the schema's `local` section, whose only
+   * variable it is, kept at the top because nearly every part uses it.
+   */
   home: string;
-  sandbox: 'local' | 'e2b' | 'unsafe-local';
-  e2bApiKey?: string;
-  /** E2B template name or id (`DEEP_AGENT_E2B_TEMPLATE`); default E2B's base template. */
-  e2bTemplate?: string;
-  /** Longest life of one E2B sandbox in seconds (`DEEP_AGENT_E2B_MAX_LIFETIME`): 3600 on Hobby, up to 86400 on Pro. */
-  e2bMaxLifetimeSeconds?: number;
-  githubToken?: string;
-  notionToken?: string;
-  /** Absolute path of the MCP config file, when one is set or `./.mcp.json` exists. */
-  mcpConfigPath?: string;
-  apiToken?: string;
+  model: ModelSettings;
+  sandbox: SandboxSettings;
+  /** `configPath` and `catalogPath` are absolute; `configPath` is `./.mcp.json` when unset and that file exists. */
+  mcp: McpSettings;
   /**
    * Which tool calls wait for a person: `destructive` makes MCP tools that are not read-only ask
    * (`DEEP_AGENT_APPROVAL=destructive`), `tools` lists names or globs that always ask (`DEEP_AGENT_APPROVE_TOOLS`).
    */
-  approval: { destructive: boolean; tools: string[] };
-  /** The raw environment, for adapters that must honour variables exactly as an SDK does. */
+  approval: ApprovalSettings;
+  serve: ServeSettings;
+  api: ApiSettings;
+  cli: CliSettings;
+  aws: AwsSettings;
+  /**
+   * The environment as given, for what takes it whole and never by a name of ours: the base environment of
+   * MCP server processes (PATH, HOME, ...), `${VAR}` references in `.mcp.json`, and the redactor's list of
+   * secret variables. Named settings are read from the sections above, never from here.
+   */
   env: Env;
 }
 
-const SANDBOXES = ['local', 'e2b', 'unsafe-local'] as const;
+/** The trimmed value of a variable (or its first set alias); undefined when unset or blank. */
+function rawValue(env: Env, v: Variable): string | undefined {
+  for (const name of [v.name, ...(v.aliases ?? [])]) {
+    const value = env[name]?.trim();
+    if (value) return value;
+  }
+  return undefined;
+}
+
+function parseSection<S extends SectionName>(env: Env, section: S): ParsedSection<S> {
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(CONFIG_SCHEMA[section]) as Array<[string, Variable]>) {
+    const raw = rawValue(env, v);
+    const parsed = v.schema.safeParse(raw);
+    if (!parsed.success) {
+      throw new DeepAgentError('invalid_input', `${v.name} ${parsed.error.issues[0]?.message ?? 'is not valid'}, not "${raw}".`);
+    }
+    if (parsed.data !== undefined) out[key] = parsed.data;
+  }
+  return out as ParsedSection<S>;
+}
 
 /**
- * Reads and validates configuration.
+ * The defaults of one section, as the schema declares them (what an empty environment gives).
  *
  * @example
- * const config = loadConfig(process.env);
+ * defaultSettings('serve').concurrency; // 2
+ */
+export function defaultSettings<S extends SectionName>(section: S): ParsedSection<S> {
+  return parseSection({}, section);
+}
+
+/**
+ * Reads and validates configuration; a bad value is one `invalid_input` line naming the variable.
+ *
+ * @example
+ * const config = loadConfig(io.env, io.cwd); // at an entry point, e.g. the CLI's main
+ * config.model.id; // 'claude-sonnet-5-5' unless DEEP_AGENT_MODEL says otherwise
  */
 export function loadConfig(env: Env, cwd = process.cwd()): Config {
-  const nonEmpty = (k: string) => (env[k] && env[k]!.trim() !== '' ? env[k]!.trim() : undefined);
-  const provider = nonEmpty('DEEP_AGENT_MODEL_PROVIDER') ?? 'anthropic';
-  if (provider !== 'anthropic' && provider !== 'bedrock') {
-    throw new DeepAgentError('invalid_input', `DEEP_AGENT_MODEL_PROVIDER must be "anthropic" or "bedrock", not "${provider}".`);
-  }
-  const e2bApiKey = nonEmpty('E2B_API_KEY');
-  const sandbox = nonEmpty('DEEP_AGENT_SANDBOX') ?? (e2bApiKey ? 'e2b' : 'local');
-  if (!(SANDBOXES as readonly string[]).includes(sandbox)) {
-    throw new DeepAgentError('invalid_input', `DEEP_AGENT_SANDBOX must be one of ${SANDBOXES.join(', ')}, not "${sandbox}".`);
-  }
-  const positiveInt = (k: string): number | undefined => {
-    const v = nonEmpty(k);
-    if (v === undefined) return undefined;
-    if (!/^\d+$/.test(v) || Number(v) <= 0) throw new DeepAgentError('invalid_input', `${k} must be a positive whole number, not "${v}".`);
-    return Number(v);
-  };
-  const approvalMode = nonEmpty('DEEP_AGENT_APPROVAL') ?? 'none';
-  if (approvalMode !== 'none' && approvalMode !== 'destructive') {
-    throw new DeepAgentError('invalid_input', `DEEP_AGENT_APPROVAL must be "none" or "destructive", not "${approvalMode}".`);
-  }
-  const approveTools = (nonEmpty('DEEP_AGENT_APPROVE_TOOLS') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  const mcpConfig = nonEmpty('DEEP_AGENT_MCP_CONFIG');
+  const local = parseSection(env, 'local');
+  const sandbox = parseSection(env, 'sandbox');
+  const mcp = parseSection(env, 'mcp');
   const defaultMcp = resolve(cwd, '.mcp.json');
   return {
-    anthropicApiKey: nonEmpty('ANTHROPIC_API_KEY'),
-    anthropicBaseUrl: nonEmpty('ANTHROPIC_BASE_URL'),
-    model: nonEmpty('DEEP_AGENT_MODEL') ?? DEFAULT_MODEL,
-    modelProvider: provider,
-    awsRegion: nonEmpty('AWS_REGION') ?? nonEmpty('AWS_DEFAULT_REGION'),
-    home: resolve(cwd, nonEmpty('DEEP_AGENT_HOME') ?? '.deep-agent'),
-    sandbox: sandbox as Config['sandbox'],
-    e2bApiKey,
-    e2bTemplate: nonEmpty('DEEP_AGENT_E2B_TEMPLATE'),
-    e2bMaxLifetimeSeconds: positiveInt('DEEP_AGENT_E2B_MAX_LIFETIME'),
-    githubToken: nonEmpty('GITHUB_TOKEN'),
-    notionToken: nonEmpty('NOTION_TOKEN'),
-    mcpConfigPath: mcpConfig ? resolve(cwd, mcpConfig) : existsSync(defaultMcp) ? defaultMcp : undefined,
-    apiToken: nonEmpty('DEEP_AGENT_API_TOKEN'),
-    approval: { destructive: approvalMode === 'destructive', tools: approveTools },
+    home: resolve(cwd, local.home),
+    model: parseSection(env, 'model'),
+    sandbox: { ...sandbox, provider: sandbox.provider ?? (sandbox.e2bApiKey ? 'e2b' : 'local') },
+    mcp: {
+      ...mcp,
+      ...(mcp.configPath ? { configPath: resolve(cwd, mcp.configPath) } : existsSync(defaultMcp) ? { configPath: defaultMcp } : {}),
+      ...(mcp.catalogPath ? { catalogPath: resolve(cwd, mcp.catalogPath) } : {}),
+    },
+    approval: parseSection(env, 'approval'),
+    serve: parseSection(env, 'serve'),
+    api: parseSection(env, 'api'),
+    cli: parseSection(env, 'cli'),
+    aws: parseSection(env, 'aws'),
     env,
   };
 }
 
+const unlocksOf = (section: SectionName, key: string): { name: string; unlocks: string } => {
+  const v = (CONFIG_SCHEMA[section] as Record<string, Variable>)[key]!;
+  return { name: v.name, unlocks: v.unlocks ?? 'this function' };
+};
+
 /** Throws a one-line MissingConfigError unless the model provider's credentials are present. */
 export function requireModelCredentials(config: Config): void {
-  if (config.modelProvider === 'anthropic' && !config.anthropicApiKey && !config.env.ANTHROPIC_AUTH_TOKEN) {
-    throw new MissingConfigError('ANTHROPIC_API_KEY', 'calls to Claude (or set DEEP_AGENT_MODEL_PROVIDER=bedrock to use AWS credentials)');
+  if (config.model.provider === 'anthropic' && !config.model.anthropicApiKey && !config.model.anthropicAuthToken) {
+    const { name, unlocks } = unlocksOf('model', 'anthropicApiKey');
+    throw new MissingConfigError(name, unlocks);
   }
 }
 
 /** Throws a one-line MissingConfigError when E2B is selected without its key. */
 export function requireSandboxCredentials(config: Config): void {
-  if (config.sandbox === 'e2b' && !config.e2bApiKey) {
-    throw new MissingConfigError('E2B_API_KEY', 'E2B cloud sandboxes (DEEP_AGENT_SANDBOX=e2b); unset it to use the local bubblewrap sandbox');
+  if (config.sandbox.provider === 'e2b' && !config.sandbox.e2bApiKey) {
+    const { name, unlocks } = unlocksOf('sandbox', 'e2bApiKey');
+    throw new MissingConfigError(name, unlocks);
   }
 }
+
+/**
+ * The AWS settings a Lambda function needs; throws a one-line MissingConfigError naming the first one absent.
+ *
+ * @example
+ * const aws = requireAwsSettings(config, ['taskBucket', 'agentFunctionName']);
+ * new S3TaskStore({ s3, bucket: aws.taskBucket });
+ */
+export function requireAwsSettings<K extends keyof AwsSettings>(config: Config, keys: readonly K[]): Record<K, string> {
+  const out = {} as Record<K, string>;
+  for (const k of keys) {
+    const value = config.aws[k];
+    if (!value) {
+      const { name, unlocks } = unlocksOf('aws', k);
+      throw new MissingConfigError(name, unlocks);
+    }
+    out[k] = value as string;
+  }
+  return out;
+}
+
+/** Every variable that holds a secret, as declared by the schema. */
+export const SECRET_VARIABLES: readonly string[] = declaredVariables()
+  .filter((v) => v.secret)
+  .map((v) => v.name);

@@ -29,7 +29,7 @@ export const SECRET_KEY_FILE = 'secret.key';
  * Decodes a 32-byte key given as 64 hex characters or as base64; throws `invalid_input` otherwise.
  *
  * @example
- * parseSecretKey(process.env.DEEP_AGENT_SECRET_KEY!);
+ * parseSecretKey(config.serve.secretKey!);
  */
 export function parseSecretKey(value: string): Buffer {
   const v = value.trim();
@@ -45,7 +45,7 @@ export function parseSecretKey(value: string): Buffer {
  * generated with mode 0600 on first use.
  *
  * @example
- * const key = loadSecretKey({ home: config.home, secretKey: config.env.DEEP_AGENT_SECRET_KEY });
+ * const key = loadSecretKey({ home: config.home, secretKey: config.serve.secretKey });
  */
 export function loadSecretKey(options: { home: string; secretKey?: string }): Buffer {
   if (options.secretKey && options.secretKey.trim() !== '') return parseSecretKey(options.secretKey);

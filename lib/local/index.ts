@@ -44,14 +44,12 @@ export { CredentialStore, loadSecretKey, parseSecretKey, SECRET_KEY_FILE, type C
 export { openLocalStorage, type LocalStorage, type LocalStorageOptions } from './storage.js';
 export {
   startLocalService,
-  serveSettingsFromEnv,
   ensureApiToken,
   readApiToken,
-  localApprovalPolicy,
   LOCAL_ACCOUNT,
   API_TOKEN_FILE,
   type LocalService,
   type LocalServiceOptions,
-  type ServeSettings,
+  type WorkerSettings,
 } from './service.js';
 export { TaskWorker, type TaskWorkerOptions } from './worker.js';

@@ -8,13 +8,13 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import type { ApprovalPolicy, RunTaskOptions } from '../agent/index.js';
-import type { Env } from '../config/index.js';
+import { defaultSettings, type ServeSettings } from '../config/index.js';
 import { DeepAgentError } from '../errors/index.js';
 import { bearerTokenAuth, createHttpApp } from '../http/index.js';
 import type { Clock } from './database.js';
 import { scheduleSlotKey, Scheduler } from './scheduler.js';
 import { openLocalStorage, type LocalStorage } from './storage.js';
-import { destructiveApprovalPolicy, type McpOAuthBackend } from '../mcp/index.js';
+import type { McpOAuthBackend } from '../mcp/index.js';
 import type { ModelClient } from '../model/index.js';
 import type { SandboxProvider } from '../sandbox/index.js';
 import type { Redactor } from '../secrets/index.js';
@@ -28,42 +28,8 @@ import { TaskWorker } from './worker.js';
 export const LOCAL_ACCOUNT = 'local';
 export const API_TOKEN_FILE = 'api-token';
 
-/** Settings of `serve` read from the environment (documented in README). */
-export interface ServeSettings {
-  /** DEEP_AGENT_WORKER_CONCURRENCY @default 2 */
-  concurrency: number;
-  /** DEEP_AGENT_VISIBILITY_TIMEOUT_SECONDS @default 60 */
-  visibilityTimeoutSeconds: number;
-  /** DEEP_AGENT_MAX_ATTEMPTS: deliveries before a task fails for good @default 3 */
-  maxAttempts: number;
-  /** DEEP_AGENT_RETRY_DELAY_SECONDS @default 1 */
-  retryDelaySeconds: number;
-  /** DEEP_AGENT_APPROVE_TOOLS: comma-separated tool-name globs that need a person's approval */
-  approveTools: string[];
-}
-
-/**
- * Reads the `serve` settings; a bad value is one `invalid_input` line naming the variable.
- *
- * @example
- * const settings = serveSettingsFromEnv(config.env);
- */
-export function serveSettingsFromEnv(env: Env): ServeSettings {
-  const int = (name: string, fallback: number, min: number) => {
-    const raw = env[name]?.trim();
-    if (!raw) return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min) throw new DeepAgentError('invalid_input', `${name} must be a whole number >= ${min}, not "${raw}"`);
-    return n;
-  };
-  return {
-    concurrency: int('DEEP_AGENT_WORKER_CONCURRENCY', 2, 1),
-    visibilityTimeoutSeconds: int('DEEP_AGENT_VISIBILITY_TIMEOUT_SECONDS', 60, 1),
-    maxAttempts: int('DEEP_AGENT_MAX_ATTEMPTS', 3, 1),
-    retryDelaySeconds: int('DEEP_AGENT_RETRY_DELAY_SECONDS', 1, 0),
-    approveTools: (env.DEEP_AGENT_APPROVE_TOOLS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
-  };
-}
+/** The worker's settings, from the `serve` section of the configuration (`config.serve`). */
+export type WorkerSettings = Pick<ServeSettings, 'concurrency' | 'visibilityTimeoutSeconds' | 'maxAttempts' | 'retryDelaySeconds'>;
 
 /**
  * The API token: `configured` (DEEP_AGENT_API_TOKEN) when given, else `<home>/api-token`, generated (mode 0600)
@@ -93,26 +59,18 @@ export function readApiToken(home: string, configured?: string): string | undefi
   return existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined;
 }
 
-/**
- * Approval policy of the local service: tools matching `approveTools` globs always ask; `extra` (the runtime's
- * configured policy, which covers MCP destructive annotations) is asked first.
- */
-export function localApprovalPolicy(approveTools: string[], extra?: ApprovalPolicy): ApprovalPolicy {
-  // Annotation-based approval (DEEP_AGENT_APPROVAL=destructive) comes with `extra`, from the runtime's config.
-  const byName = destructiveApprovalPolicy({ always: approveTools, scope: [] });
-  return (tool, input) => extra?.(tool, input) ?? byName(tool, input);
-}
-
 export interface LocalServiceOptions {
   home: string;
   token: string;
   model: ModelClient;
   sandboxProvider: SandboxProvider;
   tools?: Tool[];
+  /** The assembly's one approval policy (lib/assembly), used as given. */
   approvalPolicy?: ApprovalPolicy;
-  /** Per-task tools/instructions (the CLI passes its runtime's `taskOptions(record.mcpServers)`). */
+  /** Per-task tools/instructions (`serve` passes its assembled agent's `taskOptions(record.mcpServers)`). */
   taskOptions?(record: TaskRecord): Partial<Pick<RunTaskOptions, 'tools' | 'approvalPolicy' | 'instructions' | 'startInfo'>>;
-  settings?: Partial<ServeSettings>;
+  /** @default the defaults of the `serve` section of the configuration schema */
+  settings?: Partial<WorkerSettings>;
   /** @default 8787; 0 picks a free port */
   port?: number;
   /** Only loopback makes sense for a single-machine service. @default 127.0.0.1 */
@@ -168,7 +126,7 @@ function localSchedules(storage: LocalStorage): ScheduleBackend {
  * await svc.stop();
  */
 export async function startLocalService(options: LocalServiceOptions): Promise<LocalService> {
-  const settings = { ...serveSettingsFromEnv({}), ...options.settings };
+  const settings: WorkerSettings = { ...defaultSettings('serve'), ...options.settings };
   const storage = openLocalStorage(options.home, {
     ...(options.redactor ? { redactor: options.redactor } : {}),
     ...(options.secretKey ? { secretKey: options.secretKey } : {}),
@@ -184,15 +142,8 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     model: options.model,
     sandboxProvider: options.sandboxProvider,
     tools: options.tools ?? [],
-    approvalPolicy: localApprovalPolicy(settings.approveTools, options.approvalPolicy),
-    ...(options.taskOptions
-      ? {
-          taskOptions: (record: TaskRecord) => {
-            const { approvalPolicy, ...rest } = options.taskOptions!(record);
-            return { ...rest, approvalPolicy: localApprovalPolicy(settings.approveTools, approvalPolicy) };
-          },
-        }
-      : {}),
+    ...(options.approvalPolicy ? { approvalPolicy: options.approvalPolicy } : {}),
+    ...(options.taskOptions ? { taskOptions: options.taskOptions } : {}),
     concurrency: settings.concurrency,
     visibilityTimeoutSeconds: settings.visibilityTimeoutSeconds,
     retryDelaySeconds: settings.retryDelaySeconds,

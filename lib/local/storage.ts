@@ -38,7 +38,7 @@ export interface LocalStorage extends Disposable {
  * Opens `<home>/deep-agent.db` and every store on it.
  *
  * @example
- * using storage = openLocalStorage(config.home, { redactor: redactorFromEnv(config.env), secretKey: config.env.DEEP_AGENT_SECRET_KEY });
+ * using storage = openLocalStorage(config.home, { redactor: redactorFromEnv(config.env), secretKey: config.serve.secretKey });
  * const { record } = await storage.tasks.create(newTaskRecord({ id, prompt, source: 'http' }));
  * storage.queue.send({ taskId: record.id });
  */

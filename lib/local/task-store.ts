@@ -59,7 +59,7 @@ interface EventRow {
  * several connections or processes stay strictly increasing without gaps.
  *
  * @example
- * const store = new SqliteTaskStore(openDatabase(home), { redactor: redactorFromEnv(process.env) });
+ * const store = new SqliteTaskStore(openDatabase(home), { redactor: redactorFromEnv(config.env) });
  * const { record } = await store.create(newTaskRecord({ id, prompt, source: 'cli' }));
  * await store.appendEvent(record.id, 'task.queued', {});
  */

@@ -97,7 +97,7 @@ const CatalogFileSchema = z.object({ definitions: z.array(McpServerDefinitionSch
  * built-in id replaces it. Throws `invalid_input` (one line) for an unreadable or invalid file.
  *
  * @example
- * const catalog = loadCatalog(config.env.DEEP_AGENT_MCP_CATALOG);
+ * const catalog = loadCatalog(config.mcp.catalogPath);
  */
 export function loadCatalog(file?: string): McpServerDefinition[] {
   const byId = new Map(BUILT_IN_DEFINITIONS.map((d) => [d.id, d]));

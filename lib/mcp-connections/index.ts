@@ -3,7 +3,7 @@
  * sandbox of their own, encrypted credentials, health checks with one restart, and timeout extension.
  *
  * Wiring in `serve`:
- *   const connections = await openLocalMcpConnections({ home: config.home, secretKey, catalogFile: config.env.DEEP_AGENT_MCP_CATALOG });
+ *   const connections = await openLocalMcpConnections({ home: config.home, secretKey, catalogFile: config.mcp.catalogPath });
  *   await startLocalService({ ..., mcpConnections: connections.manager });
  *   finally: await connections.close();
  */

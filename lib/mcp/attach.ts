@@ -1,13 +1,12 @@
 /**
  * Attaches MCP to a runtime in one call: servers from the config file, the presets and the builder's registry,
- * connected in parallel; the builder tools; the approval policy from configuration; and a note for the model
- * about servers that could not start (a broken server never stops a task).
+ * connected in parallel; the builder tools; and a note for the model about servers that could not start (a
+ * broken server never stops a task). The approval policy is the composition root's (lib/assembly), not MCP's.
  */
-import type { ApprovalPolicy, RunTaskOptions } from '../agent/types.js';
+import type { RunTaskOptions } from '../agent/types.js';
 import type { Config } from '../config/index.js';
 import type { SandboxProvider } from '../sandbox/types.js';
 import type { Tool } from '../tools/types.js';
-import { destructiveApprovalPolicy } from './approval.js';
 import { createDeployedServerSpawner, createMcpBuilderTools, type McpServerRuntime } from './builder/index.js';
 import { McpHub, type McpHubOptions, type McpServerStatus } from './hub.js';
 import type { Redactor } from '../secrets/index.js';
@@ -20,25 +19,18 @@ export interface AttachedMcp {
   hub: McpHub;
   /** MCP tools of the selected servers (all when `servers` is absent) plus the builder tools. */
   toolsFor(servers?: string[]): Tool[];
-  approvalPolicy?: ApprovalPolicy;
   status(): McpServerStatus[];
   /** One paragraph for the model about servers that are not available, or undefined when all are. */
   unavailableNote(): string | undefined;
   /** What runTask needs for a task that selects `servers` (all attached servers when absent). */
-  taskOptions(servers?: string[]): Pick<RunTaskOptions, 'tools' | 'approvalPolicy' | 'instructions' | 'startInfo'>;
+  taskOptions(servers?: string[]): Pick<RunTaskOptions, 'tools' | 'instructions' | 'startInfo'>;
   close(): Promise<void>;
-}
-
-/** The approval policy that configuration asks for, or undefined when no call needs approval. */
-export function approvalPolicyFromConfig(config: Config): ApprovalPolicy | undefined {
-  if (!config.approval.destructive && config.approval.tools.length === 0) return undefined;
-  return destructiveApprovalPolicy({ always: config.approval.tools, scope: config.approval.destructive ? ['mcp__*'] : [] });
 }
 
 /**
  * @example
  * const mcp = await attachMcp(config, { sandboxProvider, runtime });
- * runTask({ ..., tools: mcp.toolsFor(record.mcpServers), approvalPolicy: mcp.approvalPolicy });
+ * runTask({ ..., ...mcp.taskOptions(record.mcpServers) });
  */
 export async function attachMcp(
   config: Config,
@@ -71,7 +63,6 @@ export async function attachMcp(
   });
   await hub.start();
   const builder = deps.runtime ? createMcpBuilderTools({ hub, home: config.home, runtime: deps.runtime }) : [];
-  const approvalPolicy = approvalPolicyFromConfig(config);
   const attached: AttachedMcp = {
     hub,
     toolsFor(servers) {
@@ -79,7 +70,6 @@ export async function attachMcp(
       const wanted = servers?.filter((s) => connected.has(s));
       return [...hub.tools(wanted ? { servers: wanted } : {}), ...builder];
     },
-    ...(approvalPolicy ? { approvalPolicy } : {}),
     status: () => hub.status(),
     unavailableNote() {
       const down = hub.status().filter((s) => s.state === 'failed' || s.state === 'disabled' || s.state === 'needs_login');
@@ -90,7 +80,6 @@ export async function attachMcp(
       const note = attached.unavailableNote();
       return {
         tools: attached.toolsFor(servers),
-        ...(approvalPolicy ? { approvalPolicy } : {}),
         ...(note ? { instructions: note } : {}),
         startInfo: { mcpServers: hub.status().map((s) => ({ name: s.name, state: s.state, ...(s.reason ? { reason: s.reason } : {}), ...(s.login ? { login: s.login } : {}) })) },
       };

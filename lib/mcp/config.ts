@@ -132,7 +132,7 @@ export function expandVars(value: string, env: Record<string, string | undefined
  * Parses the text of an MCP config file into server specs. Throws one line naming the file and the problem.
  *
  * @example
- * parseMcpConfig('{"mcpServers":{"fs":{"command":"npx","args":["-y","@modelcontextprotocol/server-filesystem","."]}}}', '.mcp.json', process.env);
+ * parseMcpConfig('{"mcpServers":{"fs":{"command":"npx","args":["-y","@modelcontextprotocol/server-filesystem","."]}}}', '.mcp.json', config.env);
  */
 export function parseMcpConfig(text: string, path: string, env: Record<string, string | undefined>): ResolvedMcpServers {
   let json: unknown;

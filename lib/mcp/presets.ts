@@ -7,7 +7,6 @@
  * Any preset can be redirected to a `{ url, headers }` endpoint (E2B's MCP gateway plugs in this way).
  */
 import type { Config } from '../config/index.js';
-import { DeepAgentError } from '../errors/index.js';
 import type { McpServerSpec } from './config.js';
 
 export type PresetName = 'github' | 'notion';
@@ -40,11 +39,11 @@ export const GITHUB_STDIO_PACKAGE = '@modelcontextprotocol/server-github';
 export const NOTION_STDIO_PACKAGE = '@notionhq/notion-mcp-server';
 
 function githubPreset(config: Config, override?: PresetEndpoint): PresetDescription {
-  if (!config.githubToken) return { name: 'github', attached: false, reason: 'GITHUB_TOKEN is not set' };
+  if (!config.mcp.githubToken) return { name: 'github', attached: false, reason: 'GITHUB_TOKEN is not set' };
   if (override) {
     return { name: 'github', attached: true, reason: `GITHUB_TOKEN is set; via ${override.url}`, spec: { transport: 'http', url: override.url, headers: override.headers, source: 'preset' } };
   }
-  const mode = (config.env.DEEP_AGENT_GITHUB_MCP ?? 'http').trim() || 'http';
+  const mode = config.mcp.githubTransport;
   if (mode === 'e2b') {
     return { name: 'github', attached: false, viaE2BGateway: true, reason: `GITHUB_TOKEN is set; served by E2B's MCP gateway as ${E2B_GATEWAY_SERVER} (DEEP_AGENT_GITHUB_MCP=e2b)` };
   }
@@ -53,25 +52,23 @@ function githubPreset(config: Config, override?: PresetEndpoint): PresetDescript
       name: 'github',
       attached: true,
       reason: `GITHUB_TOKEN is set; npm stdio server ${GITHUB_STDIO_PACKAGE} (DEEP_AGENT_GITHUB_MCP=stdio)`,
-      spec: { transport: 'stdio', command: 'npx', args: ['-y', GITHUB_STDIO_PACKAGE], env: { GITHUB_PERSONAL_ACCESS_TOKEN: config.githubToken }, source: 'preset' },
+      spec: { transport: 'stdio', command: 'npx', args: ['-y', GITHUB_STDIO_PACKAGE], env: { GITHUB_PERSONAL_ACCESS_TOKEN: config.mcp.githubToken }, source: 'preset' },
     };
   }
-  if (mode !== 'http') throw new DeepAgentError('invalid_input', `DEEP_AGENT_GITHUB_MCP must be "http", "stdio" or "e2b", not "${mode}".`);
   return {
     name: 'github',
     attached: true,
     reason: `GITHUB_TOKEN is set; GitHub's remote MCP server ${GITHUB_REMOTE_MCP_URL}`,
-    spec: { transport: 'http', url: GITHUB_REMOTE_MCP_URL, headers: { Authorization: `Bearer ${config.githubToken}` }, source: 'preset' },
+    spec: { transport: 'http', url: GITHUB_REMOTE_MCP_URL, headers: { Authorization: `Bearer ${config.mcp.githubToken}` }, source: 'preset' },
   };
 }
 
 function notionPreset(config: Config, override?: PresetEndpoint): PresetDescription {
-  if (!config.notionToken) return { name: 'notion', attached: false, reason: 'NOTION_TOKEN is not set' };
-  const mode = (config.env.DEEP_AGENT_NOTION_MCP ?? 'stdio').trim() || 'stdio';
+  if (!config.mcp.notionToken) return { name: 'notion', attached: false, reason: 'NOTION_TOKEN is not set' };
+  const mode = config.mcp.notionTransport;
   if (mode === 'e2b' && !override) {
     return { name: 'notion', attached: false, viaE2BGateway: true, reason: `NOTION_TOKEN is set; served by E2B's MCP gateway as ${E2B_GATEWAY_SERVER} (DEEP_AGENT_NOTION_MCP=e2b)` };
   }
-  if (mode !== 'stdio' && mode !== 'e2b') throw new DeepAgentError('invalid_input', `DEEP_AGENT_NOTION_MCP must be "stdio" or "e2b", not "${mode}".`);
   if (override) {
     return { name: 'notion', attached: true, reason: `NOTION_TOKEN is set; via ${override.url}`, spec: { transport: 'http', url: override.url, headers: override.headers, source: 'preset' } };
   }
@@ -79,7 +76,7 @@ function notionPreset(config: Config, override?: PresetEndpoint): PresetDescript
     name: 'notion',
     attached: true,
     reason: `NOTION_TOKEN is set; npm stdio server ${NOTION_STDIO_PACKAGE}`,
-    spec: { transport: 'stdio', command: 'npx', args: ['-y', NOTION_STDIO_PACKAGE], env: { NOTION_TOKEN: config.notionToken }, source: 'preset' },
+    spec: { transport: 'stdio', command: 'npx', args: ['-y', NOTION_STDIO_PACKAGE], env: { NOTION_TOKEN: config.mcp.notionToken }, source: 'preset' },
   };
 }
 

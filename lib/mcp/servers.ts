@@ -20,7 +20,7 @@ export interface ResolveMcpServersOptions extends PresetOptions {
  */
 export function resolveMcpServers(config: Config, options: ResolveMcpServersOptions = {}): ResolvedMcpServers {
   const out: ResolvedMcpServers = { servers: {}, disabled: {} };
-  const fromFile = config.mcpConfigPath ? loadMcpConfigFile(config.mcpConfigPath, config.env) : { servers: {}, disabled: {} };
+  const fromFile = config.mcp.configPath ? loadMcpConfigFile(config.mcp.configPath, config.env) : { servers: {}, disabled: {} };
   const taken = (name: string) => name in fromFile.servers || name in fromFile.disabled;
   if (options.deployedRuntime) {
     const deployed = loadDeployedServers(config.home, options.deployedRuntime);

@@ -4,7 +4,6 @@
  */
 import Anthropic, { APIError, APIUserAbortError } from '@anthropic-ai/sdk';
 import { DeepAgentError } from '../errors/index.js';
-import type { Config } from '../config/index.js';
 import { costOf } from './prices.js';
 import type { MessageParam, ModelCallHooks, ModelClient, ModelRequest, ModelResponse } from './types.js';
 
@@ -128,24 +127,42 @@ export class MessagesModelClient implements ModelClient {
 }
 
 /**
+ * The model settings of the configuration (`config.model`), declared here so that lib/model needs nothing of
+ * lib/config: any `Config` is a `ModelClientConfig`.
+ */
+export interface ModelClientConfig {
+  model: {
+    provider: 'anthropic' | 'bedrock';
+    /** Model id (`DEEP_AGENT_MODEL`). */
+    id: string;
+    anthropicApiKey?: string | undefined;
+    anthropicAuthToken?: string | undefined;
+    anthropicBaseUrl?: string | undefined;
+    awsRegion?: string | undefined;
+  };
+}
+
+/**
  * Builds the model client that configuration asks for.
  *
  * @example
- * const model = await createModelClient(loadConfig(process.env));
+ * const model = await createModelClient(config);
  */
-export async function createModelClient(config: Config, options: ModelClientOptions = {}): Promise<ModelClient> {
-  if (config.modelProvider === 'bedrock') {
+export async function createModelClient(config: ModelClientConfig, options: ModelClientOptions = {}): Promise<ModelClient> {
+  const settings = config.model;
+  if (settings.provider === 'bedrock') {
     const { AnthropicBedrock } = await import('@anthropic-ai/bedrock-sdk');
-    const sdk = new AnthropicBedrock({ maxRetries: 0, ...(config.awsRegion ? { awsRegion: config.awsRegion } : {}) });
-    const model = /^(?:[a-z]+\.)?anthropic\./.test(config.model) ? config.model : `global.anthropic.${config.model}`;
+    const sdk = new AnthropicBedrock({ maxRetries: 0, ...(settings.awsRegion ? { awsRegion: settings.awsRegion } : {}) });
+    const model = /^(?:[a-z]+\.)?anthropic\./.test(settings.id) ? settings.id : `global.anthropic.${settings.id}`;
     return new MessagesModelClient(sdk as unknown as MessagesApi, model, 'bedrock', options);
   }
-  // The SDK reads ANTHROPIC_API_KEY / ANTHROPIC_BASE_URL itself; we pass the values read once from config.
+  // The SDK would read ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN and ANTHROPIC_BASE_URL from the process environment itself;
+  // we pass the values the configuration read once (null: "not set", so the SDK does not look again).
   const sdk = new Anthropic({
-    apiKey: config.anthropicApiKey ?? null,
-    ...(config.env.ANTHROPIC_AUTH_TOKEN ? { authToken: config.env.ANTHROPIC_AUTH_TOKEN } : {}),
-    ...(config.anthropicBaseUrl ? { baseURL: config.anthropicBaseUrl } : {}),
+    apiKey: settings.anthropicApiKey ?? null,
+    authToken: settings.anthropicAuthToken ?? null,
+    baseURL: settings.anthropicBaseUrl ?? null,
     maxRetries: 0,
   });
-  return new MessagesModelClient(sdk as unknown as MessagesApi, config.model, 'anthropic', options);
+  return new MessagesModelClient(sdk as unknown as MessagesApi, settings.id, 'anthropic', options);
 }

@@ -1,3 +1,3 @@
 export * from './types.js';
 export * from './prices.js';
-export { createModelClient, MessagesModelClient, withCacheBreakpoints, type ModelClientOptions } from './anthropic.js';
+export { createModelClient, MessagesModelClient, withCacheBreakpoints, type ModelClientConfig, type ModelClientOptions } from './anthropic.js';

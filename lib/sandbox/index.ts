@@ -11,16 +11,16 @@ export * from './local/index.js';
 export type SandboxProviderOverrides = Partial<BubblewrapSandboxProviderOptions>;
 
 /**
- * The sandbox provider chosen by `config.sandbox` (`DEEP_AGENT_SANDBOX`): `local` (bubblewrap),
+ * The sandbox provider chosen by `config.sandbox.provider` (`DEEP_AGENT_SANDBOX`): `local` (bubblewrap),
  * `unsafe-local`, or `e2b`. Bubblewrap's availability is checked on the first `create()`.
  *
  * @example
- * const provider = await createSandboxProvider(loadConfig(process.env));
+ * const provider = await createSandboxProvider(config);
  * await using sandbox = await provider.create({ taskId });
  */
 export async function createSandboxProvider(config: Config, overrides: SandboxProviderOverrides = {}): Promise<SandboxProvider> {
   const options = { ...overrides, home: overrides.home ?? config.home };
-  switch (config.sandbox) {
+  switch (config.sandbox.provider) {
     case 'local':
       return new BubblewrapSandboxProvider(options);
     case 'unsafe-local':
@@ -28,7 +28,7 @@ export async function createSandboxProvider(config: Config, overrides: SandboxPr
     case 'e2b':
       return loadE2BProvider(config);
     default:
-      throw new DeepAgentError('invalid_input', `unknown sandbox provider "${String(config.sandbox)}"`);
+      throw new DeepAgentError('invalid_input', `unknown sandbox provider "${String(config.sandbox.provider)}"`);
   }
 }
 

@@ -6,7 +6,7 @@ import type { TaskStore } from './store.js';
 
 /**
  * @example
- * const store = new MemoryTaskStore(redactorFromEnv(process.env));
+ * const store = new MemoryTaskStore(redactorFromEnv(config.env));
  */
 export class MemoryTaskStore implements TaskStore {
   private readonly records = new Map<string, TaskRecord>();

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -6,7 +6,7 @@ import { createAgent } from '../../lib/assembly/index.js';
 import { BubblewrapSandboxProvider, type Sandbox, type SandboxProvider } from '../../lib/sandbox/index.js';
 import type { TaskEvent } from '../../lib/task/index.js';
 import { TEST_API_KEY } from '../helpers/factories.js';
-import { startScriptedModel, type ScriptedModelServer } from '../helpers/scripted-model.js';
+import { lastToolResults, startScriptedModel, type ScriptedModelServer } from '../helpers/scripted-model.js';
 
 let server: ScriptedModelServer | undefined;
 afterEach(async () => server?.close());
@@ -44,7 +44,36 @@ describe('createAgent (the library API)', () => {
     expect(closed).toHaveLength(1);
     expect(readFileSync(join(home, 'workspaces', record.id, 'out.txt'), 'utf8')).toBe('library\n');
     expect(events.map((e) => e.type)).toEqual(['task.queued', 'task.started', 'model.response', 'tool.called', 'tool.result', 'model.response', 'task.succeeded']);
-    expect(existsSync(home)).toBe(true);
+    // One sandbox, for this task, under the configured DEEP_AGENT_HOME.
+    expect(readdirSync(join(home, 'workspaces'))).toEqual([record.id]);
+  });
+
+  it('is assembled like the CLI: the configured approval policy holds, and MCP is attached', async () => {
+    server = await startScriptedModel((req) =>
+      req.body.messages.length === 1
+        ? { toolUses: [{ name: 'run_command', input: { command: 'echo no > denied.txt' } }] }
+        : { text: [...lastToolResults(req).values()].map((r) => `${r.isError ? 'error' : 'ok'}: ${r.text}`).join('\n') },
+    );
+    const home = mkdtempSync(join(tmpdir(), 'deep-agent-lib-'));
+    const events: TaskEvent[] = [];
+    await using agent = await createAgent({
+      env: { ANTHROPIC_API_KEY: TEST_API_KEY, ANTHROPIC_BASE_URL: server.url, DEEP_AGENT_HOME: home, DEEP_AGENT_APPROVE_TOOLS: 'run_command' },
+      sandboxProvider: new BubblewrapSandboxProvider({ home }),
+      onEvent: (e) => events.push(e),
+    });
+
+    const record = await agent.invoke('write denied.txt');
+
+    // The library run cannot ask a person, so the call that needs approval is denied, never run.
+    expect(record.result?.text).toMatch(/^error: denied: run_command needs a person's approval \(run_command is configured to need approval\)/);
+    expect(existsSync(join(home, 'workspaces', record.id, 'denied.txt'))).toBe(false);
+    // What the assembly adds to every run: the MCP presets, each saying why it is not attached.
+    expect(events.find((e) => e.type === 'task.started')?.data).toMatchObject({
+      mcpServers: [
+        { name: 'github', state: 'disabled', reason: 'GITHUB_TOKEN is not set' },
+        { name: 'notion', state: 'disabled', reason: 'NOTION_TOKEN is not set' },
+      ],
+    });
   });
 
   it('close() cancels a run in progress and still kills its sandbox', async () => {

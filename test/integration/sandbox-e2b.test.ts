@@ -13,7 +13,7 @@ import { describeSandboxContract } from '../helpers/sandbox-contract.js';
 const config = loadConfig(process.env);
 
 describeSandboxContract('e2b', () => createE2BSandboxProvider(config, { options: { timeoutSeconds: 300 } }), {
-  ...(config.e2bApiKey ? {} : { skip: 'E2B contract skipped: E2B_API_KEY is not set' }),
+  ...(config.sandbox.e2bApiKey ? {} : { skip: 'E2B contract skipped: E2B_API_KEY is not set' }),
 });
 
 const fake = await FakeE2B.start();

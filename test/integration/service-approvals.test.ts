@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { approvalPolicyFor } from '../../lib/assembly/index.js';
 import { loadConfig } from '../../lib/config/index.js';
 import { createSandboxProvider, type Sandbox, type SandboxProvider } from '../../lib/sandbox/index.js';
 import { startLocalService, type LocalService } from '../../lib/local/index.js';
@@ -51,7 +52,9 @@ async function start(home: string, provider?: SandboxProvider): Promise<LocalSer
     port: 0,
     pollIntervalMs: 20,
     schedulerIntervalMs: 0,
-    settings: { concurrency: 2, maxAttempts: 2, retryDelaySeconds: 0, visibilityTimeoutSeconds: 30, approveTools: ['write_file'] },
+    settings: { concurrency: 2, maxAttempts: 2, retryDelaySeconds: 0, visibilityTimeoutSeconds: 30 },
+    // The one policy, from the configuration as serve builds it: write_file always asks.
+    approvalPolicy: await approvalPolicyFor(loadConfig({ DEEP_AGENT_APPROVE_TOOLS: 'write_file' }).approval),
   });
   services.push(svc);
   return svc;

@@ -67,7 +67,7 @@ describe('secrets', () => {
     // act
     const { config, redactor } = configWithSecrets(env, { ANTHROPIC_API_KEY: 'key-abcdefghijkl', E2B_API_KEY: 'e2b-abcdefghijkl' });
     // assess
-    expect(config).toMatchObject({ anthropicApiKey: 'key-abcdefghijkl', e2bApiKey: 'e2b-abcdefghijkl', sandbox: 'e2b', model: 'claude-x' });
+    expect(config).toMatchObject({ model: { anthropicApiKey: 'key-abcdefghijkl', id: 'claude-x' }, sandbox: { e2bApiKey: 'e2b-abcdefghijkl', provider: 'e2b' } });
     expect(process.env.ANTHROPIC_API_KEY).not.toBe('key-abcdefghijkl');
     expect(env).not.toHaveProperty('ANTHROPIC_API_KEY');
     expect(redactor.redactString('k=key-abcdefghijkl')).toBe('k=[REDACTED]');

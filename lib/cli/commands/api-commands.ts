@@ -17,9 +17,9 @@ const API_OPTION = { api: { type: 'string' } } as const;
 /** The client for `--api` (or DEEP_AGENT_API_URL, or the local service) with the token of the env or the local file. */
 function clientFor(io: CliIo, api: string | undefined): ApiClient {
   const config = loadConfig(io.env, io.cwd);
-  const url = api ?? io.env.DEEP_AGENT_API_URL?.trim() ?? DEFAULT_API_URL;
+  const url = api ?? config.api.url ?? DEFAULT_API_URL;
   if (!/^https?:\/\//.test(url)) throw new UsageError(`--api needs an http(s) URL, not "${url}"`);
-  const token = readApiToken(config.home, config.apiToken);
+  const token = readApiToken(config.home, config.api.token);
   return new ApiClient({ url: url || DEFAULT_API_URL, ...(token ? { token } : {}) });
 }
 

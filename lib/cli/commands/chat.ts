@@ -8,7 +8,7 @@ import type { Sandbox, SandboxProvider } from '../../sandbox/index.js';
 import { observeEvents } from '../../task/index.js';
 import { newTaskRecord } from '../../task/index.js';
 import { ProgressPrinter } from '../progress.js';
-import { openLocalRuntime } from '../local-runtime.js';
+import { openCliAgent } from '../run-one-task.js';
 import type { Command } from '../io.js';
 
 /** One sandbox for the whole session: tasks "close" it, the session really closes it at the end. */
@@ -49,8 +49,8 @@ Type exit (or press Ctrl-D) to quit.`,
   async run(args, io) {
     const { values } = parseArgs({ args, allowPositionals: false, options: { yes: { type: 'boolean' } } });
     const config = loadConfig(io.env, io.cwd);
-    const rt = await openLocalRuntime(config);
-    const sandboxProvider = sessionSandbox(rt.sandboxProvider);
+    const rt = await openCliAgent(config);
+    const sandboxProvider = sessionSandbox(rt.agent.sandboxProvider);
     const progress = new ProgressPrinter(io.stderr);
     const store = observeEvents(rt.store, (e) => progress.onEvent(e));
     const history: string[] = [];
@@ -71,7 +71,7 @@ Type exit (or press Ctrl-D) to quit.`,
           const prompt = context ? `Conversation so far:\n${context}\n\nNew message from the user:\n${line}` : line;
           const id = randomUUID();
           await store.create(newTaskRecord({ id, prompt, source: 'cli' }));
-          const record = await runTask({ taskId: id, store, model: rt.model, sandboxProvider, journal: new ChatJournal(values.yes === true), ...rt.taskOptions() });
+          const record = await runTask({ taskId: id, store, model: rt.agent.model, sandboxProvider, journal: new ChatJournal(values.yes === true), ...rt.agent.taskOptions() });
           const answer = record.result?.text ?? `(${record.status}${record.error ? `: ${record.error.message}` : ''})`;
           io.stdout.write(`agent> ${answer}\n`);
           history.push(`User: ${line}`, `Agent: ${answer}`);

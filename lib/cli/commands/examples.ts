@@ -3,8 +3,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../../config/index.js';
 import { SCENARIO_NAMES, missingRequirements, selectScenarios, type Scenario } from '../../examples/index.js';
 import type { TaskRecord } from '../../task/index.js';
-import { openLocalRuntime, type LocalRuntime } from '../local-runtime.js';
-import { runOneTask } from '../run-one-task.js';
+import { openCliAgent, runOneTask, type CliAgent } from '../run-one-task.js';
 import { UsageError, type Command } from '../io.js';
 import { BUDGET_OPTIONS, parseBudget } from './run.js';
 
@@ -15,7 +14,7 @@ type Outcome =
 const CHOICES = [...SCENARIO_NAMES, 'all'].join('|');
 
 function skipReason(scenario: Scenario, config: Config): string | undefined {
-  const tokens = { GITHUB_TOKEN: config.githubToken, NOTION_TOKEN: config.notionToken };
+  const tokens = { GITHUB_TOKEN: config.mcp.githubToken, NOTION_TOKEN: config.mcp.notionToken };
   const missing = missingRequirements(scenario, (v) => tokens[v] !== undefined);
   if (missing.length === 0) return undefined;
   return `${missing.map((m) => `${m.variable} (${m.unlocks})`).join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not set`;
@@ -68,7 +67,7 @@ one line saying which. Exit code 0 when every scenario that ran succeeded, 1 oth
 
     const config = loadConfig(io.env, io.cwd);
     const outcomes: Outcome[] = [];
-    let rt: LocalRuntime | undefined;
+    let rt: CliAgent | undefined;
     try {
       for (const s of scenarios) {
         const reason = skipReason(s, config);
@@ -77,7 +76,7 @@ one line saying which. Exit code 0 when every scenario that ran succeeded, 1 oth
           outcomes.push({ name: s.name, title: s.title, status: 'skipped', reason });
           continue;
         }
-        rt ??= await openLocalRuntime(config);
+        rt ??= await openCliAgent(config);
         io.stderr.write(`examples: ${s.name}: ${s.title}\n`);
         const { record, logPath } = await runOneTask(rt, io, {
           prompt: s.prompt,

@@ -12,7 +12,7 @@ function httpServer(config: Config, name: string): HttpServerSpec {
   if (!spec) {
     if (resolved.disabled[name]) throw new UsageError(`${name} is not attached: ${resolved.disabled[name]}`);
     const http = Object.entries(resolved.servers).filter(([, s]) => s.transport !== 'stdio').map(([n]) => n);
-    throw new UsageError(`no MCP server "${name}" in ${config.mcpConfigPath ?? '.mcp.json (none found)'}; HTTP servers: ${http.join(', ') || 'none'}`);
+    throw new UsageError(`no MCP server "${name}" in ${config.mcp.configPath ?? '.mcp.json (none found)'}; HTTP servers: ${http.join(', ') || 'none'}`);
   }
   if (spec.transport === 'stdio') throw new UsageError(`${name} is a stdio server; only HTTP servers log in with OAuth`);
   return spec;
@@ -33,7 +33,7 @@ export async function mcpLogin(args: string[], io: CliIo): Promise<number> {
       server: name,
       spec,
       records: localOAuthRecords(config, db),
-      authorizer: terminalAuthorizer(io, { always: true })!,
+      authorizer: terminalAuthorizer(io, config, { always: true })!,
       redactor: redactorFromEnv(config.env),
     });
     io.stdout.write(

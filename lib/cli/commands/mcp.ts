@@ -1,25 +1,27 @@
 /** `deep-agent mcp list|tools`: which MCP servers are attached (and why the others are not), and their tools. */
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../../config/index.js';
+import { assembleMcp } from '../../assembly/index.js';
+import { loadConfig, type Config } from '../../config/index.js';
 import { ApiClient } from '../../http/index.js';
-import { openDatabase, readApiToken } from '../../local/index.js';
-import { localOAuthRecords } from '../oauth.js';
-import { attachMcp, describePresets, mcpServerRuntime } from '../../mcp/index.js';
-import { createSandboxProvider } from '../../sandbox/index.js';
+import { readApiToken } from '../../local/index.js';
+import { describePresets, type AttachedMcp } from '../../mcp/index.js';
+import { lazyLocalOAuth } from '../oauth.js';
 import { UsageError, type CliIo, type Command } from '../io.js';
 import { mcpLogin, mcpLogout } from './mcp-login.js';
 
-async function withMcp<T>(io: CliIo, fn: (mcp: Awaited<ReturnType<typeof attachMcp>>, config: ReturnType<typeof loadConfig>) => Promise<T>): Promise<T> {
+/** The MCP servers exactly as a run attaches them (lib/assembly), without a model. */
+async function withMcp<T>(io: CliIo, fn: (mcp: AttachedMcp, config: Config) => Promise<T>): Promise<T> {
   const config = loadConfig(io.env, io.cwd);
-  const runtime = mcpServerRuntime();
-  const sandboxProvider = await createSandboxProvider(config, { readOnlyMounts: runtime.mounts });
-  const db = openDatabase(config.home);
-  const mcp = await attachMcp(config, { sandboxProvider, runtime, oauth: { records: localOAuthRecords(config, db) } });
+  const oauth = lazyLocalOAuth(config);
+  const { mcp } = await assembleMcp(config, { mcpOAuth: { records: oauth.records } }).catch((e) => {
+    oauth.close();
+    throw e;
+  });
   try {
     return await fn(mcp, config);
   } finally {
     await mcp.close();
-    db.close();
+    oauth.close();
   }
 }
 
@@ -48,9 +50,9 @@ async function connections(args: string[], io: CliIo): Promise<number> {
   });
   const [sub, target] = positionals;
   const config = loadConfig(io.env, io.cwd);
-  const url = values.api ?? io.env.DEEP_AGENT_API_URL?.trim() ?? DEFAULT_API_URL;
+  const url = values.api ?? config.api.url ?? DEFAULT_API_URL;
   if (!/^https?:\/\//.test(url)) throw new UsageError(`--api needs an http(s) URL, not "${url}"`);
-  const token = readApiToken(config.home, config.apiToken);
+  const token = readApiToken(config.home, config.api.token);
   const api = new ApiClient({ url, ...(token ? { token } : {}) });
   const print = (v: unknown) => io.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
   if (sub === 'list') {

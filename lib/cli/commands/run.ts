@@ -2,8 +2,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/index.js';
 import type { Budget } from '../../task/index.js';
-import { openLocalRuntime } from '../local-runtime.js';
-import { runOneTask } from '../run-one-task.js';
+import { openCliAgent, runOneTask } from '../run-one-task.js';
 import { terminalAuthorizer } from '../oauth.js';
 import { UsageError, type Command } from '../io.js';
 
@@ -54,8 +53,8 @@ Exit code 0 when the task succeeded, 1 when it failed or was cancelled.`,
 
     const config = loadConfig(io.env, io.cwd);
     // A person at a terminal (or $BROWSER) can approve a server's request for more scope mid-task.
-    const authorizer = terminalAuthorizer(io);
-    const rt = await openLocalRuntime(config, authorizer ? { oauthAuthorizer: authorizer } : {});
+    const authorizer = terminalAuthorizer(io, config);
+    const rt = await openCliAgent(config, authorizer ? { oauthAuthorizer: authorizer } : {});
     try {
       const { record } = await runOneTask(rt, io, { prompt, ...(budget ? { budget } : {}), autoApprove: values.yes === true });
       if (values.json) io.stdout.write(`${JSON.stringify(record, null, 2)}\n`);

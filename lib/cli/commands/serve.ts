@@ -1,11 +1,12 @@
 /** `deep-agent serve [--port 8787]`: the local API, queue worker and scheduler on 127.0.0.1. */
 import { parseArgs } from 'node:util';
+import { assembleAgent } from '../../assembly/index.js';
 import { loadConfig } from '../../config/index.js';
+import { redactorFromEnv } from '../../secrets/index.js';
 import { openLocalMcpConnections } from '../../mcp-connections/index.js';
-import { ensureApiToken, LOCAL_ACCOUNT, serveSettingsFromEnv, startLocalService } from '../../local/index.js';
-import { openLocalRuntime } from '../local-runtime.js';
-import { localHttpOAuthLogins } from '../oauth.js';
+import { ensureApiToken, LOCAL_ACCOUNT, startLocalService } from '../../local/index.js';
 import { UsageError, type Command } from '../io.js';
+import { lazyLocalOAuth, localHttpOAuthLogins } from '../oauth.js';
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -28,42 +29,44 @@ read-only ask too), DEEP_AGENT_MCP_CATALOG (extra MCP server definitions for dee
     const graceSeconds = Number(values.grace ?? 10);
     if (!(graceSeconds >= 0)) throw new UsageError(`--grace takes seconds, not "${values.grace}"`);
     const config = loadConfig(io.env, io.cwd);
-    const settings = serveSettingsFromEnv(config.env);
-    const rt = await openLocalRuntime(config);
-    const { token, file } = ensureApiToken(config.home, config.apiToken);
+    // Tasks use the OAuth logins of .mcp.json's HTTP servers (no browser here: a missing login is needs_login),
+    // and the one redactor learns their tokens: the store and the hub share it.
+    const redactor = redactorFromEnv(config.env);
+    const oauth = lazyLocalOAuth(config);
+    const agent = await assembleAgent(config, { mcpOAuth: { records: oauth.records }, redactor });
+    const { token, file } = ensureApiToken(config.home, config.api.token);
     const onError = (e: unknown) => io.stderr.write(`deep-agent serve: ${(e as Error)?.message ?? String(e)}\n`);
     // Connection servers need wrapSpawn: bubblewrap (or unsafe-local when so configured); E2B cannot pipe stdio.
     const connections = await openLocalMcpConnections({
       home: config.home,
-      ...(config.env.DEEP_AGENT_SECRET_KEY ? { secretKey: config.env.DEEP_AGENT_SECRET_KEY } : {}),
-      ...(config.env.DEEP_AGENT_MCP_CATALOG ? { catalogFile: config.env.DEEP_AGENT_MCP_CATALOG } : {}),
-      ...(config.sandbox !== 'e2b' ? { sandboxProvider: rt.sandboxProvider } : {}),
+      ...(config.serve.secretKey ? { secretKey: config.serve.secretKey } : {}),
+      ...(config.mcp.catalogPath ? { catalogFile: config.mcp.catalogPath } : {}),
+      ...(config.sandbox.provider !== 'e2b' ? { sandboxProvider: agent.sandboxProvider } : {}),
       onError,
     });
     const svc = await startLocalService({
       home: config.home,
       token,
-      model: rt.model,
-      sandboxProvider: rt.sandboxProvider,
-      tools: rt.tools,
-      ...(rt.approvalPolicy ? { approvalPolicy: rt.approvalPolicy } : {}),
+      model: agent.model,
+      sandboxProvider: agent.sandboxProvider,
+      ...(agent.approvalPolicy ? { approvalPolicy: agent.approvalPolicy } : {}),
+      // What serve adds to the assembled agent: the connection manager's tools of the task's account.
       taskOptions: (record) => {
-        const base = rt.taskOptions(record.mcpServers);
+        const base = agent.taskOptions(record.mcpServers);
         const taken = new Set(base.tools?.map((t) => t.name));
         const installed = connections.manager.toolsFor(record.accountId ?? LOCAL_ACCOUNT).filter((t) => !taken.has(t.name));
         return { ...base, tools: [...(base.tools ?? []), ...installed] };
       },
       mcpConnections: connections.manager,
-      mcpOAuth: localHttpOAuthLogins(config, connections.db, rt.mcp.hub, rt.redactor),
-      settings,
+      mcpOAuth: localHttpOAuthLogins(config, oauth.store, agent.mcp.hub, redactor),
+      settings: config.serve,
       port,
-      // The runtime's redactor: it also learns the OAuth tokens the hub uses.
-      redactor: rt.redactor,
-      ...(config.env.DEEP_AGENT_SECRET_KEY ? { secretKey: config.env.DEEP_AGENT_SECRET_KEY } : {}),
+      redactor,
+      ...(config.serve.secretKey ? { secretKey: config.serve.secretKey } : {}),
       onError,
     });
     io.stderr.write(
-      `deep-agent serve: listening on ${svc.url} (worker concurrency ${settings.concurrency}, home ${config.home})\n` +
+      `deep-agent serve: listening on ${svc.url} (worker concurrency ${config.serve.concurrency}, home ${config.home})\n` +
         `token: ${file ? `in ${file} (the CLI reads it from there)` : 'DEEP_AGENT_API_TOKEN'}\n`,
     );
     await new Promise<void>((resolve) => {
@@ -74,7 +77,8 @@ read-only ask too), DEEP_AGENT_MCP_CATALOG (extra MCP server definitions for dee
     const { released } = await svc.stop(graceSeconds * 1000);
     if (released.length) io.stderr.write(`deep-agent serve: released ${released.length} running task(s) for the next start: ${released.join(', ')}\n`);
     await connections.close();
-    await rt.close();
+    await agent.close();
+    oauth.close();
     // Released runs are abandoned, not aborted (an abort would record them as cancelled): their open model
     // requests or commands must not hold the process past the grace. Unref'd, so a clean stop exits at once.
     setTimeout(() => process.exit(), 200).unref();

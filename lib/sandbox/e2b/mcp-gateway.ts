@@ -42,10 +42,10 @@ export interface E2BMcpGatewayOptions {
  * @example
  * const servers = gatewayServersFromConfig(config); // { githubOfficial: { githubPersonalAccessToken: '...' } }
  */
-export function gatewayServersFromConfig(config: Pick<Config, 'githubToken' | 'notionToken'>): McpServer {
+export function gatewayServersFromConfig(config: { mcp: Pick<Config['mcp'], 'githubToken' | 'notionToken'> }): McpServer {
   return {
-    ...(config.githubToken ? { githubOfficial: { githubPersonalAccessToken: config.githubToken } } : {}),
-    ...(config.notionToken ? { notion: { internalIntegrationToken: config.notionToken } } : {}),
+    ...(config.mcp.githubToken ? { githubOfficial: { githubPersonalAccessToken: config.mcp.githubToken } } : {}),
+    ...(config.mcp.notionToken ? { notion: { internalIntegrationToken: config.mcp.notionToken } } : {}),
   };
 }
 
@@ -122,10 +122,10 @@ export async function createE2BMcpGateway(config: Config, options: E2BMcpGateway
 
 /** The key (one line naming E2B_API_KEY when it is missing), a redactor that knows it, and the SDK. */
 async function gatewayAccess(config: Config, sdk?: E2BSdk): Promise<{ apiKey: string; redactor: Redactor; sdk: E2BSdk }> {
-  if (!config.e2bApiKey) throw new MissingConfigError('E2B_API_KEY', "E2B's MCP gateway (GitHub and Notion servers in an E2B sandbox)");
+  if (!config.sandbox.e2bApiKey) throw new MissingConfigError('E2B_API_KEY', "E2B's MCP gateway (GitHub and Notion servers in an E2B sandbox)");
   const redactor = redactorFromEnv(config.env);
-  redactor.add(config.e2bApiKey);
-  return { apiKey: config.e2bApiKey, redactor, sdk: sdk ?? (await loadE2BSdk()) };
+  redactor.add(config.sandbox.e2bApiKey);
+  return { apiKey: config.sandbox.e2bApiKey, redactor, sdk: sdk ?? (await loadE2BSdk()) };
 }
 
 /**

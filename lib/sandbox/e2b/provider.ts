@@ -234,20 +234,20 @@ export class E2BSandboxProvider implements SandboxProvider {
  * The E2B provider for a configuration; throws a one-line MissingConfigError when `E2B_API_KEY` is not set.
  *
  * @example
- * const provider = createE2BSandboxProvider(loadConfig(process.env));
+ * const provider = createE2BSandboxProvider(config);
  */
 export function createE2BSandboxProvider(config: Config, deps: E2BProviderDeps = {}): E2BSandboxProvider {
-  if (!config.e2bApiKey) {
+  if (!config.sandbox.e2bApiKey) {
     throw new MissingConfigError('E2B_API_KEY', 'E2B cloud sandboxes (DEEP_AGENT_SANDBOX=e2b); unset DEEP_AGENT_SANDBOX or set it to local to use bubblewrap');
   }
   const options = {
-    ...(config.e2bTemplate ? { template: config.e2bTemplate } : {}),
-    ...(config.e2bMaxLifetimeSeconds ? { maxLifetimeSeconds: config.e2bMaxLifetimeSeconds } : {}),
+    ...(config.sandbox.e2bTemplate ? { template: config.sandbox.e2bTemplate } : {}),
+    ...(config.sandbox.e2bMaxLifetimeSeconds ? { maxLifetimeSeconds: config.sandbox.e2bMaxLifetimeSeconds } : {}),
     ...deps.options,
   };
   const maxLifetime = options.maxLifetimeSeconds;
   if (maxLifetime !== undefined && (!(maxLifetime > 0) || maxLifetime > E2B_PLAN_MAX_LIFETIME_SECONDS.pro)) {
     throw new DeepAgentError('invalid_input', `maxLifetimeSeconds must be between 1 and ${E2B_PLAN_MAX_LIFETIME_SECONDS.pro} (E2B Pro's 24 h cap).`);
   }
-  return new E2BSandboxProvider(config.e2bApiKey, { ...deps, options, redactor: deps.redactor ?? redactorFromEnv(config.env) });
+  return new E2BSandboxProvider(config.sandbox.e2bApiKey, { ...deps, options, redactor: deps.redactor ?? redactorFromEnv(config.env) });
 }
