@@ -182,7 +182,12 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
   const started = await journal.step('task:start', async () => {
     const startedAt = new Date().toISOString();
     await store.update(taskId, { status: 'running', startedAt, usage: emptyUsage(), steps: 0 });
-    await emit('task.started', { model: model.model, provider: model.provider, sandbox: sandboxProvider.name, tools: allTools.map((t) => t.name), ...options.startInfo });
+    // How the sandbox's memory, process and disk limits are held here; the ones this host cannot hold are named.
+    const sandboxLimits = await sandboxProvider.enforcedLimits?.().catch(() => undefined);
+    const limitInfo = sandboxLimits
+      ? { sandboxLimits, unenforcedSandboxLimits: Object.entries(sandboxLimits).filter(([, l]) => l.by === 'none').map(([name]) => name) }
+      : {};
+    await emit('task.started', { model: model.model, provider: model.provider, sandbox: sandboxProvider.name, ...limitInfo, tools: allTools.map((t) => t.name), ...options.startInfo });
     return { startedAt };
   });
   usage = emptyUsage();

@@ -7,13 +7,31 @@
  * next sequence number (on 412 another writer took that number, so the next one is tried). Keys follow the
  * shared AWS contract: `tasks/<id>/record.json`, `tasks/<id>/events/<seq:10>.json`,
  * `idempotency/<accountId>/<sha256(key)>.json`.
+ *
+ * Listing an account's tasks never scans the bucket: `create` first writes an empty index object
+ * `index/<accountId>/<inverted createdAt ms:13>-<id>` (written before the record, so a crash between the two
+ * leaves an entry that listing skips, never a task that listing misses). S3 lists keys in ascending order, so
+ * the inverted time makes ListObjectsV2 on the account's prefix return newest first (ties by id ascending, the
+ * order every store uses), and a cursor's position turns into `StartAfter`. Status and source change or are not in the key, so they are filtered on the
+ * records read; a page reads at most {@link MAX_INDEX_KEYS_PER_PAGE} index keys and may come back short with a
+ * cursor.
  */
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DeepAgentError } from '../errors/index.js';
 import { Redactor } from '../secrets/index.js';
 import type { TaskStore } from '../task/store.js';
-import { TaskEventSchema, TaskRecordSchema, type EventType, type TaskEvent, type TaskRecord } from '../task/index.js';
+import {
+  decodeTaskCursor,
+  encodeTaskCursor,
+  TaskEventSchema,
+  TaskRecordSchema,
+  type EventType,
+  type TaskEvent,
+  type TaskListQuery,
+  type TaskPage,
+  type TaskRecord,
+} from '../task/index.js';
 
 /** The part of `S3Client` the store uses (any configured client fits). */
 export type S3Sender = Pick<S3Client, 'send'>;
@@ -35,6 +53,12 @@ export const recordKey = (taskId: string) => `tasks/${taskId}/record.json`;
 export const eventsPrefix = (taskId: string) => `tasks/${taskId}/events/`;
 export const eventKey = (taskId: string, seq: number) => `${eventsPrefix(taskId)}${String(seq).padStart(SEQ_DIGITS, '0')}.json`;
 export const transcriptKey = (taskId: string, name: string) => `tasks/${taskId}/transcript/${name.replace(/[^A-Za-z0-9._-]/g, '_')}.json`;
+export const MAX_INDEX_KEYS_PER_PAGE = 1_000;
+const MAX_TIME_MS = 9_999_999_999_999;
+export const taskIndexPrefix = (accountId: string) => `index/${encodeURIComponent(accountId)}/`;
+/** The index key of a task: its account, its inverted creation time, its id. */
+export const taskIndexKey = (accountId: string, createdAt: string, id: string) =>
+  `${taskIndexPrefix(accountId)}${String(MAX_TIME_MS - Date.parse(createdAt)).padStart(13, '0')}-${id}`;
 export const idempotencyKeyOf = (accountId: string, key: string) =>
   `idempotency/${accountId}/${createHash('sha256').update(key).digest('hex')}.json`;
 
@@ -89,6 +113,7 @@ export class S3TaskStore implements TaskStore {
         return { record: existing, created: false };
       }
     }
+    await this.putJson(taskIndexKey(clean.accountId ?? this.defaultAccountId, clean.createdAt, clean.id), {}, {});
     const created = await this.putJson(recordKey(clean.id), clean, { ifNoneMatch: true });
     if (!created) throw new DeepAgentError('conflict', `task ${clean.id} already exists`);
     return { record: clean, created: true };
@@ -146,6 +171,54 @@ export class S3TaskStore implements TaskStore {
       for (const found of batch) if (found) events.push(TaskEventSchema.parse(found.value));
     }
     return events.sort((a, b) => a.seq - b.seq);
+  }
+
+  async listTasks(query: TaskListQuery): Promise<TaskPage> {
+    const account = query.accountId || this.defaultAccountId;
+    const prefix = taskIndexPrefix(account);
+    const after = query.cursor ? decodeTaskCursor(query.cursor) : undefined;
+    // Keys at or past this one were created before `since`.
+    const stopAt = query.since ? `${taskIndexKey(account, query.since, '')}\uffff` : undefined;
+    const tasks: TaskRecord[] = [];
+    let scanned = 0;
+    let token: string | undefined;
+    do {
+      const page = await this.s3.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: prefix,
+          ...(token ? { ContinuationToken: token } : after ? { StartAfter: taskIndexKey(account, after.createdAt, after.id) } : {}),
+          MaxKeys: Math.min(1_000, query.limit + 1),
+        }),
+      );
+      const all = (page.Contents ?? []).map((o) => o.Key!);
+      const keys = stopAt ? all.filter((k) => k < stopAt) : all;
+      token = keys.length === all.length && page.IsTruncated ? page.NextContinuationToken : undefined;
+      for (let i = 0; i < keys.length; i += 16) {
+        const batch = keys.slice(i, i + 16);
+        const records = await Promise.all(batch.map((k) => this.get(k.slice(prefix.length + 14))));
+        for (const [j, r] of records.entries()) {
+          scanned++;
+          const keep =
+            r !== undefined &&
+            (r.accountId ?? this.defaultAccountId) === account &&
+            (!query.status || query.status.includes(r.status)) &&
+            (!query.source || r.source === query.source);
+          if (keep) tasks.push(r);
+          if (tasks.length === query.limit || scanned >= MAX_INDEX_KEYS_PER_PAGE) {
+            const more = token !== undefined || i + j + 1 < keys.length;
+            return { tasks, ...(more ? { nextCursor: this.cursorOfIndexKey(batch[j]!, prefix) } : {}) };
+          }
+        }
+      }
+    } while (token);
+    return { tasks };
+  }
+
+  /** The cursor of an index key: its time and id, so a page can end on a key whose record was skipped. */
+  private cursorOfIndexKey(key: string, prefix: string): string {
+    const ms = MAX_TIME_MS - Number(key.slice(prefix.length, prefix.length + 13));
+    return encodeTaskCursor({ createdAt: new Date(ms).toISOString(), id: key.slice(prefix.length + 14) });
   }
 
   /** Writes a JSON document under the task's transcript prefix (large step results, transcripts). */

@@ -6,14 +6,14 @@ import { UsageError, type CliIo, type Command } from './io.js';
 import { runCommand } from './commands/run.js';
 import { chatCommand } from './commands/chat.js';
 import { serveCommand } from './commands/serve.js';
-import { submitCommand, statusCommand, logsCommand, cancelCommand, approveCommand, schedulesCommand } from './commands/api-commands.js';
+import { submitCommand, statusCommand, logsCommand, cancelCommand, approveCommand, schedulesCommand, tasksCommand } from './commands/api-commands.js';
 import { mcpCommand } from './commands/mcp.js';
 import { examplesCommand } from './commands/examples.js';
 
 export type { CliIo, Command } from './io.js';
 export { UsageError } from './io.js';
 
-const COMMANDS: Command[] = [runCommand, chatCommand, mcpCommand, serveCommand, submitCommand, statusCommand, logsCommand, cancelCommand, approveCommand, schedulesCommand, examplesCommand];
+const COMMANDS: Command[] = [runCommand, chatCommand, mcpCommand, serveCommand, submitCommand, tasksCommand, statusCommand, logsCommand, cancelCommand, approveCommand, schedulesCommand, examplesCommand];
 
 /** Adds commands (serve, submit, mcp, examples, ...) registered by other parts. */
 export function registerCommands(...commands: Command[]): void {

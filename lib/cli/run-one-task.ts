@@ -15,7 +15,7 @@ import { newTaskRecord, type Budget, type TaskRecord } from '../task/index.js';
 import type { CliIo } from './io.js';
 import type { InteractiveAuthorizer } from '../mcp/index.js';
 import { lazyLocalOAuth } from './oauth.js';
-import { ProgressPrinter } from './progress.js';
+import { ProgressPrinter, terminalOptions } from './progress.js';
 
 /** The assembled agent plus what the CLI adds: tasks in the SQLite store under DEEP_AGENT_HOME, logs beside it. */
 export interface CliAgent {
@@ -70,18 +70,23 @@ class TerminalJournal extends MemoryJournal {
   constructor(
     private readonly io: CliIo,
     private readonly autoApprove: boolean,
+    private readonly progress?: ProgressPrinter,
   ) {
     super();
   }
+
   async waitForApproval(_name: string, req: ApprovalRequest): Promise<ApprovalDecision> {
     if (this.autoApprove) return { approve: true, reason: 'approved by --yes' };
     if (!this.io.stdin.isTTY) return { approve: false, reason: 'no terminal to ask; pass --yes to approve such calls' };
+    // Other calls of the same turn may still be printing: the prompt gets the terminal to itself.
+    this.progress?.pause();
     const rl = createInterface({ input: this.io.stdin, output: this.io.stderr });
     try {
       const answer = await rl.question(`Allow ${req.tool} ${JSON.stringify(req.input).slice(0, 200)}? (${req.reason}) [y/N] `);
       return /^y(es)?$/i.test(answer.trim()) ? { approve: true } : { approve: false, reason: 'denied at the terminal' };
     } finally {
       rl.close();
+      this.progress?.resume();
     }
   }
 }
@@ -93,6 +98,10 @@ export interface RunOneTaskOptions {
   autoApprove?: boolean;
   /** MCP servers the task may use. @default every attached server */
   mcpServers?: string[];
+  /** Show the first lines of each tool's output. @default false */
+  verbose?: boolean;
+  /** `stream-json`: each event as one JSON line on stdout instead of progress on stderr. @default 'text' */
+  output?: 'text' | 'stream-json';
 }
 
 /**
@@ -103,8 +112,11 @@ export interface RunOneTaskOptions {
  * const { record, logPath } = await runOneTask(cli, io, { prompt: 'write hello.py and run it' });
  */
 export async function runOneTask(rt: CliAgent, io: CliIo, options: RunOneTaskOptions): Promise<{ record: TaskRecord; logPath: string }> {
-  const progress = new ProgressPrinter(io.stderr);
-  const store = observeEvents(rt.store, (e) => progress.onEvent(e));
+  const json = options.output === 'stream-json';
+  // Asked at this terminal, the prompt shows the reason; a progress line would say it twice.
+  const asks = options.autoApprove !== true && io.stdin.isTTY === true;
+  const progress = new ProgressPrinter(io.stderr, { ...terminalOptions(io.stderr, rt.agent.config.cli), verbose: options.verbose === true, approvalsAsked: asks });
+  const store = observeEvents(rt.store, (e) => (json ? io.stdout.write(`${JSON.stringify(e)}\n`) : progress.onEvent(e)));
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   process.once('SIGINT', onSignal);
@@ -120,15 +132,16 @@ export async function runOneTask(rt: CliAgent, io: CliIo, options: RunOneTaskOpt
       store,
       model: rt.agent.model,
       sandboxProvider: rt.agent.sandboxProvider,
-      journal: new TerminalJournal(io, options.autoApprove === true),
+      journal: new TerminalJournal(io, options.autoApprove === true, json ? undefined : progress),
       signal: controller.signal,
       ...rt.agent.taskOptions(options.mcpServers),
     });
     const logPath = await rt.store.exportTaskLog(id, rt.logDir);
-    progress.summary(record);
+    if (!json) progress.summary(record);
     io.stderr.write(`log: ${logPath}\n`);
     return { record, logPath };
   } finally {
+    progress.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

@@ -123,6 +123,24 @@ export const CONFIG_SCHEMA = {
       description: 'longest life of one E2B sandbox in seconds (3600 on Hobby, up to 86400 on Pro)',
       default: '`3600`',
     }),
+    memoryMb: variable({
+      name: 'DEEP_AGENT_SANDBOX_MEMORY_MB',
+      schema: positiveWholeNumber(),
+      description: 'memory of one task\'s sandbox in MiB; a command past it is stopped with a tool error naming it',
+      default: '`2048`',
+    }),
+    pids: variable({
+      name: 'DEEP_AGENT_SANDBOX_PIDS',
+      schema: positiveWholeNumber(),
+      description: 'processes of one task\'s sandbox at once (a fork bomb is contained by it)',
+      default: '`512`',
+    }),
+    diskMb: variable({
+      name: 'DEEP_AGENT_SANDBOX_DISK_MB',
+      schema: positiveWholeNumber(),
+      description: 'the workspace quota of one task\'s sandbox in MiB; a write past it fails with an error naming it',
+      default: '`4096`',
+    }),
   },
   mcp: {
     configPath: variable({
@@ -242,6 +260,19 @@ export const CONFIG_SCHEMA = {
       schema: text(),
       description: 'the program `mcp login` (and a CLI run asked for more OAuth scope) opens authorization pages with; `%s` in it stands for the URL',
       default: 'the URL is printed',
+    }),
+    noColor: variable({
+      name: 'NO_COLOR',
+      schema: z
+        .string()
+        .optional()
+        .transform((v) => v !== undefined && v !== ''),
+      description: 'any value turns colour off in the CLI\'s progress (the no-color.org convention)',
+    }),
+    term: variable({
+      name: 'TERM',
+      schema: text(),
+      description: '`dumb` turns off the live timer and colour, as on any terminal program',
     }),
   },
   /** Set by the CDK stack on the Lambda functions; each function requires the ones it uses. */

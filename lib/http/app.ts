@@ -9,6 +9,8 @@ import { DeepAgentError, toErrorInfo } from '../errors/index.js';
 import type { McpConnectionBackend, TaskService } from '../task/index.js';
 import type { McpOAuthBackend } from '../mcp/index.js';
 import { mountOAuthCallback, mountOAuthStart } from './oauth-routes.js';
+import { serveDashboard } from './dashboard.js';
+import { MAX_WAIT_SECONDS, streamTaskEvents, waitForEvents, type LiveEventOptions } from './live-events.js';
 
 /** 256 KB: prompts are at most 100,000 characters, and nothing else in a body is large. */
 export const DEFAULT_BODY_LIMIT_BYTES = 256 * 1024;
@@ -28,6 +30,10 @@ export interface HttpAppDeps {
   publicUrl?: string;
   /** @default 256 KB */
   bodyLimitBytes?: number;
+  /** Live events: SSE streaming (serve), the in-process notifier and poll intervals. @default long-poll only */
+  liveEvents?: LiveEventOptions;
+  /** Serve the web dashboard at `/` (public static files; the API behind it still needs the token). @default true */
+  dashboard?: boolean;
   /** Called with errors that become a 5xx (ours, not the caller's). */
   onError?(error: unknown): void;
 }
@@ -72,6 +78,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono<Env> {
   const app = new Hono<Env>();
   const { service } = deps;
   const maxSize = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
+  const live = deps.liveEvents ?? {};
 
   app.onError((e, c) => {
     const info = toErrorInfo(e);
@@ -81,6 +88,9 @@ export function createHttpApp(deps: HttpAppDeps): Hono<Env> {
     return c.json(errorBody('internal', 'the service failed to handle the request'), 500);
   });
   app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404));
+
+  // The dashboard's files are public (they hold no data); everything they show comes from the API with the token.
+  if (deps.dashboard !== false) serveDashboard(app);
 
   mountOAuthCallback(app, deps.mcpOAuth); // public: before the bearer check
   app.use('*', async (c, next) => {
@@ -105,13 +115,20 @@ export function createHttpApp(deps: HttpAppDeps): Hono<Env> {
     const { record, created } = await service.submit(c.var.accountId, await jsonBody(c), 'http');
     return c.json({ taskId: record.id, status: record.status }, created ? 202 : 200);
   });
+  app.get('/tasks', async (c) => c.json(await service.list(c.var.accountId, c.req.query())));
   app.get('/tasks/:id', async (c) => c.json(await service.get(c.var.accountId, c.req.param('id'))));
   app.get('/tasks/:id/events', async (c) => {
-    const after = c.req.query('after') ?? '0';
+    // A reconnecting EventSource-style client sends Last-Event-ID; it wins over `after`.
+    const after = c.req.header('last-event-id')?.trim() || c.req.query('after') || '0';
     const limit = c.req.query('limit') ?? '1000';
-    if (!/^\d{1,15}$/.test(after)) throw new DeepAgentError('invalid_input', 'after must be a non-negative whole number');
+    const wait = c.req.query('wait') ?? '0';
+    if (!/^\d{1,15}$/.test(after)) throw new DeepAgentError('invalid_input', 'after (or Last-Event-ID) must be a non-negative whole number');
     if (!/^\d{1,4}$/.test(limit) || Number(limit) < 1) throw new DeepAgentError('invalid_input', 'limit must be a whole number from 1 to 9999');
-    const events = await service.events(c.var.accountId, c.req.param('id'), Number(after), Number(limit));
+    if (!/^\d{1,2}$/.test(wait) || Number(wait) > MAX_WAIT_SECONDS) throw new DeepAgentError('invalid_input', `wait must be a whole number of seconds from 0 to ${MAX_WAIT_SECONDS}`);
+    const reader = { service, accountId: c.var.accountId, taskId: c.req.param('id'), options: live };
+    await service.get(reader.accountId, reader.taskId); // 404 as JSON, before any stream starts
+    if (live.streaming && /\btext\/event-stream\b/.test(c.req.header('accept') ?? '')) return streamTaskEvents(c, reader, Number(after));
+    const events = await waitForEvents(reader, Number(after), Number(limit), Number(wait) * 1000, c.req.raw.signal);
     return c.json({ events, after: events.at(-1)?.seq ?? Number(after) });
   });
   app.post('/tasks/:id/cancel', async (c) => c.json(await service.cancel(c.var.accountId, c.req.param('id'))));

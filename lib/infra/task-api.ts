@@ -10,7 +10,7 @@ const { GET, POST, DELETE, ANY } = apigw.HttpMethod;
 
 /** The DESIGN section 3 routes; each is its own authorized route so metrics and logs name it. */
 export const API_ROUTES: ReadonlyArray<{ path: string; methods: apigw.HttpMethod[] }> = [
-  { path: '/tasks', methods: [POST] },
+  { path: '/tasks', methods: [GET, POST] },
   { path: '/tasks/{id}', methods: [GET] },
   { path: '/tasks/{id}/events', methods: [GET] },
   { path: '/tasks/{id}/cancel', methods: [POST] },
@@ -23,6 +23,16 @@ export const API_ROUTES: ReadonlyArray<{ path: string; methods: apigw.HttpMethod
   { path: '/mcp-connections/{id}', methods: [DELETE] },
   // Anything else still reaches the app (authorized), so unknown paths get its JSON error shape.
   { path: '/{proxy+}', methods: [ANY] },
+];
+
+/**
+ * The web dashboard's static files, served by the same API function without the authorizer: a browser loads
+ * them before the user has signed in, and they hold no data (every API call the page makes sends the token).
+ */
+export const DASHBOARD_ROUTES: ReadonlyArray<{ path: string; methods: apigw.HttpMethod[] }> = [
+  { path: '/', methods: [GET] },
+  { path: '/dashboard/{file}', methods: [GET] },
+  { path: '/favicon.ico', methods: [GET] },
 ];
 
 /** Props of {@link TaskApi}. */
@@ -62,6 +72,8 @@ export class TaskApi extends Construct {
   readonly httpApi: apigw.HttpApi;
   readonly stage: apigw.HttpStage;
   readonly accessLogs: logs.LogGroup;
+  /** The unauthenticated routes of the dashboard's static files ({@link DASHBOARD_ROUTES}). */
+  readonly dashboardRoutes: apigw.HttpRoute[];
 
   constructor(scope: Construct, id: string, props: TaskApiProps) {
     super(scope, id);
@@ -81,6 +93,8 @@ export class TaskApi extends Construct {
     for (const route of API_ROUTES) {
       this.httpApi.addRoutes({ path: route.path, methods: route.methods, integration, authorizer });
     }
+    const none = new apigw.HttpNoneAuthorizer();
+    this.dashboardRoutes = DASHBOARD_ROUTES.flatMap((route) => this.httpApi.addRoutes({ path: route.path, methods: route.methods, integration, authorizer: none }));
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: props.logRetention });
     this.stage = this.httpApi.addStage('DefaultStage', {
       stageName: '$default',

@@ -57,7 +57,7 @@ export class TaskBucket extends Construct {
       { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
     ];
     if (props.taskExpirationDays > 0) {
-      for (const prefix of ['tasks/', 'idempotency/']) {
+      for (const prefix of ['tasks/', 'idempotency/', 'index/']) {
         lifecycleRules.push({ id: `expire-${prefix.slice(0, -1)}`, prefix, expiration: Duration.days(props.taskExpirationDays) });
       }
     }
@@ -72,21 +72,21 @@ export class TaskBucket extends Construct {
   }
 
   /**
-   * Grants object access under the task store's prefixes only (`tasks/`, `idempotency/`), plus listing of
-   * those prefixes (event pages are listed by key). No delete: records end in a terminal status instead.
+   * Grants object access under the task store's prefixes only (`tasks/`, `idempotency/`, `index/` the
+   * per-account task list), plus listing of those prefixes (event pages and task lists are listed by key). No delete: records end in a terminal status instead.
    *
    * @example
    * store.grantTaskAccess(agentFunction, 'readWrite');
    */
   grantTaskAccess(grantee: iam.IGrantable, access: TaskBucketAccess): void {
-    const objects = ['tasks/*', 'idempotency/*'].map((p) => this.bucket.arnForObjects(p));
+    const objects = ['tasks/*', 'idempotency/*', 'index/*'].map((p) => this.bucket.arnForObjects(p));
     const actions = access === 'read' ? ['s3:GetObject'] : ['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging'];
     iam.Grant.addToPrincipal({ grantee, actions, resourceArns: objects });
     iam.Grant.addToPrincipal({
       grantee,
       actions: ['s3:ListBucket'],
       resourceArns: [this.bucket.bucketArn],
-      conditions: { StringLike: { 's3:prefix': ['tasks/*', 'idempotency/*'] } },
+      conditions: { StringLike: { 's3:prefix': ['tasks/*', 'idempotency/*', 'index/*'] } },
     });
   }
 }

@@ -10,7 +10,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { ApprovalPolicy, RunTaskOptions } from '../agent/index.js';
 import { defaultSettings, type ServeSettings } from '../config/index.js';
 import { DeepAgentError } from '../errors/index.js';
-import { bearerTokenAuth, createHttpApp } from '../http/index.js';
+import { bearerTokenAuth, createHttpApp, type LiveEventOptions } from '../http/index.js';
 import type { Clock } from './database.js';
 import { scheduleSlotKey, Scheduler } from './scheduler.js';
 import { openLocalStorage, type LocalStorage } from './storage.js';
@@ -19,7 +19,7 @@ import type { ModelClient } from '../model/index.js';
 import type { SandboxProvider } from '../sandbox/index.js';
 import type { Redactor } from '../secrets/index.js';
 import { TaskService, type McpConnectionBackend, type ScheduleBackend } from '../task/index.js';
-import { observeEvents, type TaskStore } from '../task/index.js';
+import { observeEvents, TaskEventNotifier, type TaskStore } from '../task/index.js';
 import { isTerminal, type TaskEvent, type TaskRecord } from '../task/index.js';
 import type { Tool } from '../tools/index.js';
 import { TaskWorker } from './worker.js';
@@ -85,6 +85,8 @@ export interface LocalServiceOptions {
   pollIntervalMs?: number;
   /** Called with each event written by the worker (progress, benchmarks). */
   onEvent?(event: TaskEvent): void;
+  /** Poll and heartbeat intervals of live event readers (tests, benchmarks). */
+  liveEvents?: Pick<LiveEventOptions, 'fallbackPollMs' | 'heartbeatMs'>;
   /** Errors of the service itself (never of tasks). */
   onError?(error: unknown): void;
   mcpConnections?: McpConnectionBackend;
@@ -133,7 +135,13 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     ...(options.clock ? { clock: options.clock } : {}),
     maxReceiveCount: settings.maxAttempts,
   });
-  const store: TaskStore = options.onEvent ? observeEvents(storage.tasks, options.onEvent) : storage.tasks;
+  // Every write of this process (worker, service) goes through `store`: live readers wake at once; writes of
+  // other processes on the same file (a CLI `run`) are seen by the readers' slow fallback poll.
+  const notifier = new TaskEventNotifier();
+  const store: TaskStore = observeEvents(storage.tasks, (event) => {
+    notifier.publish(event);
+    options.onEvent?.(event);
+  });
   const logDir = join(options.home, 'logs');
 
   const worker = new TaskWorker({
@@ -200,6 +208,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     ...(options.mcpConnections ? { mcpConnections: options.mcpConnections } : {}),
     ...(options.mcpOAuth ? { mcpOAuth: options.mcpOAuth } : {}),
     ...(options.onError ? { onError: options.onError } : {}),
+    liveEvents: { streaming: true, notifier, ...options.liveEvents },
   });
 
   const hostname = options.hostname ?? '127.0.0.1';

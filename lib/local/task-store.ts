@@ -6,8 +6,7 @@ import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { DeepAgentError } from '../errors/index.js';
 import { Redactor } from '../secrets/index.js';
-import type { TaskStore } from '../task/store.js';
-import type { EventType, TaskEvent, TaskRecord } from '../task/index.js';
+import { decodeTaskCursor, encodeTaskCursor, type EventType, type TaskEvent, type TaskListQuery, type TaskPage, type TaskRecord, type TaskStore } from '../task/index.js';
 import { transaction, type Clock, systemClock } from './database.js';
 
 const SCHEMA = `
@@ -21,6 +20,7 @@ CREATE TABLE IF NOT EXISTS tasks (
 );
 CREATE INDEX IF NOT EXISTS tasks_status ON tasks (status, created_at);
 CREATE INDEX IF NOT EXISTS tasks_created ON tasks (created_at);
+CREATE INDEX IF NOT EXISTS tasks_account_created ON tasks (account_id, created_at, id);
 CREATE UNIQUE INDEX IF NOT EXISTS tasks_idempotency ON tasks (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
 CREATE TABLE IF NOT EXISTS task_events (
   task_id TEXT NOT NULL,
@@ -143,21 +143,38 @@ export class SqliteTaskStore implements TaskStore {
     return rows.map((r) => ({ taskId: r.task_id, seq: r.seq, ts: r.ts, type: r.type as EventType, data: JSON.parse(r.data) }));
   }
 
-  /** Newest first. `accountId` narrows to one account's tasks. */
-  async list(options: { status?: TaskRecord['status']; limit?: number; accountId?: string } = {}): Promise<TaskRecord[]> {
-    const where: string[] = [];
-    const args: string[] = [];
-    if (options.status) {
-      where.push('status = ?');
-      args.push(options.status);
-    }
-    if (options.accountId !== undefined) {
-      where.push('account_id = ?');
-      args.push(options.accountId);
-    }
-    const sql = `SELECT record FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, rowid DESC LIMIT ?`;
-    const rows = this.db.prepare(sql).all(...args, options.limit ?? 100) as { record: string }[];
+  /** Every account's tasks, newest first (local tools and tests); the API pages with {@link listTasks}. */
+  async list(options: { status?: TaskRecord['status']; limit?: number } = {}): Promise<TaskRecord[]> {
+    const sql = `SELECT record FROM tasks ${options.status ? 'WHERE status = ?' : ''} ORDER BY created_at DESC, rowid DESC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...(options.status ? [options.status] : []), options.limit ?? 100) as { record: string }[];
     return rows.map((r) => JSON.parse(r.record) as TaskRecord);
+  }
+
+  async listTasks(query: TaskListQuery): Promise<TaskPage> {
+    const where = ['account_id = ?'];
+    const args: (string | number)[] = [query.accountId];
+    if (query.status?.length) {
+      where.push(`status IN (${query.status.map(() => '?').join(', ')})`);
+      args.push(...query.status);
+    }
+    if (query.source) {
+      where.push("json_extract(record, '$.source') = ?");
+      args.push(query.source);
+    }
+    if (query.since) {
+      where.push('created_at >= ?');
+      args.push(query.since);
+    }
+    if (query.cursor) {
+      const after = decodeTaskCursor(query.cursor);
+      where.push('(created_at < ? OR (created_at = ? AND id > ?))');
+      args.push(after.createdAt, after.createdAt, after.id);
+    }
+    // One row more than the page tells whether another page exists.
+    const sql = `SELECT record FROM tasks WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id ASC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...args, query.limit + 1) as { record: string }[];
+    const tasks = rows.slice(0, query.limit).map((r) => JSON.parse(r.record) as TaskRecord);
+    return { tasks, ...(rows.length > query.limit ? { nextCursor: encodeTaskCursor(tasks.at(-1)!) } : {}) };
   }
 
   /**

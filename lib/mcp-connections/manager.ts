@@ -343,7 +343,6 @@ export const sandboxTaskId = (connectionId: string): string => `mcp-${connection
 
 /** Pushes a cloud sandbox's expiry forward when it has a keep-alive (E2B); local sandboxes do not expire. */
 async function extendSandbox(sandbox: Sandbox): Promise<void> {
-  const keeper = (sandbox as { timeoutKeeper?: { tick(): Promise<void> } }).timeoutKeeper;
-  await keeper?.tick().catch(() => {});
+  await sandbox.extendLifetime?.().catch(() => {});
 }
 

@@ -2,10 +2,12 @@
 import type { Config } from '../config/index.js';
 import { DeepAgentError } from '../errors/index.js';
 import type { SandboxProvider } from './types.js';
+import { sandboxLimitsOf } from './shared/index.js';
 import { BubblewrapSandboxProvider, UnsafeLocalSandboxProvider, type BubblewrapSandboxProviderOptions } from './local/index.js';
 
 export type * from './types.js';
 export * from './local/index.js';
+export * from './shared/index.js';
 
 /** Settings for the local providers beyond the configuration (`home` defaults to `config.home`). */
 export type SandboxProviderOverrides = Partial<BubblewrapSandboxProviderOptions>;
@@ -19,7 +21,7 @@ export type SandboxProviderOverrides = Partial<BubblewrapSandboxProviderOptions>
  * await using sandbox = await provider.create({ taskId });
  */
 export async function createSandboxProvider(config: Config, overrides: SandboxProviderOverrides = {}): Promise<SandboxProvider> {
-  const options = { ...overrides, home: overrides.home ?? config.home };
+  const options = { ...overrides, home: overrides.home ?? config.home, resourceLimits: { ...sandboxLimitsOf(config), ...overrides.resourceLimits } };
   switch (config.sandbox.provider) {
     case 'local':
       return new BubblewrapSandboxProvider(options);

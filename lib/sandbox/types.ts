@@ -1,4 +1,5 @@
 /** The sandbox port: where the agent's commands and file edits happen (bubblewrap locally, E2B in the cloud). */
+import type { EnforcedLimits } from './shared/index.js';
 
 export type SandboxProviderName = 'local' | 'unsafe-local' | 'e2b';
 
@@ -41,6 +42,8 @@ export interface SandboxInfo {
   provider: SandboxProviderName;
   workdir: string;
   resources: { cpus?: number; memoryMb?: number; diskMb?: number };
+  /** each resource limit and how it is held here (`by: 'none'` where this host cannot) */
+  limits?: EnforcedLimits;
   /** seconds until the sandbox expires, when it does */
   timeLeftSeconds?: number;
   network: 'off-by-default' | 'on';
@@ -99,6 +102,11 @@ export interface Sandbox extends AsyncDisposable {
    * `cwd` is relative to the workspace and must exist; `network` as in `run`.
    */
   openStdio?(spec: SpawnSpec): Promise<StdioChannel>;
+  /**
+   * Pushes a cloud sandbox's expiry forward now (E2B, within the plan's lifetime cap); best effort, never
+   * throws. Sandboxes that do not expire (local) leave it undefined.
+   */
+  extendLifetime?(): Promise<void>;
   /** Pauses a cloud sandbox while the task waits for a person (billing stops); `resume` or reconnecting wakes it. */
   pause?(): Promise<void>;
   resume?(): Promise<void>;
@@ -119,4 +127,9 @@ export interface SandboxProvider {
   create(options: CreateSandboxOptions): Promise<Sandbox>;
   /** Reattach to a sandbox that still runs (after a durable replay or a restart). */
   connect?(sandboxId: string, options: CreateSandboxOptions): Promise<Sandbox>;
+  /**
+   * Each resource limit of this provider's sandboxes and how it is held (`by: 'none'` where it cannot be), for
+   * `task.started` and `doctor`.
+   */
+  enforcedLimits?(): Promise<EnforcedLimits>;
 }

@@ -5,6 +5,8 @@
  */
 export * from './schema.js';
 export * from './store.js';
+export { encodeTaskCursor, decodeTaskCursor, isAfterPosition, compareListOrder, type TaskPosition } from './list-cursor.js';
+export { TaskEventNotifier, type EventTicket } from './event-notifier.js';
 export { MemoryTaskStore, observeEvents } from './memory-store.js';
 export { TaskService, parseBody, type TaskServiceOptions } from './service.js';
 export {

@@ -2,7 +2,8 @@
 import { DeepAgentError } from '../errors/index.js';
 import { Redactor } from '../secrets/index.js';
 import type { EventType, TaskEvent, TaskRecord } from './schema.js';
-import type { TaskStore } from './store.js';
+import { compareListOrder, decodeTaskCursor, encodeTaskCursor, isAfterPosition } from './list-cursor.js';
+import type { TaskListQuery, TaskPage, TaskStore } from './store.js';
 
 /**
  * @example
@@ -49,8 +50,20 @@ export class MemoryTaskStore implements TaskStore {
     return (this.events.get(taskId) ?? []).filter((e) => e.seq > after).slice(0, limit).map((e) => structuredClone(e));
   }
 
-  async list(options: { status?: TaskRecord['status']; limit?: number } = {}) {
-    return [...this.records.values()].filter((r) => !options.status || r.status === options.status).slice(0, options.limit ?? 100);
+  async listTasks(query: TaskListQuery): Promise<TaskPage> {
+    const after = query.cursor ? decodeTaskCursor(query.cursor) : undefined;
+    const matching = [...this.records.values()]
+      .filter(
+        (r) =>
+          (r.accountId ?? '') === query.accountId &&
+          (!query.status || query.status.includes(r.status)) &&
+          (!query.source || r.source === query.source) &&
+          (!query.since || r.createdAt >= query.since) &&
+          (!after || isAfterPosition(r, after)),
+      )
+      .sort(compareListOrder);
+    const tasks = matching.slice(0, query.limit).map((r) => structuredClone(r));
+    return { tasks, ...(matching.length > query.limit ? { nextCursor: encodeTaskCursor(tasks.at(-1)!) } : {}) };
   }
 }
 

@@ -84,6 +84,33 @@ export const SubmitTaskSchema = z
   .strict();
 export type SubmitTask = z.infer<typeof SubmitTaskSchema>;
 
+/** Largest page of `GET /tasks`. */
+export const MAX_TASK_PAGE = 100;
+
+/** The query of `GET /tasks`: strings from a URL, checked and turned into a store query. */
+export const TaskListParamsSchema = z
+  .object({
+    status: z
+      .string()
+      .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+      .pipe(z.array(TaskStatusSchema).min(1))
+      .optional(),
+    source: TaskSourceSchema.optional(),
+    since: z
+      .string()
+      .refine((s) => !Number.isNaN(Date.parse(s)), { message: 'since must be an ISO date or time' })
+      .transform((s) => new Date(s).toISOString())
+      .optional(),
+    limit: z
+      .string()
+      .regex(/^\d{1,3}$/, { message: `limit must be a whole number from 1 to ${MAX_TASK_PAGE}` })
+      .transform(Number)
+      .pipe(z.number().int().min(1, { message: `limit must be a whole number from 1 to ${MAX_TASK_PAGE}` }).max(MAX_TASK_PAGE, { message: `limit must be a whole number from 1 to ${MAX_TASK_PAGE}` }))
+      .default(20),
+    cursor: z.string().min(1).max(1_024).optional(),
+  })
+  .strict();
+
 /** Fields of a recurring task (`POST /schedules`); runtimes check the cron or rate syntax themselves. */
 export const ScheduleFieldsSchema = z
   .object({
@@ -121,6 +148,53 @@ export const EVENT_TYPES = [
 ] as const;
 export const EventTypeSchema = z.enum(EVENT_TYPES);
 export type EventType = z.infer<typeof EventTypeSchema>;
+
+const EndSchema = z.looseObject({ error: ErrorInfoSchema.optional(), usage: UsageSchema.optional(), steps: z.number().optional() });
+
+/**
+ * The `data` of each event type: what the CLI, the dashboard and the S3 log may rely on. Loose objects, so a
+ * writer can add fields without breaking readers.
+ */
+export const EventDataSchemas = {
+  'task.queued': z.looseObject({ source: TaskSourceSchema.optional() }),
+  'task.started': z.looseObject({ model: z.string().optional(), provider: z.string().optional(), sandbox: z.string().optional(), tools: z.array(z.string()).optional() }),
+  'plan.updated': z.looseObject({ plan: z.array(PlanItemSchema) }),
+  'model.response': z.looseObject({
+    agent: z.string(),
+    turn: z.number(),
+    model: z.string().optional(),
+    stopReason: z.string().nullish(),
+    usage: UsageSchema.partial().optional(),
+    toolCalls: z.array(z.string()).optional(),
+    text: z.string().optional(),
+  }),
+  'tool.called': z.looseObject({ id: z.string(), name: z.string(), input: z.unknown() }),
+  'tool.result': z.looseObject({ id: z.string(), name: z.string(), ok: z.boolean(), durationMs: z.number(), output: z.string().optional() }),
+  'approval.requested': z.looseObject({ approvalId: z.string(), tool: z.string(), input: z.unknown(), reason: z.string() }),
+  'approval.resolved': z.looseObject({ approvalId: z.string(), tool: z.string(), approve: z.boolean(), reason: z.string().optional() }),
+  'subagent.started': z.looseObject({ id: z.string(), description: z.string() }),
+  'subagent.finished': z.looseObject({ id: z.string(), ok: z.boolean(), answer: z.string().optional(), error: ErrorInfoSchema.optional() }),
+  'context.compacted': z.looseObject({ agent: z.string().optional(), elidedToolResults: z.number().optional() }),
+  'task.retrying': z.looseObject({ scope: z.string().optional(), attempt: z.number().optional(), status: z.number().optional(), delayMs: z.number().optional() }),
+  'task.succeeded': EndSchema,
+  'task.failed': EndSchema,
+  'task.cancelled': EndSchema,
+} satisfies Record<EventType, z.ZodType>;
+export type EventData<T extends EventType> = z.infer<(typeof EventDataSchemas)[T]>;
+/** An event whose `data` was checked against its type's schema. */
+export type TypedTaskEvent = { [K in EventType]: Omit<TaskEvent, 'type' | 'data'> & { type: K; data: EventData<K> } }[EventType];
+
+/**
+ * Checks an event's data against its type's schema; undefined when it does not fit (an older or foreign writer).
+ *
+ * @example
+ * const e = typedEvent(event);
+ * if (e?.type === 'tool.result') console.log(e.data.durationMs);
+ */
+export function typedEvent(event: TaskEvent): TypedTaskEvent | undefined {
+  const r = EventDataSchemas[event.type]?.safeParse(event.data);
+  return r?.success ? ({ ...event, data: r.data } as TypedTaskEvent) : undefined;
+}
 
 export const TaskEventSchema = z.object({
   taskId: z.string(),

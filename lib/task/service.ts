@@ -5,11 +5,12 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { DeepAgentError } from '../errors/index.js';
-import type { TaskStore } from './store.js';
+import type { TaskPage, TaskStore } from './store.js';
 import {
   isTerminal,
   newTaskRecord,
   SubmitTaskSchema,
+  TaskListParamsSchema,
   type SubmitTask,
   type TaskEvent,
   type TaskRecord,
@@ -83,6 +84,15 @@ export class TaskService {
     const record = await this.options.store.get(taskId);
     if (!record || (record.accountId ?? '') !== accountId) throw notFound(taskId);
     return record;
+  }
+
+  /**
+   * The caller's tasks, newest first, one page at a time. `query` is the raw query string map of
+   * `GET /tasks` (`status` may list several, comma-separated); a bad value is `invalid_input`.
+   */
+  async list(accountId: string, query: Record<string, string | undefined>): Promise<TaskPage> {
+    const q = parseBody(TaskListParamsSchema, query, 'task list query');
+    return this.options.store.listTasks({ accountId, ...q });
   }
 
   /** Events with `seq > after`, in order. */

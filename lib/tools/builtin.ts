@@ -36,7 +36,8 @@ export const runCommand = defineTool({
   name: 'run_command',
   description:
     'Run a shell command (bash -lc) in the sandbox workspace. No network unless network is true. ' +
-    'Returns stdout, stderr and the exit code. Use background for servers; their output goes to a log file.',
+    'Returns stdout, stderr and the exit code. Use background for servers; their output goes to a log file. ' +
+    'Memory, processes and workspace disk are limited (see sandbox_info); a command that hits a limit is stopped with an error naming it.',
   input: z.object({
     command: z.string().min(1).max(100_000),
     cwd: z.string().optional().describe('directory relative to the workspace'),

@@ -13,6 +13,7 @@ const suites: Array<[string, Bench | string]> = [['agent loop', benchAgent]];
 for (const [name, file, fn] of [
   ['queue (local service)', './queue.ts', 'benchQueue'],
   ['agent Lambda bundle', './bundle.ts', 'benchBundle'],
+  ['live events (SSE in serve)', './sse.ts', 'benchSse'],
 ] as const) {
   if (existsSync(new URL(file, import.meta.url))) suites.push([name, (await import(file))[fn] as Bench]);
 }

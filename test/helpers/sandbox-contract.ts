@@ -6,12 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { lookup } from 'node:dns/promises';
-import { connect } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox, SandboxProvider } from '../../lib/sandbox/types.js';
+import type { ResourceLimits, ResourceName } from '../../lib/sandbox/shared/index.js';
+import { until } from './wait.js';
 
 export interface SandboxContractOptions {
   /** When set, the suite registers one skipped test whose title is this reason. */
@@ -24,6 +25,19 @@ export interface SandboxContractOptions {
   isolated?: boolean;
   /** The provider's per-stream output cap in bytes. @default 262144 */
   maxOutputBytes?: number;
+  /**
+   * True when `network: true` gives the sandbox this machine's network (bubblewrap, unsafe-local, the E2B
+   * double); false for a sandbox on another machine (real E2B), whose loopback is its own.
+   * @default true
+   */
+  sharesHostNetwork?: boolean;
+  /**
+   * The provider with small resource limits, for the limit checks (a 3x allocation, a fork bomb, a write past
+   * the quota). Without it those checks are skipped.
+   */
+  makeLimitedProvider?(limits: ResourceLimits): Promise<SandboxProvider> | SandboxProvider;
+  /** Limits this provider cannot hold where the suite runs, each with the reason (the check is skipped). */
+  cannotHold?: Partial<Record<ResourceName, string>>;
   /** Host path of a sandbox's workspace, for providers whose workspace lives on this machine. */
   hostWorkspace?(sandbox: Sandbox): string | undefined;
 }
@@ -50,22 +64,38 @@ async function rejection(p: Promise<unknown>): Promise<{ code?: string; message?
   throw new Error('expected a rejection');
 }
 
-/** The registry's address as this machine resolves it, so that blocking is shown without relying on DNS. */
-async function registryAddress(): Promise<string | undefined> {
-  return lookup('registry.npmjs.org', { family: 4 }).then((a) => a.address, () => undefined);
+/**
+ * A TCP listener on this machine's loopback that greets whoever connects: what a sandbox without network must
+ * not reach (a public host would prove nothing where DNS or the internet is off anyway), and what
+ * `network: true` reaches on providers that share the host's network.
+ */
+async function startHostListener(): Promise<{ port: number; close(): Promise<void> }> {
+  const server = createServer((socket) => socket.end('hello from the host\n'));
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((res) => server.close(() => res())),
+  };
 }
 
-/** True when this machine can open a TCP connection to the npm registry (so `network: true` can be shown). */
-function hostReachesRegistry(address: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: address, port: 443, timeout: 3000 });
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('timeout', () => (socket.destroy(), resolve(false)));
-    socket.once('error', () => resolve(false));
-  });
-}
+const tcpProbe = (port: number) => `timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${port}; cat <&3' || echo unreachable`;
 
-const tcpProbe = (host: string) => `timeout 8 bash -c 'exec 3<>/dev/tcp/${host}/443' && echo reachable || echo unreachable`;
+/** Waits until `read` gives the same value twice, `intervalMs` apart: whatever was writing it has stopped. */
+async function untilSteady<T>(read: () => Promise<T>, intervalMs = 400): Promise<T> {
+  let last: { value: T } | undefined;
+  await until(
+    async () => {
+      const value = await read();
+      const same = last !== undefined && last.value === value;
+      last = { value };
+      return same;
+    },
+    (same) => same,
+    10_000,
+    intervalMs,
+  );
+  return last!.value;
+}
 
 /**
  * Registers the contract tests for one provider.
@@ -213,9 +243,8 @@ export function describeSandboxContract(
         const r = await sandbox.run('(while true; do echo t >> ticks.txt; sleep 0.1; done) & sleep 30', { timeoutMs: 800 });
         expect(r).toMatchObject({ timedOut: true, exitCode: null });
         expect(Date.now() - started).toBeLessThan(8000);
-        const before = (await sandbox.readFile('ticks.txt')).length;
-        await sleep(600);
-        expect((await sandbox.readFile('ticks.txt')).length).toBe(before);
+        // The loop ticks every 0.1 s: a file that stays the same for 0.4 s has no writer left.
+        await untilSteady(async () => (await sandbox.readFile('ticks.txt')).length);
       });
 
       it('stops a command when its signal aborts', async () => {
@@ -245,11 +274,7 @@ export function describeSandboxContract(
         await s.close();
         await s.close();
         await expect(s.run('echo hi')).rejects.toThrow();
-        if (host) {
-          const before = (await readFile(join(host, 'ticks.txt'), 'utf8')).length;
-          await sleep(600);
-          expect((await readFile(join(host, 'ticks.txt'), 'utf8')).length).toBe(before);
-        }
+        if (host) await untilSteady(async () => (await readFile(join(host, 'ticks.txt'), 'utf8')).length);
       });
 
       it('closes through Symbol.asyncDispose', async () => {
@@ -260,17 +285,19 @@ export function describeSandboxContract(
     });
 
     describe('isolation', () => {
-      it('has no network by default when it says so, and has it with network: true', async (ctx) => {
+      it('has no network by default when it says so, and reaches a listener on this machine with network: true', async () => {
         const info = await sandbox.info();
         expect(info).toMatchObject({ id: sandbox.id, provider: provider.name, workdir: sandbox.workdir });
-        const address = await registryAddress();
-        if (info.network === 'off-by-default') {
-          for (const host of ['registry.npmjs.org', ...(address ? [address] : [])]) {
-            expect((await sandbox.run(tcpProbe(host), { timeoutMs: 15_000 })).stdout.trim(), host).toBe('unreachable');
-          }
+        const listener = await startHostListener();
+        try {
+          const off = await sandbox.run(tcpProbe(listener.port), { timeoutMs: 15_000 });
+          const on = await sandbox.run(tcpProbe(listener.port), { network: true, timeoutMs: 15_000 });
+          if (info.network === 'off-by-default') expect(off.stdout).toBe('unreachable\n');
+          // A cloud sandbox (real E2B) is another machine: its 127.0.0.1 is not ours, so only its refusal is shown.
+          if (opts.sharesHostNetwork ?? true) expect(on.stdout).toBe('hello from the host\n');
+        } finally {
+          await listener.close();
         }
-        if (!address || !(await hostReachesRegistry(address))) return ctx.skip('this machine cannot reach registry.npmjs.org, so network: true cannot be shown');
-        expect((await sandbox.run(tcpProbe('registry.npmjs.org'), { network: true, timeoutMs: 15_000 })).stdout.trim()).toBe('reachable');
       });
 
       it.runIf(isolated)("cannot see the host user's home or the project directory", async () => {
@@ -284,6 +311,65 @@ export function describeSandboxContract(
         } finally {
           await rm(canary, { force: true });
         }
+      });
+    });
+
+    describe('resource limits', () => {
+      const small: ResourceLimits = { memoryMb: 64, pids: 64, diskMb: 16 };
+      let limited: Sandbox;
+      beforeAll(async () => {
+        if (!opts.makeLimitedProvider) return;
+        limited = await (await opts.makeLimitedProvider(small)).create({ taskId: taskId('limits') });
+        extra.push(limited);
+      });
+      const check = (limit: ResourceName, title: string, fn: () => Promise<void>) => {
+        const reason = !opts.makeLimitedProvider ? 'no limited provider given' : opts.cannotHold?.[limit];
+        if (reason) it.skip(`${title} (skipped: ${reason})`, () => {});
+        else it(title, fn);
+      };
+      /** The sandbox still answers, and so does a new one: the limit stopped the command, not the sandbox or the host. */
+      const stillHealthy = async () => {
+        expect((await limited.run('echo still here')).stdout).toBe('still here\n');
+        expect((await sandbox.run('echo host fine')).stdout).toBe('host fine\n');
+      };
+
+      it.runIf(Boolean(opts.makeLimitedProvider))('says how each limit is held', async () => {
+        const info = await limited.info();
+        expect(info.limits).toMatchObject({ memoryMb: { value: 64 }, pids: { value: 64 }, diskMb: { value: 16 } });
+      });
+
+      check('memoryMb', 'stops a 3x-limit allocation with a tool error naming memory', async () => {
+        const e = await rejection(limited.run(`python3 -c "b = b'x' * (${3 * small.memoryMb} * 1024 * 1024); print(len(b))"`, { timeoutMs: 30_000 }));
+        expect(e.code).toBe('sandbox_limit');
+        expect(e.message).toMatch(/memory limit \(64 MB/);
+        await stillHealthy();
+      });
+
+      check('pids', 'contains a fork bomb with the process limit, and names it', async () => {
+        const started = Date.now();
+        const e = await rejection(limited.run(':(){ :|:& };:; sleep 20', { timeoutMs: 30_000 }));
+        expect(e.code).toBe('sandbox_limit');
+        expect(e.message).toMatch(/process limit \(64 processes/);
+        expect(Date.now() - started).toBeLessThan(25_000);
+        await stillHealthy();
+      });
+
+      check('diskMb', 'fails a write past the disk quota with an error naming it', async () => {
+        const e = await rejection(limited.run('head -c 32M /dev/zero > big.bin; echo after', { timeoutMs: 30_000 }));
+        expect(e.code).toBe('sandbox_limit');
+        expect(e.message).toMatch(/disk quota \(16 MB/);
+        const size = Number((await limited.run('stat -c %s big.bin')).stdout.trim());
+        expect(size).toBeLessThanOrEqual(16 * 2 ** 20);
+        await limited.run('rm -f big.bin');
+        await stillHealthy();
+      });
+
+      check('diskMb', 'fails many smaller writes that together pass the disk quota', async () => {
+        const e = await rejection(limited.run('for i in 1 2 3 4 5 6 7 8; do head -c 4M /dev/zero > part-$i.bin; done; echo after', { timeoutMs: 30_000 }));
+        expect(e.code).toBe('sandbox_limit');
+        expect(e.message).toMatch(/disk quota/);
+        await limited.run('rm -f part-*.bin');
+        await stillHealthy();
       });
     });
 

@@ -165,18 +165,22 @@ describe('task bucket', () => {
 });
 
 describe('api', () => {
-  it('authorizes every route with the Lambda REQUEST authorizer', () => {
+  it('authorizes every route with the Lambda REQUEST authorizer, except the dashboard\'s static files', () => {
     const [authorizerId, authorizer] = only('AWS::ApiGatewayV2::Authorizer');
     expect(authorizer.Properties.AuthorizerType).toBe('REQUEST');
     expect(authorizer.Properties.IdentitySource).toEqual(['$request.header.Authorization']);
-    const routes = ofType('AWS::ApiGatewayV2::Route');
+    const all = ofType('AWS::ApiGatewayV2::Route');
+    const publicKeys = ['GET /', 'GET /dashboard/{file}', 'GET /favicon.ico'];
+    const open = all.filter(([, r]) => publicKeys.includes(r.Properties.RouteKey));
+    expect(open.map(([, r]) => [r.Properties.RouteKey, r.Properties.AuthorizationType]).sort()).toEqual(publicKeys.map((k) => [k, 'NONE']).sort());
+    const routes = all.filter(([, r]) => !publicKeys.includes(r.Properties.RouteKey));
     expect(routes.length).toBeGreaterThanOrEqual(13);
     for (const [, route] of routes) {
       expect(route.Properties.AuthorizationType, route.Properties.RouteKey).toBe('CUSTOM');
       expect(route.Properties.AuthorizerId, route.Properties.RouteKey).toEqual({ Ref: authorizerId });
     }
     const keys = routes.map(([, r]) => r.Properties.RouteKey);
-    expect(keys).toEqual(expect.arrayContaining(['POST /tasks', 'GET /tasks/{id}/events', 'POST /tasks/{id}/approvals/{approvalId}', 'DELETE /schedules/{id}']));
+    expect(keys).toEqual(expect.arrayContaining(['POST /tasks', 'GET /tasks', 'GET /tasks/{id}/events', 'POST /tasks/{id}/approvals/{approvalId}', 'DELETE /schedules/{id}']));
   });
 
   it('logs access on its stage', () => {

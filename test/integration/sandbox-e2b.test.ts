@@ -13,6 +13,7 @@ import { describeSandboxContract } from '../helpers/sandbox-contract.js';
 const config = loadConfig(process.env);
 
 describeSandboxContract('e2b', () => createE2BSandboxProvider(config, { options: { timeoutSeconds: 300 } }), {
+  sharesHostNetwork: false,
   ...(config.sandbox.e2bApiKey ? {} : { skip: 'E2B contract skipped: E2B_API_KEY is not set' }),
 });
 
@@ -21,6 +22,13 @@ afterAll(() => fake.cleanup());
 describeSandboxContract(
   'e2b provider on the E2B test double',
   () => createE2BSandboxProvider(loadConfig({ E2B_API_KEY: 'e2b_contract0123456789abcdef' }), { sdk: fake, options: { workdir: fake.workdir } }),
-  // The double shares this machine's filesystem, so it cannot hide the host (real E2B is a separate VM).
-  { isolated: false },
+  {
+    // The double shares this machine's filesystem, so it cannot hide the host (real E2B is a separate VM).
+    isolated: false,
+    makeLimitedProvider: (resourceLimits) =>
+      createE2BSandboxProvider(loadConfig({ E2B_API_KEY: 'e2b_contract0123456789abcdef' }), { sdk: fake, options: { workdir: fake.workdir, resourceLimits } }),
+    // In E2B the sandbox user is not root; the double runs its commands as this machine's root, whom
+    // RLIMIT_NPROC does not bind.
+    cannotHold: process.getuid?.() === 0 ? { pids: 'the E2B double runs commands as root, whom RLIMIT_NPROC does not bind' } : {},
+  },
 );

@@ -15,16 +15,22 @@ import {
   type Sandbox,
 } from '../../lib/sandbox/index.js';
 import { describeSandboxContract } from '../helpers/sandbox-contract.js';
+import { until } from '../helpers/wait.js';
 
 const home = await mkdtemp(join(tmpdir(), 'sandbox-local-'));
 afterAll(() => rm(home, { recursive: true, force: true }));
 const hostWorkspace = (s: Sandbox) => (s instanceof LocalSandbox ? s.hostWorkspace : undefined);
 const CAP = 64 * 1024;
 
-describeSandboxContract('bubblewrap', () => new BubblewrapSandboxProvider({ home, maxOutputBytes: CAP }), { maxOutputBytes: CAP, hostWorkspace });
+describeSandboxContract('bubblewrap', () => new BubblewrapSandboxProvider({ home, maxOutputBytes: CAP }), {
+  maxOutputBytes: CAP,
+  hostWorkspace,
+  makeLimitedProvider: (resourceLimits) => new BubblewrapSandboxProvider({ home, resourceLimits }),
+});
 describeSandboxContract('unsafe-local', () => new UnsafeLocalSandboxProvider({ home, maxOutputBytes: CAP }), {
   maxOutputBytes: CAP,
   hostWorkspace,
+  makeLimitedProvider: (resourceLimits) => new UnsafeLocalSandboxProvider({ home, resourceLimits }),
   isolated: false,
 });
 
@@ -95,8 +101,10 @@ describe('bubblewrap sandbox', () => {
     const marker = `${Math.floor(Math.random() * 1e6) + 1000}.25`;
     const r = await sandbox.run(`(sleep ${marker}) & sleep ${marker}`, { timeoutMs: 500 });
     expect(r.timedOut).toBe(true);
-    await new Promise((res) => setTimeout(res, 200));
-    const left = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(`sleep ${marker}`));
+    const left = await until(
+      async () => execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(`sleep ${marker}`)),
+      (l) => l.length === 0,
+    );
     expect(left).toEqual([]);
   });
 
@@ -186,12 +194,42 @@ describe('bubblewrap sandbox', () => {
   });
 });
 
+describe('bubblewrap limits without a cgroup', () => {
+  // As on a host where this process may not create cgroups (not root, no delegation).
+  const provider = new BubblewrapSandboxProvider({ home, cgroups: false, resourceLimits: { memoryMb: 64, pids: 64, diskMb: 16 } });
+
+  it('says memory is held per process and processes not at all, and still stops a 3x allocation naming memory', async () => {
+    const sandbox = await provider.create({ taskId: 'no-cgroup' });
+    try {
+      expect(await provider.enforcedLimits()).toMatchObject({ memoryMb: { by: expect.stringContaining('RLIMIT_DATA') }, pids: { by: 'none' } });
+      expect((await sandbox.info()).limits).toMatchObject({ pids: { value: 64, by: 'none' } });
+
+      const e = await sandbox.run(`python3 -c "b = b'x' * (192 * 1024 * 1024)"`).then(
+        () => undefined,
+        (err: unknown) => err as { code: string; message: string },
+      );
+
+      expect(e).toMatchObject({ code: 'sandbox_limit', message: expect.stringContaining('memory limit (64 MB') });
+      expect((await sandbox.run('echo next')).stdout).toBe('next\n');
+    } finally {
+      await sandbox.close();
+    }
+  });
+});
+
 describe('createSandboxProvider', () => {
   it('chooses by DEEP_AGENT_SANDBOX', async () => {
     const local = await createSandboxProvider(loadConfig({ DEEP_AGENT_HOME: home }));
     const unsafe = await createSandboxProvider(loadConfig({ DEEP_AGENT_HOME: home, DEEP_AGENT_SANDBOX: 'unsafe-local' }));
     expect([local.name, unsafe.name]).toEqual(['local', 'unsafe-local']);
-    expect((await unsafe.create({ taskId: 'chosen' })).workdir).toBe(join(home, 'workspaces', 'chosen'));
+    const limited = await createSandboxProvider(
+      loadConfig({ DEEP_AGENT_HOME: home, DEEP_AGENT_SANDBOX_MEMORY_MB: '300', DEEP_AGENT_SANDBOX_PIDS: '77', DEEP_AGENT_SANDBOX_DISK_MB: '99' }),
+    );
+    expect(await limited.enforcedLimits!()).toMatchObject({ memoryMb: { value: 300 }, pids: { value: 77 }, diskMb: { value: 99 } });
+    expect(await local.enforcedLimits!()).toMatchObject({ memoryMb: { value: 2048 }, pids: { value: 512 }, diskMb: { value: 4096 } });
+    const chosen = await unsafe.create({ taskId: 'chosen' });
+    await chosen.close();
+    expect(chosen.workdir).toBe(join(home, 'workspaces', 'chosen'));
   });
 
   it('refuses e2b without its key in one line', async () => {

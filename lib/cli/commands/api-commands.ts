@@ -1,13 +1,13 @@
 /**
- * The client commands: `submit`, `status`, `logs`, `cancel`, `approve`, `schedules`. They talk to a running
+ * The client commands: `submit`, `tasks`, `status`, `logs`, `cancel`, `approve`, `schedules`. They talk to a running
  * `deep-agent serve` or a deployed API (`--api URL`, DEEP_AGENT_API_URL).
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/index.js';
 import { ApiClient } from '../../http/index.js';
 import { readApiToken } from '../../local/index.js';
-import { isTerminal, type TaskEvent, type TaskRecord } from '../../task/index.js';
-import { ProgressPrinter } from '../progress.js';
+import type { TaskEvent, TaskRecord } from '../../task/index.js';
+import { ProgressPrinter, terminalOptions } from '../progress.js';
 import { UsageError, type CliIo, type Command } from '../io.js';
 import { BUDGET_OPTIONS, parseBudget } from './run.js';
 
@@ -67,6 +67,65 @@ export const statusCommand: Command = {
   },
 };
 
+export const tasksCommand: Command = {
+  name: 'tasks',
+  summary: 'list your tasks, newest first',
+  usage: `deep-agent tasks [--status S[,S...]] [--source cli|http|sqs|schedule] [--since ISO] [--limit N] [--all] [--json] [--api URL]
+
+Prints one line per task (id, status, source, age, steps, cost, prompt). --limit is the page size (default 20,
+at most 100); --all follows the pages to the end. --json prints the tasks as a JSON array.`,
+  async run(args, io) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        status: { type: 'string', multiple: true },
+        source: { type: 'string' },
+        since: { type: 'string' },
+        limit: { type: 'string' },
+        all: { type: 'boolean' },
+        json: { type: 'boolean' },
+        ...API_OPTION,
+      },
+    });
+    const limit = values.limit === undefined ? undefined : Number(values.limit);
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 100)) throw new UsageError(`--limit takes a whole number from 1 to 100, not "${values.limit}"`);
+    const client = clientFor(io, values.api);
+    const status = values.status?.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+    const tasks: TaskRecord[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await client.list({
+        ...(status?.length ? { status } : {}),
+        ...(values.source ? { source: values.source } : {}),
+        ...(values.since ? { since: values.since } : {}),
+        ...(limit ? { limit } : {}),
+        ...(cursor ? { cursor } : {}),
+      });
+      tasks.push(...page.tasks);
+      cursor = page.nextCursor;
+      // A filtered page can come back empty with a cursor (S3 reads a bounded slice of the index per page).
+    } while (cursor && (values.all || tasks.length === 0));
+    if (values.json) json(io, tasks);
+    else if (tasks.length === 0) io.stdout.write('no tasks\n');
+    else for (const r of tasks) io.stdout.write(`${taskLine(r)}\n`);
+    return 0;
+  },
+};
+
+/** How long ago, in the largest whole unit. */
+export function age(iso: string, now = Date.now()): string {
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86_400)}d`;
+}
+
+function taskLine(r: TaskRecord): string {
+  const prompt = r.prompt.replace(/\s+/g, ' ').trim();
+  return [r.id, r.status.padEnd(16), r.source.padEnd(8), age(r.createdAt).padStart(4), `${r.steps} steps`, `$${r.usage.costUsd.toFixed(4)}`, prompt.length > 60 ? `${prompt.slice(0, 59)}…` : prompt].join('  ');
+}
+
 function describe(r: TaskRecord): string {
   const parts = [`${r.id} ${r.status}`, `attempts ${r.attempts}`, `steps ${r.steps}`, `$${r.usage.costUsd.toFixed(4)}`];
   if (r.error) parts.push(`error ${r.error.code}: ${r.error.message}`);
@@ -91,22 +150,18 @@ export const logsCommand: Command = {
     let after = Number(values.after ?? 0);
     if (!Number.isInteger(after) || after < 0) throw new UsageError(`--after takes a whole number, not "${values.after}"`);
     const client = clientFor(io, values.api);
-    const progress = new ProgressPrinter(io.stdout);
+    const progress = new ProgressPrinter(io.stdout, terminalOptions(io.stdout as { isTTY?: boolean }, loadConfig(io.env, io.cwd).cli));
     const print = (e: TaskEvent) => (values.json ? io.stdout.write(`${JSON.stringify(e)}\n`) : progress.onEvent(e));
-    for (;;) {
-      const events = await client.events(id, after);
-      for (const e of events) print(e);
-      after = events.at(-1)?.seq ?? after;
-      if (!values.follow) return 0;
-      if (events.length === 0) {
-        const record = await client.get(id);
-        if (isTerminal(record.status)) {
-          for (const e of await client.events(id, after)) print(e);
-          return record.status === 'succeeded' ? 0 : 1;
-        }
-        await new Promise((r) => setTimeout(r, 500));
-      }
+    if (!values.follow) {
+      for (const e of await client.events(id, after)) print(e);
+      return 0;
     }
+    // Live: the SSE stream of serve, or the long-poll of the deployed API; then the outcome line `run` prints.
+    await client.follow(id, { after, onEvent: print });
+    const record = await client.get(id);
+    if (values.json) io.stdout.write(`${JSON.stringify({ outcome: record.status, steps: record.steps, usage: record.usage, ...(record.error ? { error: record.error } : {}) })}\n`);
+    else progress.summary(record);
+    return record.status === 'succeeded' ? 0 : 1;
   },
 };
 

@@ -7,7 +7,7 @@ import { MemoryJournal, runTask, type ApprovalDecision } from '../../agent/index
 import type { Sandbox, SandboxProvider } from '../../sandbox/index.js';
 import { observeEvents } from '../../task/index.js';
 import { newTaskRecord } from '../../task/index.js';
-import { ProgressPrinter } from '../progress.js';
+import { ProgressPrinter, terminalOptions } from '../progress.js';
 import { openCliAgent } from '../run-one-task.js';
 import type { Command } from '../io.js';
 
@@ -51,7 +51,7 @@ Type exit (or press Ctrl-D) to quit.`,
     const config = loadConfig(io.env, io.cwd);
     const rt = await openCliAgent(config);
     const sandboxProvider = sessionSandbox(rt.agent.sandboxProvider);
-    const progress = new ProgressPrinter(io.stderr);
+    const progress = new ProgressPrinter(io.stderr, terminalOptions(io.stderr, config.cli));
     const store = observeEvents(rt.store, (e) => progress.onEvent(e));
     const history: string[] = [];
     const rl = createInterface({ input: io.stdin, output: io.stderr, terminal: io.stdin.isTTY === true });

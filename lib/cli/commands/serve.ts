@@ -5,6 +5,7 @@ import { loadConfig } from '../../config/index.js';
 import { redactorFromEnv } from '../../secrets/index.js';
 import { openLocalMcpConnections } from '../../mcp-connections/index.js';
 import { ensureApiToken, LOCAL_ACCOUNT, startLocalService } from '../../local/index.js';
+import { serveTaskLog } from '../progress.js';
 import { UsageError, type Command } from '../io.js';
 import { lazyLocalOAuth, localHttpOAuthLogins } from '../oauth.js';
 
@@ -64,6 +65,7 @@ read-only ask too), DEEP_AGENT_MCP_CATALOG (extra MCP server definitions for dee
       redactor,
       ...(config.serve.secretKey ? { secretKey: config.serve.secretKey } : {}),
       onError,
+      onEvent: serveTaskLog(io.stderr),
     });
     io.stderr.write(
       `deep-agent serve: listening on ${svc.url} (worker concurrency ${config.serve.concurrency}, home ${config.home})\n` +

@@ -8,20 +8,31 @@ import { DeepAgentError } from '../../errors/index.js';
 import type { Redactor } from '../../secrets/index.js';
 import type { CommandResult, FileEntry, RunOptions, Sandbox, SandboxInfo, SpawnSpec, StdioChannel } from '../types.js';
 import { StdioChannelEvents } from '../stdio-channel.js';
+import {
+  BACKGROUND_LOG_DIR,
+  CappedOutput,
+  DEFAULT_COMMAND_LIMITS,
+  WORKSPACE_ALIAS,
+  checkedEnv,
+  hitDataLimit,
+  hitFileSizeLimit,
+  hitProcessLimit,
+  limitExceeded,
+  outsideWorkspace,
+  workspaceParts,
+  type EnforcedLimits,
+  type ResourceLimits,
+} from '../shared/index.js';
 import { mapE2BError } from './errors.js';
 import { SandboxKeepAlive } from './keep-alive.js';
 import type { E2BCommandHandle, E2BCommandOutcome, E2BSandboxInstance } from './sdk.js';
 
 /** Where the agent works inside an E2B sandbox (the template's default user is `user`). */
 export const E2B_WORKDIR = '/home/user/workspace';
-/** Per-stream output cap, equal to the local provider's. */
-export const DEFAULT_OUTPUT_CAP_BYTES = 256 * 1024;
-export const DEFAULT_COMMAND_TIMEOUT_MS = 120_000;
-/** Background commands write their output here, relative to the workspace: `<dir>/<backgroundId>.log`. */
-export const BACKGROUND_LOG_DIR = '.deep-agent/background';
-/** Absolute paths under `/workspace` mean the workspace, as in the local sandbox. */
-const WORKSPACE_ALIAS = '/workspace';
-export const DEFAULT_MAX_LIST_ENTRIES = 5000;
+/** Per-stream output cap, equal to the local provider's (the shared default). */
+export const DEFAULT_OUTPUT_CAP_BYTES = DEFAULT_COMMAND_LIMITS.maxOutputBytes;
+export const DEFAULT_COMMAND_TIMEOUT_MS = DEFAULT_COMMAND_LIMITS.defaultTimeoutMs;
+export const DEFAULT_MAX_LIST_ENTRIES = DEFAULT_COMMAND_LIMITS.maxListEntries;
 
 /**
  * How network access is enforced. E2B filters egress per sandbox, not per process:
@@ -52,6 +63,8 @@ export interface E2BSandboxInfo extends SandboxInfo {
 
 export interface E2BSandboxSettings {
   workdir: string;
+  /** Memory (per process, under the template's size), processes and the workspace quota. */
+  limits: ResourceLimits;
   outputCapBytes: number;
   defaultCommandTimeoutMs: number;
   maxListEntries: number;
@@ -69,32 +82,19 @@ const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 const killTreeScript = (pid: number) =>
   `kt() { kill -STOP "$1" 2>/dev/null; for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do kt "$c"; done; kill -KILL "$1" 2>/dev/null; }; kt ${pid}`;
 
-/** Keeps the first `cap` bytes of a stream and remembers whether more came. */
-class CappedText {
-  private bytes = 0;
-  private parts: string[] = [];
-  truncated = false;
-  seen = false;
-  constructor(private readonly cap: number) {}
-  /** Returns the part that was kept ('' once the cap is reached). */
-  push(chunk: string): string {
-    this.seen = true;
-    if (this.truncated) return '';
-    const size = Buffer.byteLength(chunk);
-    if (this.bytes + size <= this.cap) {
-      this.bytes += size;
-      this.parts.push(chunk);
-      return chunk;
-    }
-    const kept = Buffer.from(chunk).subarray(0, this.cap - this.bytes).toString('utf8');
-    this.bytes = this.cap;
-    this.truncated = true;
-    if (kept) this.parts.push(kept);
-    return kept;
-  }
-  get text(): string {
-    return this.parts.join('');
-  }
+/**
+ * How E2B sandboxes hold the resource limits: rlimits set in each command's shell inside the VM, under the
+ * template's own memory and disk size.
+ *
+ * @example
+ * e2bEnforcedLimits(resourceLimits()).pids; // { value: 512, by: 'rlimit (RLIMIT_NPROC, the sandbox user)' }
+ */
+export function e2bEnforcedLimits(limits: ResourceLimits): EnforcedLimits {
+  return {
+    memoryMb: { value: limits.memoryMb, by: "rlimit (RLIMIT_DATA, per process) within the template's memory" },
+    pids: { value: limits.pids, by: 'rlimit (RLIMIT_NPROC, the sandbox user)' },
+    diskMb: { value: limits.diskMb, by: 'rlimit (RLIMIT_FSIZE) + workspace size check around each command' },
+  };
 }
 
 const e2bErrorName = (e: unknown) => (e instanceof Error ? e.name : '');
@@ -130,8 +130,13 @@ export class E2BSandbox implements Sandbox {
   }
 
   /** The keep-alive of this sandbox (tests and diagnostics). */
-  get timeoutKeeper(): SandboxKeepAlive {
+  get lifetime(): SandboxKeepAlive {
     return this.keepAlive;
+  }
+
+  /** Pushes the sandbox's expiry forward now (within the plan's lifetime cap); never throws. */
+  extendLifetime(): Promise<void> {
+    return this.keepAlive.tick();
   }
 
   get isClosed(): boolean {
@@ -167,30 +172,39 @@ export class E2BSandbox implements Sandbox {
    * (`..`, absolute paths other than the workspace's, `/workspace/...` being an alias as in the local
    * sandbox) on our side, then through symlinks with `realpath` inside the sandbox. Also says what is there.
    */
-  async resolvePath(path: string | undefined, operation: string): Promise<{ path: string; kind: 'dir' | 'file' | 'missing' }> {
+  async resolvePath(
+    path: string | undefined,
+    operation: string,
+    withUsage = false,
+  ): Promise<{ path: string; kind: 'dir' | 'file' | 'missing'; usageBytes?: number }> {
     const shown = path ?? '.';
-    if (typeof shown !== 'string' || shown.includes('\0')) throw new DeepAgentError('invalid_input', 'a path must be a string without NUL bytes');
     const inside = (p: string) => p === this.workdir || p.startsWith(this.workdir + '/');
-    const refuse = () =>
-      new DeepAgentError('path_outside_workspace', `${shown} is outside the workspace; use a path relative to the workspace`, { path: shown });
-    // `/workspace/...` names the workspace, as in the local sandbox.
-    const aliased = shown === WORKSPACE_ALIAS || shown.startsWith(WORKSPACE_ALIAS + '/') ? this.workdir + shown.slice(WORKSPACE_ALIAS.length) : shown;
-    // Lexical check first (cheap, and an escape by `..` or an absolute path is refused without asking E2B)...
+    const refuse = () => outsideWorkspace(shown);
+    // The same naming rules as every sandbox (`/workspace/...` is an alias)...
+    const parts = workspaceParts(shown, [this.workdir, WORKSPACE_ALIAS]);
+    const aliased = parts.join('/') || '.';
+    // ...and a lexical check first (cheap, and an escape by `..` is refused without asking E2B)...
     if (!inside(posix.resolve(this.workdir, aliased))) throw refuse();
     // ...then the real path, computed by the sandbox on the unnormalised path: `link/..` must follow the link.
-    const wanted = posix.isAbsolute(aliased) ? aliased : `${this.workdir}/${aliased}`;
+    const wanted = `${this.workdir}/${aliased}`;
     let real: E2BCommandOutcome;
     try {
       real = await this.exec(
-        `p=$(realpath -m -- ${quote(wanted)}) || exit 3; printf '%s\\n' "$p"; if [ -d "$p" ]; then echo dir; elif [ -e "$p" ]; then echo file; else echo missing; fi`,
+        `p=$(realpath -m -- ${quote(wanted)}) || exit 3; printf '%s\\n' "$p"; if [ -d "$p" ]; then echo dir; elif [ -e "$p" ]; then echo file; else echo missing; fi` +
+          // The workspace's size comes with it, so the disk quota costs no extra round trip.
+          (withUsage ? `; du -s -x --block-size=1 -- ${quote(this.workdir)} 2>/dev/null | cut -f1` : ''),
       );
     } catch (e) {
       throw this.fail(e, operation, shown);
     }
-    const [resolved, kind] = real.stdout.trimEnd().split('\n');
+    const [resolved, kind, usage] = real.stdout.trimEnd().split('\n');
     if (real.exitCode !== 0 || !resolved) throw new DeepAgentError('sandbox_error', `cannot resolve ${shown} in sandbox ${this.id}.`);
     if (!inside(resolved)) throw refuse();
-    return { path: resolved, kind: kind === 'dir' ? 'dir' : kind === 'file' ? 'file' : 'missing' };
+    return {
+      path: resolved,
+      kind: kind === 'dir' ? 'dir' : kind === 'file' ? 'file' : 'missing',
+      ...(withUsage && usage !== undefined && /^\d+$/.test(usage) ? { usageBytes: Number(usage) } : {}),
+    };
   }
 
   private serializeNetwork(fn: () => Promise<void>): Promise<void> {
@@ -233,22 +247,66 @@ export class E2BSandbox implements Sandbox {
     await handle.kill().catch(() => false);
   }
 
+  /**
+   * The shell lines that put a command under the sandbox's limits: per process memory (RLIMIT_DATA) under the
+   * template's VM size, processes of the sandbox user (RLIMIT_NPROC: inside the VM they are the sandbox's own),
+   * and no file larger than what is left of the workspace quota (bash counts `-d` and `-f` in KiB).
+   */
+  private ulimits(usageBytes?: number): string {
+    const l = this.settings.limits;
+    const leftKiB = Math.max(0, Math.floor((l.diskMb * 2 ** 20 - (usageBytes ?? 0)) / 1024));
+    return `ulimit -d ${l.memoryMb * 1024} 2>/dev/null; ulimit -u ${l.pids} 2>/dev/null; ulimit -f ${leftKiB} 2>/dev/null`;
+  }
+
+  /**
+   * After a command: true when the workspace is over its quota and grew while the command ran (many files,
+   * each under the per-file cap). One more round trip; a workspace already over it does not fail later commands.
+   */
+  private async grewPastQuota(usageBefore: number | undefined): Promise<boolean> {
+    let outcome: E2BCommandOutcome;
+    try {
+      outcome = await this.exec(`du -s -x --block-size=1 -- ${quote(this.workdir)} 2>/dev/null | cut -f1`);
+    } catch {
+      return false;
+    }
+    const usage = Number(outcome.stdout.trim());
+    return Number.isFinite(usage) && usage > this.settings.limits.diskMb * 2 ** 20 && usage > (usageBefore ?? 0);
+  }
+
+  /** How this sandbox's limits are held: rlimits inside the VM, bounded by the template's size. */
+  get enforcedLimits(): EnforcedLimits {
+    return e2bEnforcedLimits(this.settings.limits);
+  }
+
   async run(command: string, options: RunOptions = {}): Promise<CommandResult> {
     this.assertUsable('running a command');
     if (typeof command !== 'string' || command.trim() === '') throw new DeepAgentError('invalid_input', 'the command is empty');
     if (options.signal?.aborted) throw new DeepAgentError('cancelled', 'the command was cancelled');
-    const target = await this.resolvePath(options.cwd, 'run_command');
+    checkedEnv(options.env);
+    const target = await this.resolvePath(options.cwd, 'run_command', true);
     if (target.kind !== 'dir') throw new DeepAgentError('invalid_input', `cwd ${options.cwd} is not a directory in the workspace`);
     const cwd = target.path;
+    const limited = `${this.ulimits(target.usageBytes)}\n${command}`;
     if (options.network) await this.acquireNetwork();
     let releaseLater = false;
     try {
       if (options.background) {
-        const result = await this.runBackground(command, cwd, options);
+        const result = await this.runBackground(limited, cwd, options);
         releaseLater = Boolean(options.network);
         return result;
       }
-      return await this.runForeground(command, cwd, options);
+      const result = await this.runForeground(limited, cwd, options);
+      const limit = hitFileSizeLimit(result)
+        ? 'diskMb'
+        : hitDataLimit(result)
+          ? 'memoryMb'
+          : hitProcessLimit(result)
+            ? 'pids'
+            : (await this.grewPastQuota(target.usageBytes))
+              ? 'diskMb'
+              : undefined;
+      if (limit) throw limitExceeded(limit, this.settings.limits, result);
+      return result;
     } finally {
       if (options.network && !releaseLater) await this.releaseNetwork();
     }
@@ -278,6 +336,8 @@ export class E2BSandbox implements Sandbox {
     }
     const onAbort = () => void this.killTree(handle);
     options.signal?.addEventListener('abort', onAbort, { once: true });
+    // The signal may have aborted while the command was being started (its listener missed that).
+    if (options.signal?.aborted) onAbort();
     void ended.then(() => options.signal?.removeEventListener('abort', onAbort));
     return {
       stdout: '',
@@ -293,8 +353,8 @@ export class E2BSandbox implements Sandbox {
   private async runForeground(command: string, cwd: string, options: RunOptions): Promise<CommandResult> {
     const started = Date.now();
     const timeoutMs = options.timeoutMs ?? this.settings.defaultCommandTimeoutMs;
-    const out = new CappedText(this.settings.outputCapBytes);
-    const err = new CappedText(this.settings.outputCapBytes);
+    const out = new CappedOutput(this.settings.outputCapBytes, options.onStdout);
+    const err = new CappedOutput(this.settings.outputCapBytes, options.onStderr);
     let handle: E2BCommandHandle;
     try {
       handle = await this.instance.commands.run(command, {
@@ -303,14 +363,8 @@ export class E2BSandbox implements Sandbox {
         envs: options.env,
         // E2B's own deadline is only a backstop: ours below kills the whole process tree first.
         timeoutMs: timeoutMs + 30_000,
-        onStdout: (d) => {
-          const kept = out.push(d);
-          if (kept) options.onStdout?.(kept);
-        },
-        onStderr: (d) => {
-          const kept = err.push(d);
-          if (kept) options.onStderr?.(kept);
-        },
+        onStdout: (d) => void out.push(d),
+        onStderr: (d) => void err.push(d),
       });
     } catch (e) {
       throw this.fail(e, 'run_command');
@@ -327,6 +381,8 @@ export class E2BSandbox implements Sandbox {
       killing ??= this.killTree(handle);
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });
+    // The signal may have aborted while the command was being started (its listener missed that).
+    if (options.signal?.aborted) onAbort();
     let outcome: E2BCommandOutcome | undefined;
     try {
       outcome = await handle.wait();
@@ -340,16 +396,15 @@ export class E2BSandbox implements Sandbox {
     }
     if (killing) await killing;
     if (cancelled) throw new DeepAgentError('cancelled', 'the command was cancelled; its processes were killed.');
-    const stdout = out.seen ? out : new CappedText(this.settings.outputCapBytes);
-    const stderr = err.seen ? err : new CappedText(this.settings.outputCapBytes);
-    if (!out.seen && outcome?.stdout) stdout.push(outcome.stdout);
-    if (!err.seen && outcome?.stderr) stderr.push(outcome.stderr);
+    // Output that was not streamed (E2B delivers it with the outcome only) is capped the same way.
+    if (!out.seen && outcome?.stdout) out.push(outcome.stdout);
+    if (!err.seen && outcome?.stderr) err.push(outcome.stderr);
     return {
-      stdout: stdout.text,
-      stderr: stderr.text,
+      stdout: out.text(),
+      stderr: err.text(),
       exitCode: timedOut ? null : (outcome?.exitCode ?? null),
       timedOut,
-      truncated: stdout.truncated || stderr.truncated,
+      truncated: out.truncated || err.truncated,
       durationMs: Date.now() - started,
     };
   }
@@ -366,9 +421,7 @@ export class E2BSandbox implements Sandbox {
   async openStdio(spec: SpawnSpec): Promise<StdioChannel> {
     this.assertUsable('starting a process');
     if (typeof spec.command !== 'string' || spec.command === '') throw new DeepAgentError('invalid_input', 'the command is empty');
-    for (const name of Object.keys(spec.env ?? {})) {
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new DeepAgentError('invalid_input', `${JSON.stringify(name)} is not a valid environment variable name`);
-    }
+    checkedEnv(spec.env);
     const target = await this.resolvePath(spec.cwd, 'open_stdio');
     if (target.kind !== 'dir') throw new DeepAgentError('invalid_input', `cwd ${spec.cwd} is not a directory in the workspace`);
     if (spec.network) await this.acquireNetwork();
@@ -376,7 +429,7 @@ export class E2BSandbox implements Sandbox {
     let handle: E2BCommandHandle;
     try {
       // `exec`: the pid E2B reports is the server's own, so stdin reaches it and a kill ends it.
-      handle = await this.instance.commands.run(`exec ${[spec.command, ...spec.args].map(quote).join(' ')}`, {
+      handle = await this.instance.commands.run(`${this.ulimits()}\nexec ${[spec.command, ...spec.args].map(quote).join(' ')}`, {
         background: true,
         stdin: true,
         cwd: target.path,
@@ -496,6 +549,7 @@ export class E2BSandbox implements Sandbox {
       workdir: this.workdir,
       resources: { cpus: details.cpuCount, memoryMb: details.memoryMB },
       timeLeftSeconds: Math.max(0, Math.round((details.endAt.getTime() - Date.now()) / 1000)),
+      limits: this.enforcedLimits,
       network: networkOn ? 'on' : 'off-by-default',
       template: details.templateId ?? this.template,
       state: details.state,

@@ -3,12 +3,14 @@ import type { Config } from '../../config/index.js';
 import { DeepAgentError, MissingConfigError } from '../../errors/index.js';
 import { Redactor, redactorFromEnv } from '../../secrets/index.js';
 import type { CreateSandboxOptions, SandboxProvider } from '../types.js';
+import { checkedEnv, resourceLimits, sandboxLimitsOf, type EnforcedLimits, type ResourceLimits } from '../shared/index.js';
 import {
   DEFAULT_COMMAND_TIMEOUT_MS,
   DEFAULT_MAX_LIST_ENTRIES,
   DEFAULT_OUTPUT_CAP_BYTES,
   E2B_WORKDIR,
   E2BSandbox,
+  e2bEnforcedLimits,
   type E2BSandboxSettings,
   type NetworkPolicy,
 } from './e2b-sandbox.js';
@@ -47,6 +49,12 @@ export interface E2BProviderOptions {
   maxListEntries?: number;
   /** @default '/home/user/workspace' */
   workdir?: string;
+  /**
+   * Memory, processes and workspace disk of one sandbox (held with rlimits inside the VM; the template's size
+   * bounds memory and disk in any case).
+   * @default { memoryMb: 2048, pids: 512, diskMb: 4096 }
+   */
+  resourceLimits?: Partial<ResourceLimits>;
   /** Backoff on E2B rate limits for create and connect. @default 5 attempts, 500 ms base, 10 s cap */
   backoff?: BackoffOptions;
 }
@@ -71,7 +79,7 @@ export class E2BSandboxProvider implements SandboxProvider {
   readonly name = 'e2b' as const;
   private sdkPromise: Promise<E2BSdk> | undefined;
   private readonly redactor: Redactor;
-  readonly options: Required<Omit<E2BProviderOptions, 'template' | 'backoff' | 'keepAlive'>> &
+  readonly options: Required<Omit<E2BProviderOptions, 'template' | 'backoff' | 'keepAlive' | 'resourceLimits'>> & { resourceLimits: ResourceLimits } &
     Pick<E2BProviderOptions, 'template' | 'backoff'> & { keepAlive: Required<KeepAliveOptions> };
 
   constructor(
@@ -93,8 +101,14 @@ export class E2BSandboxProvider implements SandboxProvider {
       defaultCommandTimeoutMs: o.defaultCommandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
       maxListEntries: o.maxListEntries ?? DEFAULT_MAX_LIST_ENTRIES,
       workdir: o.workdir ?? E2B_WORKDIR,
+      resourceLimits: resourceLimits(o.resourceLimits),
       backoff: o.backoff,
     };
+  }
+
+  /** How the resource limits are held in E2B sandboxes (rlimits in the VM, under the template's size). */
+  async enforcedLimits(): Promise<EnforcedLimits> {
+    return e2bEnforcedLimits(this.options.resourceLimits);
   }
 
   private sdk(): Promise<E2BSdk> {
@@ -109,6 +123,7 @@ export class E2BSandboxProvider implements SandboxProvider {
   private settings(startedAtMs: number): E2BSandboxSettings {
     return {
       workdir: this.options.workdir,
+      limits: this.options.resourceLimits,
       outputCapBytes: this.options.outputCapBytes,
       defaultCommandTimeoutMs: this.options.defaultCommandTimeoutMs,
       maxListEntries: this.options.maxListEntries,
@@ -134,7 +149,7 @@ export class E2BSandboxProvider implements SandboxProvider {
             apiKey: this.apiKey,
             ...(this.options.template ? { template: this.options.template } : {}),
             timeoutMs: this.firstTimeoutMs(options),
-            envs: options.env ?? {},
+            envs: checkedEnv(options.env),
             metadata: { ...options.metadata, taskId: options.taskId },
             allowInternetAccess: this.options.network === 'always-on',
           }),
@@ -244,6 +259,7 @@ export function createE2BSandboxProvider(config: Config, deps: E2BProviderDeps =
     ...(config.sandbox.e2bTemplate ? { template: config.sandbox.e2bTemplate } : {}),
     ...(config.sandbox.e2bMaxLifetimeSeconds ? { maxLifetimeSeconds: config.sandbox.e2bMaxLifetimeSeconds } : {}),
     ...deps.options,
+    resourceLimits: { ...sandboxLimitsOf(config), ...deps.options?.resourceLimits },
   };
   const maxLifetime = options.maxLifetimeSeconds;
   if (maxLifetime !== undefined && (!(maxLifetime > 0) || maxLifetime > E2B_PLAN_MAX_LIFETIME_SECONDS.pro)) {

@@ -15,17 +15,20 @@
 import { readdirSync, existsSync, lstatSync, readlinkSync } from 'node:fs';
 import { DeepAgentError } from '../../errors/index.js';
 import type { CreateSandboxOptions, Sandbox, SandboxProvider } from '../types.js';
+import type { EnforcedLimits } from '../shared/index.js';
 import { runProcess, type ProcessSpec } from './process.js';
 import {
   DEFAULT_SANDBOX_PATH,
   LocalSandbox,
-  checkedEnv,
   limitsFrom,
   prepareLocalWorkspace,
+  enforcedLocalLimits,
+  resourceControlFor,
   type CommandLauncher,
   type LaunchRequest,
   type LocalSandboxProviderOptions,
 } from './sandbox.js';
+import { checkedEnv } from '../shared/index.js';
 
 /** A host path mounted read-only into the sandbox. */
 export interface ReadOnlyMount {
@@ -67,10 +70,12 @@ const ETC_PREFIXES = ['python3', 'java-'];
 export class BubblewrapSandboxProvider implements SandboxProvider {
   readonly name = 'local' as const;
   private probe?: Promise<void>;
+  private limitsProbe?: Promise<EnforcedLimits>;
 
   constructor(private readonly options: BubblewrapSandboxProviderOptions) {}
 
   async create(options: CreateSandboxOptions): Promise<Sandbox> {
+    checkedEnv(options.env);
     const { hostRoot, hostHome } = await prepareLocalWorkspace(this.options.home, options.taskId);
     const launcher = new BubblewrapLauncher(this.options.bwrapPath ?? 'bwrap', hostRoot, hostHome, this.options.readOnlyMounts ?? []);
     this.probe ??= probeBubblewrap(launcher, hostRoot);
@@ -89,6 +94,7 @@ export class BubblewrapSandboxProvider implements SandboxProvider {
       hostHome,
       launcher,
       limits: limitsFrom(this.options),
+      control: await resourceControlFor(this.options, hostRoot, hostHome),
       shell: existsSync('/bin/bash') ? '/bin/bash' : '/bin/sh',
       baseEnv: {
         PATH: this.options.path ?? DEFAULT_SANDBOX_PATH,
@@ -99,6 +105,12 @@ export class BubblewrapSandboxProvider implements SandboxProvider {
       },
       removeWorkspace: this.options.removeWorkspace ?? false,
     });
+  }
+
+  /** How memory, process and disk limits are held on this host (cgroups, rlimits, or not at all). */
+  enforcedLimits(): Promise<EnforcedLimits> {
+    this.limitsProbe ??= enforcedLocalLimits(this.options);
+    return this.limitsProbe;
   }
 
   /** The workspace lives on disk, so reattaching after a restart is creating again for the same task. */

@@ -3,9 +3,9 @@
  * signal that kill the whole process group, and nothing left behind when it returns.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { StringDecoder } from 'node:string_decoder';
 import { DeepAgentError } from '../../errors/index.js';
 import type { CommandResult } from '../types.js';
+import { CappedOutput, type ResourceName } from '../shared/index.js';
 
 /** A host command line. */
 export interface ProcessSpec {
@@ -23,6 +23,16 @@ export interface RunProcessOptions {
   onStderr?(chunk: string): void;
   /** Every started child is added here and removed when it has exited, so `close()` can kill it. */
   live: Set<ChildProcess>;
+  /**
+   * Polled while the process runs; when it names a limit, the process group is killed and the result says
+   * `stoppedBy` that limit.
+   */
+  watch?: { intervalMs: number; check(): Promise<ResourceName | undefined> };
+}
+
+/** A command's result, plus the limit that stopped it, if one did. */
+export interface ProcessResult extends CommandResult {
+  stoppedBy?: ResourceName;
 }
 
 /** How long to wait for output pipes to drain after the process has exited and its group was killed. */
@@ -36,10 +46,10 @@ const DRAIN_MS = 1000;
  * const r = await runProcess({ command: 'sh', args: ['-c', 'echo hi'], env: {} },
  *   { timeoutMs: 5000, maxOutputBytes: 1024, live: new Set() });
  */
-export function runProcess(spec: ProcessSpec, options: RunProcessOptions): Promise<CommandResult> {
+export function runProcess(spec: ProcessSpec, options: RunProcessOptions): Promise<ProcessResult> {
   if (options.signal?.aborted) return Promise.reject(cancelled());
   const started = performance.now();
-  return new Promise<CommandResult>((resolvePromise, rejectPromise) => {
+  return new Promise<ProcessResult>((resolvePromise, rejectPromise) => {
     const child = spawn(spec.command, spec.args, {
       cwd: spec.cwd,
       env: spec.env,
@@ -57,6 +67,7 @@ export function runProcess(spec: ProcessSpec, options: RunProcessOptions): Promi
     let exitCode: number | null = null;
     let settled = false;
     let drainTimer: NodeJS.Timeout | undefined;
+    let swept: Promise<void> = Promise.resolve();
     const timer = setTimeout(() => {
       timedOut = true;
       killProcessGroup(child);
@@ -66,24 +77,43 @@ export function runProcess(spec: ProcessSpec, options: RunProcessOptions): Promi
       killProcessGroup(child);
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });
+    let stoppedBy: ResourceName | undefined;
+    let checking = false;
+    const watcher = options.watch
+      ? setInterval(() => {
+          if (checking || stoppedBy) return;
+          checking = true;
+          void options.watch!.check().then(
+            (limit) => {
+              checking = false;
+              if (!limit || settled) return;
+              stoppedBy = limit;
+              killProcessGroup(child);
+            },
+            () => (checking = false),
+          );
+        }, options.watch.intervalMs)
+      : undefined;
 
     const finish = (error?: Error) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       clearTimeout(drainTimer);
+      clearInterval(watcher);
       options.signal?.removeEventListener('abort', onAbort);
       options.live.delete(child);
       if (error) return rejectPromise(error);
-      if (aborted) return rejectPromise(cancelled());
-      resolvePromise({
+      if (aborted) return void swept.then(() => rejectPromise(cancelled()));
+      resolvePromise(swept.then(() => ({
         stdout: stdout.text(),
         stderr: stderr.text(),
         exitCode: timedOut ? null : exitCode,
         timedOut,
         truncated: stdout.truncated || stderr.truncated,
         durationMs: Math.round(performance.now() - started),
-      });
+        ...(stoppedBy ? { stoppedBy } : {}),
+      })));
     };
 
     child.on('error', (e: NodeJS.ErrnoException) => {
@@ -91,8 +121,10 @@ export function runProcess(spec: ProcessSpec, options: RunProcessOptions): Promi
     });
     child.on('exit', (code, signal) => {
       exitCode = code ?? (signal ? null : 0);
-      // Children left in the group would hold the pipes open (and outlive the command): end them.
+      // Children left in the group would hold the pipes open (and outlive the command): end them, also the
+      // ones a fork bomb was still forking while the first kill went out.
       killProcessGroup(child);
+      if (child.pid !== undefined) swept = sweepProcessGroup(child.pid);
       drainTimer = setTimeout(() => {
         child.stdout?.destroy();
         child.stderr?.destroy();
@@ -134,6 +166,18 @@ export function killProcessGroup(child: ChildProcess): void {
   }
 }
 
+/** SIGKILLs process group `pgid` until it is empty (at most about 2 s): no process left can fork again. */
+async function sweepProcessGroup(pgid: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** Waits until `child` has exited, at most `ms`. */
 export function waitForExit(child: ChildProcess, ms: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
@@ -148,34 +192,4 @@ export function waitForExit(child: ChildProcess, ms: number): Promise<void> {
 
 function cancelled(): DeepAgentError {
   return new DeepAgentError('cancelled', 'the command was cancelled');
-}
-
-/** Keeps the first `cap` bytes of a stream; streams decoded text to a listener while under the cap. */
-class CappedOutput {
-  private readonly chunks: Buffer[] = [];
-  private size = 0;
-  private readonly decoder = new StringDecoder('utf8');
-  truncated = false;
-
-  constructor(
-    private readonly cap: number,
-    private readonly listener?: (chunk: string) => void,
-  ) {}
-
-  push(b: Buffer): void {
-    const room = this.cap - this.size;
-    if (b.length > room) this.truncated = true;
-    const kept = room <= 0 ? undefined : b.length > room ? b.subarray(0, room) : b;
-    if (!kept) return;
-    this.chunks.push(kept);
-    this.size += kept.length;
-    if (this.listener) {
-      const text = this.decoder.write(kept);
-      if (text) this.listener(text);
-    }
-  }
-
-  text(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
-  }
 }

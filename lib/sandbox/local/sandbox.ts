@@ -10,14 +10,26 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { DeepAgentError } from '../../errors/index.js';
 import type { CommandResult, FileEntry, RunOptions, Sandbox, SandboxInfo, SandboxProviderName, SpawnSpec, StdioChannel } from '../types.js';
 import { StdioChannelEvents } from '../stdio-channel.js';
+import {
+  BACKGROUND_LOG_DIR,
+  WORKSPACE_ALIAS,
+  checkedEnv,
+  commandLimits,
+  hitDataLimit,
+  hitFileSizeLimit,
+  limitExceeded,
+  resourceLimits,
+  type CommandLimits,
+  type EnforcedLimits,
+  type ResourceLimits,
+  type ResourceName,
+} from '../shared/index.js';
 import { WorkspaceFiles } from './workspace.js';
-import { killProcessGroup, runProcess, startBackgroundProcess, waitForExit, type ProcessSpec } from './process.js';
+import { killProcessGroup, runProcess, startBackgroundProcess, waitForExit, type ProcessResult, type ProcessSpec } from './process.js';
+import { ResourceControl, type LimitCounters } from './resource-control.js';
 
 /** The standard PATH inside a local sandbox. */
 export const DEFAULT_SANDBOX_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
-/** Where background commands write their output, relative to the workspace: `<dir>/<backgroundId>.log`. */
-export const BACKGROUND_LOG_DIR = '.deep-agent/background';
 
 /** What a launcher needs to start one process inside the sandbox. */
 export interface LaunchRequest {
@@ -37,18 +49,6 @@ export interface CommandLauncher {
   readonly network: SandboxInfo['network'];
 }
 
-/** Limits shared by the local providers. */
-export interface LocalSandboxLimits {
-  /** @default 120000 */
-  defaultTimeoutMs: number;
-  /** Per stream. @default 262144 (256 KiB) */
-  maxOutputBytes: number;
-  /** @default 5000 */
-  maxListEntries: number;
-}
-
-export const DEFAULT_LIMITS: LocalSandboxLimits = { defaultTimeoutMs: 120_000, maxOutputBytes: 256 * 1024, maxListEntries: 5000 };
-
 export interface LocalSandboxInit {
   id: string;
   provider: SandboxProviderName;
@@ -61,7 +61,9 @@ export interface LocalSandboxInit {
   /** Host directory behind HOME, removed with the workspace when `removeWorkspace` is set. */
   hostHome: string;
   launcher: CommandLauncher;
-  limits: LocalSandboxLimits;
+  limits: CommandLimits;
+  /** Memory, process and disk limits of this sandbox, held with what the host offers. */
+  control: ResourceControl;
   /** The shell that runs `run()` commands (`<shell> -c <command>`). */
   shell: string;
   /** PATH, HOME, LANG, TERM and the env given at creation. */
@@ -83,12 +85,20 @@ export class LocalSandbox implements Sandbox {
   private readonly files: WorkspaceFiles;
   private readonly live = new Set<ChildProcess>();
   private closing?: Promise<void>;
+  /** What was left of the disk quota after the last command (for `wrapSpawn`, which cannot wait). */
+  private fileSizeCap: number;
 
   constructor(private readonly init: LocalSandboxInit) {
     this.id = init.id;
     this.provider = init.provider;
     this.workdir = init.workdir;
-    this.files = new WorkspaceFiles({ hostRoot: init.hostRoot, aliases: [init.workdir, '/workspace'], maxListEntries: init.limits.maxListEntries });
+    this.files = new WorkspaceFiles({ hostRoot: init.hostRoot, aliases: [init.workdir, WORKSPACE_ALIAS], maxListEntries: init.limits.maxListEntries });
+    this.fileSizeCap = init.control.limits.diskMb * 2 ** 20;
+  }
+
+  /** How this sandbox's memory, process and disk limits are held on this host. */
+  get enforcedLimits(): EnforcedLimits {
+    return this.init.control.enforced();
   }
 
   /** Host path of the workspace (kept after `close()` unless `removeWorkspace` is set). */
@@ -101,14 +111,54 @@ export class LocalSandbox implements Sandbox {
     if (typeof command !== 'string' || command.trim() === '') throw new DeepAgentError('invalid_input', 'the command is empty');
     const request = await this.launchRequest([this.init.shell, '-c', command], options.cwd, options.env, options.network ?? false);
     if (options.background) return this.startBackground(request, options);
-    return runProcess(this.init.launcher.launch(request), {
+    const control = this.init.control;
+    const before = { ...(await control.counters()), diskBytes: await control.diskUsageBytes() };
+    const quota = control.limits.diskMb * 2 ** 20;
+    this.fileSizeCap = Math.max(0, quota - before.diskBytes);
+    const { stoppedBy, ...result } = await runProcess(control.wrap(this.init.launcher.launch(request), this.fileSizeCap), {
       timeoutMs: options.timeoutMs ?? this.init.limits.defaultTimeoutMs,
       maxOutputBytes: this.init.limits.maxOutputBytes,
       signal: options.signal,
       onStdout: options.onStdout,
       onStderr: options.onStderr,
       live: this.live,
+      watch: { intervalMs: 500, check: () => this.limitHitWhileRunning(before) },
     });
+    const usage = await control.diskUsageBytes();
+    this.fileSizeCap = Math.max(0, quota - usage);
+    const limit = stoppedBy ?? (await this.limitHitBy(result, before, usage));
+    if (limit) throw limitExceeded(limit, control.limits, result);
+    return result;
+  }
+
+  /** The host command line of a request, inside this sandbox's limits (the file size cap is the quota left). */
+  private async launch(request: LaunchRequest): Promise<ProcessSpec> {
+    this.fileSizeCap = await this.init.control.remainingDiskBytes();
+    return this.init.control.wrap(this.init.launcher.launch(request), this.fileSizeCap);
+  }
+
+  /**
+   * True when this command took the workspace past its quota: over it now and grown since the command began
+   * (a workspace already over it, from before, does not fail every later command).
+   */
+  private grewPastQuota(before: { diskBytes: number }, usage: number): boolean {
+    return usage > this.init.control.limits.diskMb * 2 ** 20 && usage > before.diskBytes;
+  }
+
+  /** Polled while a command runs: the cgroup counters, and the disk quota. */
+  private async limitHitWhileRunning(before: LimitCounters & { diskBytes: number }): Promise<ResourceName | undefined> {
+    const control = this.init.control;
+    return ResourceControl.hit(before, await control.counters()) ?? (this.grewPastQuota(before, await control.diskUsageBytes()) ? 'diskMb' : undefined);
+  }
+
+  /** After a command: did it end because it hit a limit? */
+  private async limitHitBy(result: ProcessResult, before: LimitCounters & { diskBytes: number }, usage: number): Promise<ResourceName | undefined> {
+    const control = this.init.control;
+    const byCounters = ResourceControl.hit(before, await control.counters());
+    if (byCounters) return byCounters;
+    if (hitFileSizeLimit(result) || this.grewPastQuota(before, usage)) return 'diskMb';
+    if (control.enforced().memoryMb.by.startsWith('rlimit') && hitDataLimit(result)) return 'memoryMb';
+    return undefined;
   }
 
   readFile(path: string): Promise<string> {
@@ -136,11 +186,18 @@ export class LocalSandbox implements Sandbox {
     } catch {
       diskMb = undefined;
     }
+    const control = this.init.control;
+    const quotaLeftMb = Math.floor((await control.remainingDiskBytes()) / 2 ** 20);
     return {
       id: this.id,
       provider: this.provider,
       workdir: this.workdir,
-      resources: { cpus: availableParallelism(), memoryMb: Math.floor(totalmem() / 2 ** 20), ...(diskMb !== undefined ? { diskMb } : {}) },
+      resources: {
+        cpus: availableParallelism(),
+        memoryMb: Math.min(control.limits.memoryMb, Math.floor(totalmem() / 2 ** 20)),
+        diskMb: diskMb !== undefined ? Math.min(diskMb, quotaLeftMb) : quotaLeftMb,
+      },
+      limits: control.enforced(),
       network: this.init.launcher.network,
     };
   }
@@ -153,13 +210,13 @@ export class LocalSandbox implements Sandbox {
     this.assertOpen();
     const rel = this.files.lexical(spec.cwd ?? '.');
     const hostCwd = rel ? `${this.init.hostRoot}/${rel}` : this.init.hostRoot;
-    const launched = this.init.launcher.launch({
+    const launched = this.init.control.wrap(this.init.launcher.launch({
       argv: [spec.command, ...spec.args],
       hostCwd,
       sandboxCwd: this.sandboxPathOf(hostCwd),
       env: { ...this.init.baseEnv, ...checkedEnv(spec.env) },
       network: spec.network ?? false,
-    });
+    }), this.fileSizeCap);
     return { command: launched.command, args: launched.args, env: launched.env, ...(launched.cwd ? { cwd: launched.cwd } : {}) };
   }
 
@@ -175,7 +232,7 @@ export class LocalSandbox implements Sandbox {
   async openStdio(spec: SpawnSpec): Promise<StdioChannel> {
     this.assertOpen();
     const request = await this.launchRequest([spec.command, ...spec.args], spec.cwd, spec.env, spec.network ?? false);
-    const line = this.init.launcher.launch(request);
+    const line = await this.launch(request);
     const child = spawn(line.command, line.args, { cwd: line.cwd, env: line.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     this.live.add(child);
     const events = new StdioChannelEvents();
@@ -224,6 +281,7 @@ export class LocalSandbox implements Sandbox {
     const children = [...this.live];
     for (const child of children) killProcessGroup(child);
     await Promise.all(children.map((c) => waitForExit(c, 2000)));
+    await this.init.control.close();
     if (this.init.removeWorkspace) {
       await rm(this.init.hostRoot, { recursive: true, force: true });
       await rm(this.init.hostHome, { recursive: true, force: true });
@@ -253,28 +311,19 @@ export class LocalSandbox implements Sandbox {
     await mkdir(logDir, { recursive: true });
     const log = await open(`${logDir}/${backgroundId}.log`, 'a', 0o644);
     try {
-      const child = startBackgroundProcess(this.init.launcher.launch(request), log.fd, this.live);
+      const child = startBackgroundProcess(await this.launch(request), log.fd, this.live);
       if (options.timeoutMs !== undefined) {
         const timer = setTimeout(() => killProcessGroup(child), options.timeoutMs);
         child.once('exit', () => clearTimeout(timer));
       }
       options.signal?.addEventListener('abort', () => killProcessGroup(child), { once: true });
+      // The signal may have aborted while the command was being prepared (its listener missed that).
+      if (options.signal?.aborted) killProcessGroup(child);
     } finally {
       await log.close();
     }
     return { stdout: '', stderr: '', exitCode: null, timedOut: false, truncated: false, durationMs: Math.round(performance.now() - started), backgroundId };
   }
-}
-
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-/** Refuses environment entries that cannot be passed to a process (bad names, NUL bytes). */
-export function checkedEnv(env: Record<string, string> | undefined): Record<string, string> {
-  for (const [name, value] of Object.entries(env ?? {})) {
-    if (!ENV_NAME.test(name)) throw new DeepAgentError('invalid_input', `${JSON.stringify(name)} is not a valid environment variable name`);
-    if (typeof value !== 'string' || value.includes('\0')) throw new DeepAgentError('invalid_input', `the value of ${name} must be a string without NUL bytes`);
-  }
-  return env ?? {};
 }
 
 /** Options shared by the local providers. */
@@ -287,6 +336,13 @@ export interface LocalSandboxProviderOptions {
   maxOutputBytes?: number;
   /** @default 5000 */
   maxListEntries?: number;
+  /**
+   * Memory, processes and workspace disk of one task's sandbox.
+   * @default { memoryMb: 2048, pids: 512, diskMb: 4096 }
+   */
+  resourceLimits?: Partial<ResourceLimits>;
+  /** Hold memory and process limits with a cgroup when the host offers one. @default true */
+  cgroups?: boolean;
   /** PATH inside the sandbox. @default DEFAULT_SANDBOX_PATH */
   path?: string;
   /**
@@ -318,10 +374,32 @@ export async function prepareLocalWorkspace(home: string, taskId: string): Promi
 }
 
 /** Resolves provider options into limits. */
-export function limitsFrom(options: LocalSandboxProviderOptions): LocalSandboxLimits {
-  return {
-    defaultTimeoutMs: options.defaultTimeoutMs ?? DEFAULT_LIMITS.defaultTimeoutMs,
-    maxOutputBytes: options.maxOutputBytes ?? DEFAULT_LIMITS.maxOutputBytes,
-    maxListEntries: options.maxListEntries ?? DEFAULT_LIMITS.maxListEntries,
-  };
+export function limitsFrom(options: LocalSandboxProviderOptions): CommandLimits {
+  return commandLimits(options);
+}
+
+/**
+ * The resource control of a new local sandbox: its limits from the provider options, its disk quota over the
+ * workspace and the sandbox's HOME.
+ *
+ * @example
+ * const control = await resourceControlFor(options, hostRoot, hostHome);
+ */
+export function resourceControlFor(options: LocalSandboxProviderOptions, hostRoot: string, hostHome: string): Promise<ResourceControl> {
+  return ResourceControl.create({ limits: resourceLimits(options.resourceLimits), diskPaths: [hostRoot, hostHome], cgroups: options.cgroups });
+}
+
+/**
+ * How the local providers' limits are held on this host, found by creating (and removing) one set of groups.
+ *
+ * @example
+ * const limits = await enforcedLocalLimits(options); // { memoryMb: { value: 2048, by: 'cgroup v1' }, ... }
+ */
+export async function enforcedLocalLimits(options: LocalSandboxProviderOptions): Promise<EnforcedLimits> {
+  const probe = await ResourceControl.create({ limits: resourceLimits(options.resourceLimits), diskPaths: [], cgroups: options.cgroups });
+  try {
+    return probe.enforced();
+  } finally {
+    await probe.close();
+  }
 }

@@ -8,17 +8,20 @@
  */
 import { existsSync } from 'node:fs';
 import type { CreateSandboxOptions, Sandbox, SandboxProvider } from '../types.js';
+import type { EnforcedLimits } from '../shared/index.js';
 import type { ProcessSpec } from './process.js';
 import {
   DEFAULT_SANDBOX_PATH,
   LocalSandbox,
-  checkedEnv,
   limitsFrom,
   prepareLocalWorkspace,
+  enforcedLocalLimits,
+  resourceControlFor,
   type CommandLauncher,
   type LaunchRequest,
   type LocalSandboxProviderOptions,
 } from './sandbox.js';
+import { checkedEnv } from '../shared/index.js';
 
 export type UnsafeLocalSandboxProviderOptions = LocalSandboxProviderOptions;
 
@@ -31,10 +34,12 @@ export type UnsafeLocalSandboxProviderOptions = LocalSandboxProviderOptions;
  */
 export class UnsafeLocalSandboxProvider implements SandboxProvider {
   readonly name = 'unsafe-local' as const;
+  private limitsProbe?: Promise<EnforcedLimits>;
 
   constructor(private readonly options: UnsafeLocalSandboxProviderOptions) {}
 
   async create(options: CreateSandboxOptions): Promise<Sandbox> {
+    checkedEnv(options.env);
     const { hostRoot, hostHome } = await prepareLocalWorkspace(this.options.home, options.taskId);
     return new LocalSandbox({
       id: `unsafe-local-${options.taskId}`,
@@ -46,10 +51,17 @@ export class UnsafeLocalSandboxProvider implements SandboxProvider {
       hostHome,
       launcher: directLauncher,
       limits: limitsFrom(this.options),
+      control: await resourceControlFor(this.options, hostRoot, hostHome),
       shell: existsSync('/bin/bash') ? '/bin/bash' : '/bin/sh',
       baseEnv: { PATH: this.options.path ?? DEFAULT_SANDBOX_PATH, HOME: hostHome, LANG: 'C.UTF-8', TERM: 'dumb', ...checkedEnv(options.env) },
       removeWorkspace: this.options.removeWorkspace ?? false,
     });
+  }
+
+  /** How memory, process and disk limits are held on this host (cgroups, rlimits, or not at all). */
+  enforcedLimits(): Promise<EnforcedLimits> {
+    this.limitsProbe ??= enforcedLocalLimits(this.options);
+    return this.limitsProbe;
   }
 
   connect(_sandboxId: string, options: CreateSandboxOptions): Promise<Sandbox> {

@@ -11,6 +11,7 @@ import { constants } from 'node:fs';
 import { dirname, join, posix, relative, sep } from 'node:path';
 import { DeepAgentError } from '../../errors/index.js';
 import type { FileEntry } from '../types.js';
+import { DEFAULT_COMMAND_LIMITS, lexicalWorkspacePath, outsideWorkspace as outside, workspaceParts } from '../shared/index.js';
 
 /** Directories whose contents `listFiles` does not descend into (the directory itself is listed). */
 const OPAQUE_DIRS = new Set(['node_modules', '.git']);
@@ -40,8 +41,8 @@ export class WorkspaceFiles {
 
   constructor(options: WorkspaceFilesOptions) {
     this.root = options.hostRoot;
-    this.aliases = [...new Set([...options.aliases, options.hostRoot])].map((a) => a.replace(/\/+$/, '') || '/');
-    this.maxListEntries = options.maxListEntries ?? 5000;
+    this.aliases = [...new Set([...options.aliases, options.hostRoot])];
+    this.maxListEntries = options.maxListEntries ?? DEFAULT_COMMAND_LIMITS.maxListEntries;
   }
 
   /**
@@ -49,7 +50,7 @@ export class WorkspaceFiles {
    * when it escapes. The result may not exist yet.
    */
   async resolve(path: string): Promise<string> {
-    const parts = this.relativeParts(path, path);
+    const parts = workspaceParts(path, this.aliases);
     // `current` is always a real directory (or file) path under root, or lexical once `missing` is set.
     let current = this.root;
     let missing = false;
@@ -83,7 +84,7 @@ export class WorkspaceFiles {
       if (++hops > MAX_SYMLINK_HOPS) throw new DeepAgentError('invalid_input', `${path}: too many levels of symbolic links`);
       const target = await readlink(next);
       if (posix.isAbsolute(target)) {
-        parts.unshift(...this.relativeParts(target, path));
+        parts.unshift(...workspaceParts(target, this.aliases, path));
         current = this.root;
       } else {
         parts.unshift(...target.split('/'));
@@ -97,9 +98,7 @@ export class WorkspaceFiles {
    * `path_outside_workspace` for absolute paths elsewhere and `..` escapes. Symlinks are not considered.
    */
   lexical(path: string): string {
-    const rel = posix.normalize(this.relativeParts(path, path).join('/') || '.');
-    if (rel === '..' || rel.startsWith('../')) throw outside(path);
-    return rel === '.' ? '' : rel;
+    return lexicalWorkspacePath(path, this.aliases);
   }
 
   /** Reads a file as UTF-8 text. */
@@ -169,22 +168,6 @@ export class WorkspaceFiles {
     }
     return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
-
-  /** Splits a user path into workspace-relative parts; absolute paths must start with a workspace alias. */
-  private relativeParts(path: string, shownAs: string): string[] {
-    if (typeof path !== 'string' || path.includes('\0')) throw new DeepAgentError('invalid_input', 'a path must be a string without NUL bytes');
-    if (!posix.isAbsolute(path)) return path.split('/');
-    const normal = posix.normalize(path);
-    for (const alias of this.aliases) {
-      if (normal === alias) return [];
-      if (normal.startsWith(alias + '/')) return normal.slice(alias.length + 1).split('/');
-    }
-    throw outside(shownAs);
-  }
-}
-
-function outside(path: string): DeepAgentError {
-  return new DeepAgentError('path_outside_workspace', `${path} is outside the workspace; use a path relative to the workspace`, { path });
 }
 
 function errno(e: unknown): string | undefined {

@@ -11,6 +11,7 @@ import { createSandboxProvider } from '../../lib/sandbox/index.js';
 import { createE2BSandboxProvider, type E2BProviderOptions, type E2BSandboxProvider } from '../../lib/sandbox/e2b/index.js';
 import { builtinTools, executeSafely, type ToolContext } from '../../lib/tools/index.js';
 import { FakeE2B } from '../helpers/fake-e2b.js';
+import { until } from '../helpers/wait.js';
 import { memoryStore, modelFor, queuedTask } from '../helpers/factories.js';
 import { lastToolResults, startScriptedModel, type ScriptedModelServer } from '../helpers/scripted-model.js';
 
@@ -143,7 +144,7 @@ describe('E2B sandbox lifecycle: kill in finally', () => {
     const taskId = await queuedTask(store);
     const controller = new AbortController();
     const watcher = setInterval(() => {
-      if (fake.commands.some((c) => c.cmd === 'sleep 30')) controller.abort();
+      if (fake.commands.some((c) => c.cmd.split('\n').at(-1) === 'sleep 30')) controller.abort();
     }, 20);
 
     const record = await runTask({ taskId, store, model: await modelFor(server), sandboxProvider: provider(), journal: new MemoryJournal(), signal: controller.signal });
@@ -209,8 +210,8 @@ describe('E2B sandbox lifecycle: timeout extension', () => {
     const during = fake.callsOf('setTimeout').length;
     await sb.close();
     const atClose = fake.callsOf('setTimeout').length;
-    await new Promise((r) => setTimeout(r, 200));
 
+    expect(sb.lifetime.running).toBe(false);
     expect(during).toBeGreaterThanOrEqual(3);
     expect(fake.callsOf('setTimeout')[0]!.args).toEqual({ timeoutMs: 600_000 });
     expect(fake.callsOf('setTimeout').length).toBe(atClose);
@@ -220,13 +221,13 @@ describe('E2B sandbox lifecycle: timeout extension', () => {
     const p = provider({ maxLifetimeSeconds: 1, keepAlive: { intervalSeconds: 0.05, extendBySeconds: 600 } });
     const sb = await p.create({ taskId: 't', timeoutSeconds: 600 });
 
-    await new Promise((r) => setTimeout(r, 1300));
+    await until(async () => sb.lifetime.running, (running) => !running, 5000);
 
     expect(fake.callsOf('create')[0]!.args).toMatchObject({ timeoutMs: 1000 });
     const extensions = fake.callsOf('setTimeout').map((c) => (c.args as { timeoutMs: number }).timeoutMs);
     expect(extensions.length).toBeGreaterThan(0);
     expect(Math.max(...extensions)).toBeLessThanOrEqual(1000);
-    expect(sb.timeoutKeeper.running).toBe(false);
+    expect(sb.lifetime.running).toBe(false);
     await sb.close();
   });
 
@@ -243,8 +244,8 @@ describe('E2B sandbox lifecycle: pause while waiting', () => {
 
     await sb.pause();
     const extensionsAtPause = fake.callsOf('setTimeout').length;
-    await new Promise((r) => setTimeout(r, 200));
 
+    expect(sb.lifetime.running).toBe(false);
     expect(fake.only().state).toBe('paused');
     expect(fake.callsOf('setTimeout').length).toBe(extensionsAtPause);
     await expect(sb.run('true')).rejects.toMatchObject({ code: 'sandbox_error', message: expect.stringContaining('paused') });

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config/index.js';
 import { createE2BSandboxProvider, type E2BSandbox } from '../../lib/sandbox/e2b/index.js';
 import { FakeE2B } from '../helpers/fake-e2b.js';
-import { alive } from '../helpers/wait.js';
+import { alive, until as waitUntil } from '../helpers/wait.js';
 
 let fake: FakeE2B;
 let sandbox: E2BSandbox;
@@ -87,7 +87,8 @@ describe('E2BSandbox.openStdio', () => {
 
   it('output that arrives before anyone listens is kept; the exit code is reported', async () => {
     const channel = await sandbox.openStdio({ command: '/bin/sh', args: ['-c', 'echo early; echo warn >&2; exit 4'] });
-    await new Promise((r) => setTimeout(r, 300));
+    // Listen only once the process is gone, so that everything it printed came before any listener.
+    await waitUntil(async () => alive(channel.pid!), (running) => !running);
     const code = await new Promise<number | null>((r) => channel.onExit(r));
     expect(collect(channel.onData).text).toBe('early\n');
     expect(collect(channel.onStderr).text).toBe('warn\n');

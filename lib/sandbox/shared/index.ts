@@ -1,0 +1,8 @@
+/**
+ * What every sandbox provider shares (bubblewrap, unsafe-local, E2B): limits and their defaults, the output
+ * cap, how paths name the workspace, and the checks on a caller's environment.
+ */
+export * from './limits.js';
+export { CappedOutput } from './capped-output.js';
+export { checkedEnv } from './environment.js';
+export { WORKSPACE_ALIAS, outsideWorkspace, workspaceParts, lexicalWorkspacePath } from './workspace-paths.js';
