@@ -17,13 +17,19 @@ import { parseTaskMessage } from './task-message.js';
 export type LambdaSender = Pick<LambdaClient, 'send'>;
 
 export type StartOutcome = 'started' | 'already_started';
-export type StartDurableRun = (taskId: string) => Promise<StartOutcome>;
+/** A start's outcome, with the ARN of the durable execution when Lambda returned one. */
+export interface StartedRun {
+  outcome: StartOutcome;
+  executionArn?: string;
+}
+export type StartDurableRun = (taskId: string) => Promise<StartedRun>;
 
 /** What the dispatcher reports per message, for logs and metrics. */
 export interface DispatchOutcome {
   messageId: string;
   taskId?: string;
-  outcome: StartOutcome | 'skipped_terminal' | 'failed';
+  /** `throttled`: Lambda refused the start for now; the message goes back to the queue and is retried. */
+  outcome: StartOutcome | 'skipped_terminal' | 'throttled' | 'failed';
   error?: { code: string; message: string };
 }
 
@@ -47,7 +53,7 @@ export function startDurableRun(lambda: LambdaSender, functionName: string): Sta
   return async (taskId) => {
     const payload: AgentEvent = { taskId };
     try {
-      await lambda.send(
+      const out = await lambda.send(
         new InvokeCommand({
           FunctionName: functionName,
           InvocationType: 'Event',
@@ -55,12 +61,24 @@ export function startDurableRun(lambda: LambdaSender, functionName: string): Sta
           Payload: new TextEncoder().encode(JSON.stringify(payload)),
         }),
       );
-      return 'started';
+      return { outcome: 'started', ...(out?.DurableExecutionArn ? { executionArn: out.DurableExecutionArn } : {}) };
     } catch (e) {
-      if ((e as { name?: string }).name === 'DurableExecutionAlreadyStartedException') return 'already_started';
+      if ((e as { name?: string }).name === 'DurableExecutionAlreadyStartedException') return { outcome: 'already_started' };
       throw e;
     }
   };
+}
+
+/**
+ * True when Lambda refused a start because of concurrency or request-rate limits (HTTP 429). Such a start is
+ * not an error of the message: it goes back to the queue and is tried again after its visibility timeout.
+ *
+ * @example
+ * isThrottle(Object.assign(new Error('Rate exceeded'), { name: 'TooManyRequestsException' })); // true
+ */
+export function isThrottle(e: unknown): boolean {
+  const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return err?.name === 'TooManyRequestsException' || err?.name === 'ThrottlingException' || err?.$metadata?.httpStatusCode === 429;
 }
 
 /**
@@ -116,13 +134,19 @@ export async function dispatchBatch(event: SqsEvent, deps: DispatchDeps): Promis
         const task = await ensureRecord(record, deps.store);
         taskId = task.id;
         if (isTerminal(task.status)) return { messageId: record.messageId, taskId, outcome: 'skipped_terminal' };
-        return { messageId: record.messageId, taskId, outcome: await deps.startRun(task.id) };
+        const run = await deps.startRun(task.id);
+        // Kept on the record so cancel stops exactly this execution (by ARN, not by a name lookup).
+        if (run.executionArn && task.durableExecutionArn !== run.executionArn) {
+          await deps.store.update(task.id, { durableExecutionArn: run.executionArn });
+        }
+        return { messageId: record.messageId, taskId, outcome: run.outcome };
       } catch (e) {
         const error = toErrorInfo(e);
-        return { messageId: record.messageId, ...(taskId ? { taskId } : {}), outcome: 'failed', error };
+        return { messageId: record.messageId, ...(taskId ? { taskId } : {}), outcome: isThrottle(e) ? 'throttled' : 'failed', error };
       }
     }),
   );
   for (const o of outcomes) deps.onOutcome?.(o);
-  return { batchItemFailures: outcomes.filter((o) => o.outcome === 'failed').map((o) => ({ itemIdentifier: o.messageId })) };
+  const retry = outcomes.filter((o) => o.outcome === 'failed' || o.outcome === 'throttled');
+  return { batchItemFailures: retry.map((o) => ({ itemIdentifier: o.messageId })) };
 }

@@ -10,3 +10,5 @@ export * from './authorizer.js';
 export * from './schedules.js';
 export * from './task-service.js';
 export * from './api-handler.js';
+export * from './observability.js';
+export * from './sandbox-sweeper.js';

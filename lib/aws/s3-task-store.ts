@@ -17,12 +17,13 @@
  * cursor.
  */
 import { createHash } from 'node:crypto';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DeepAgentError } from '../errors/index.js';
 import { Redactor } from '../secrets/index.js';
 import type { TaskStore } from '../task/store.js';
 import {
   decodeTaskCursor,
+  leavesTerminalStatus,
   encodeTaskCursor,
   TaskEventSchema,
   TaskRecordSchema,
@@ -47,6 +48,9 @@ export interface S3TaskStoreOptions {
   /** Account of records created without one (the idempotency namespace). @default "default" */
   defaultAccountId?: string;
 }
+
+/** Tag on transcript objects; the bucket's lifecycle rule expires objects with it (S3 filters by prefix or tag only). */
+export const TRANSCRIPT_TAG = { key: 'deep-agent-kind', value: 'transcript' } as const;
 
 export const SEQ_DIGITS = 10;
 export const recordKey = (taskId: string) => `tasks/${taskId}/record.json`;
@@ -128,7 +132,10 @@ export class S3TaskStore implements TaskStore {
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       const found = await this.getJson(recordKey(id));
       if (!found) throw new DeepAgentError('not_found', `task ${id} does not exist`);
-      const next = this.redactor.redact(TaskRecordSchema.parse({ ...(found.value as TaskRecord), ...patch, id }));
+      const current = TaskRecordSchema.parse(found.value);
+      // Terminal states are final: a run finishing after a cancel cannot turn `cancelled` into `succeeded`.
+      if (leavesTerminalStatus(current, patch)) return current;
+      const next = this.redactor.redact(TaskRecordSchema.parse({ ...current, ...patch, id }));
       if (await this.putJson(recordKey(id), next, { ifMatch: found.etag })) return next;
     }
     throw new DeepAgentError('conflict', `task ${id} changed ${this.maxAttempts} times while being updated`);
@@ -225,7 +232,13 @@ export class S3TaskStore implements TaskStore {
   async putTranscript(taskId: string, name: string, json: string): Promise<string> {
     const key = transcriptKey(taskId, name);
     await this.s3.send(
-      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: this.redactor.redactString(json), ContentType: 'application/json' }),
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        Body: this.redactor.redactString(json),
+        ContentType: 'application/json',
+        Tagging: new URLSearchParams({ [TRANSCRIPT_TAG.key]: TRANSCRIPT_TAG.value }).toString(),
+      }),
     );
     return key;
   }
@@ -244,6 +257,16 @@ export class S3TaskStore implements TaskStore {
   /** Writes any JSON document (redacted) without conditions, e.g. an approval's callback id. */
   async putDocument(key: string, value: unknown): Promise<void> {
     await this.putJson(key, value, {});
+  }
+
+  /** Creates a JSON document only if the key is free (If-None-Match); false when it already exists. */
+  async createDocument(key: string, value: unknown): Promise<boolean> {
+    return this.putJson(key, value, { ifNoneMatch: true });
+  }
+
+  /** Deletes a document (done with it, e.g. a decided approval); a missing key is not an error. */
+  async deleteDocument(key: string): Promise<void> {
+    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
   }
 
   /** Reads any JSON document; undefined when missing. */

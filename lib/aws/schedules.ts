@@ -16,6 +16,23 @@ import { formatTaskMessage, TaskMessageSchema } from './task-message.js';
 
 export type SchedulerSender = Pick<SchedulerClient, 'send'>;
 
+/** Retry policy of every schedule, static (lib/infra) and dynamic (`POST /schedules`) alike. */
+export const SCHEDULE_RETRY = { maximumRetryAttempts: 5, maximumEventAgeInSeconds: 3600 } as const;
+
+/** EventBridge Scheduler replaces this in a target's input with the id of the firing (the same on its retries). */
+export const SCHEDULER_EXECUTION_ID = '<aws.scheduler.execution-id>';
+
+/**
+ * The idempotency key of one firing of a schedule: a retried delivery of the same firing carries the same
+ * key, so it lands on the same task instead of starting a second one.
+ *
+ * @example
+ * scheduleIdempotencyKey('daily-triage'); // 'schedule-daily-triage-<aws.scheduler.execution-id>'
+ */
+export function scheduleIdempotencyKey(scheduleName: string): string {
+  return `schedule-${scheduleName}-${SCHEDULER_EXECUTION_ID}`;
+}
+
 export const ScheduleInputSchema = ScheduleBodySchema;
 export type ScheduleInput = ScheduleBody;
 
@@ -33,9 +50,9 @@ export interface EventBridgeSchedulesOptions {
   queueArn: string;
   roleArn: string;
   dlqArn: string;
-  /** @default 3 */
+  /** @default SCHEDULE_RETRY.maximumRetryAttempts (5) */
   maxRetryAttempts?: number;
-  /** @default 3600 */
+  /** @default SCHEDULE_RETRY.maximumEventAgeInSeconds (3600) */
   maxEventAgeSeconds?: number;
 }
 
@@ -95,6 +112,7 @@ export class EventBridgeSchedules {
     const message = formatTaskMessage({
       prompt: v.prompt,
       source: 'schedule',
+      idempotencyKey: scheduleIdempotencyKey(id),
       ...(accountId ? { accountId } : {}),
       ...(v.budget ? { budget: v.budget } : {}),
       ...(v.mcpServers ? { mcpServers: v.mcpServers } : {}),
@@ -112,7 +130,10 @@ export class EventBridgeSchedules {
           Arn: this.options.queueArn,
           RoleArn: this.options.roleArn,
           Input: message,
-          RetryPolicy: { MaximumRetryAttempts: this.options.maxRetryAttempts ?? 3, MaximumEventAgeInSeconds: this.options.maxEventAgeSeconds ?? 3600 },
+          RetryPolicy: {
+            MaximumRetryAttempts: this.options.maxRetryAttempts ?? SCHEDULE_RETRY.maximumRetryAttempts,
+            MaximumEventAgeInSeconds: this.options.maxEventAgeSeconds ?? SCHEDULE_RETRY.maximumEventAgeInSeconds,
+          },
           DeadLetterConfig: { Arn: this.options.dlqArn },
         },
       }),

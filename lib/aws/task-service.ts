@@ -7,9 +7,10 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { ListDurableExecutionsByFunctionCommand, StopDurableExecutionCommand } from '@aws-sdk/client-lambda';
 import { ApprovalBodySchema, parseBody, TaskService, type TaskQueueSender } from '../task/index.js';
-import { isTerminal, type TaskRecord } from '../task/index.js';
+import type { TaskRecord } from '../task/index.js';
+import { DeepAgentError } from '../errors/index.js';
 import type { LambdaSender } from './dispatcher.js';
-import { resolveApproval } from './durable-journal.js';
+import { approvalKey, resolveApproval } from './durable-journal.js';
 import type { S3TaskStore } from './s3-task-store.js';
 import type { EventBridgeSchedules } from './schedules.js';
 import { formatTaskMessage, type TaskMessage } from './task-message.js';
@@ -42,6 +43,12 @@ export interface DurableTaskServiceDeps {
   agentFunctionName: string;
   schedules?: EventBridgeSchedules;
   newId?: () => string;
+  /**
+   * Called after cancel stopped a durable execution: nothing of that run will close its sandboxes, so this
+   * kills them (the API function asks the sandbox sweeper to, by task id).
+   * @default nothing (the scheduled sweeper still finds them)
+   */
+  onExecutionStopped?(taskId: string): Promise<void>;
 }
 
 /**
@@ -56,6 +63,69 @@ function sqsSender(store: S3TaskStore, queue: SqsTaskQueue): TaskQueueSender {
       await queue.send({ taskId, ...(accountId ? { accountId } : {}), source, prompt: record?.prompt ?? '(missing)' });
     },
   };
+}
+
+/** The ARNs of the task's durable execution: the one the dispatcher recorded, else a lookup by name (older records). */
+async function executionArns(deps: DurableTaskServiceDeps, record: TaskRecord | undefined, taskId: string): Promise<string[]> {
+  if (record?.durableExecutionArn) return [record.durableExecutionArn];
+  const listed = await deps.lambda.send(
+    new ListDurableExecutionsByFunctionCommand({ FunctionName: deps.agentFunctionName, DurableExecutionName: taskId, Statuses: ['RUNNING'] }),
+  );
+  return (listed.DurableExecutions ?? []).flatMap((e) => (e.DurableExecutionArn ? [e.DurableExecutionArn] : []));
+}
+
+/** An execution that already ended (or never existed) cannot be stopped: its own run records the end. */
+const isClosedExecution = (e: unknown) => /ResourceNotFound|ResourceConflict|InvalidParameterValue/.test((e as { name?: string })?.name ?? '');
+
+/**
+ * The cancel hook: stops the task's durable execution by ARN. A stopped execution never reaches its own end,
+ * so the end (finishedAt, `task.cancelled`) is written here and its sandboxes are killed.
+ */
+async function stopExecution(deps: DurableTaskServiceDeps, taskId: string): Promise<TaskRecord | undefined> {
+  const record = await deps.store.get(taskId);
+  let stopped = 0;
+  for (const arn of await executionArns(deps, record, taskId)) {
+    try {
+      await deps.lambda.send(
+        new StopDurableExecutionCommand({ DurableExecutionArn: arn, Error: { ErrorType: 'Cancelled', ErrorMessage: 'the task was cancelled' } }),
+      );
+      stopped++;
+    } catch (e) {
+      if (!isClosedExecution(e)) throw e;
+    }
+  }
+  if (stopped === 0) return undefined;
+  const final = await deps.store.update(taskId, { finishedAt: new Date().toISOString() });
+  await deps.store.appendEvent(taskId, 'task.cancelled', { error: final.error, by: 'caller' });
+  await deps.onExecutionStopped?.(taskId);
+  return final;
+}
+
+/** Where a decided approval is remembered (so a second decision answers 409, not 404). */
+export const decidedApprovalKey = (taskId: string, approvalId: string) => `tasks/${taskId}/approvals/decided/${approvalId}.json`;
+
+/**
+ * Decides a paused approval once. The decision is claimed with a conditional create, so of two concurrent
+ * decisions one wins and the other gets `conflict` (409), as does any later one; the pending document (with
+ * its callback id) is removed once the decision reached the execution.
+ */
+async function decideOnce(deps: DurableTaskServiceDeps, taskId: string, approvalId: string, decision: { approve: boolean; reason?: string }): Promise<void> {
+  const decided = decidedApprovalKey(taskId, approvalId);
+  const alreadyDecided = () => new DeepAgentError('conflict', `approval ${approvalId} of task ${taskId} was already decided`);
+  const pending = await deps.store.getDocument(approvalKey(taskId, approvalId));
+  if (!pending) {
+    if (await deps.store.getDocument(decided)) throw alreadyDecided();
+    throw new DeepAgentError('not_found', `task ${taskId} has no pending approval ${approvalId}`);
+  }
+  if (!(await deps.store.createDocument(decided, { ...decision, decidedAt: new Date().toISOString() }))) throw alreadyDecided();
+  try {
+    await resolveApproval({ lambda: deps.lambda, approvals: deps.store, taskId, approvalId, decision });
+  } catch (e) {
+    // Not delivered: free the claim, so the caller can try again.
+    await deps.store.deleteDocument(decided).catch(() => {});
+    throw e;
+  }
+  await deps.store.deleteDocument(approvalKey(taskId, approvalId));
 }
 
 /**
@@ -74,35 +144,14 @@ export class DurableTaskService extends TaskService {
       queue: sqsSender(deps.store, deps.queue),
       ...(deps.schedules ? { schedules: deps.schedules } : {}),
       ...(deps.newId ? { newId: deps.newId } : {}),
+      onCancel: (taskId) => stopExecution(deps, taskId),
     });
-  }
-
-  override async cancel(accountId: string, taskId: string): Promise<TaskRecord> {
-    const before = await this.get(accountId, taskId);
-    const updated = await super.cancel(accountId, taskId);
-    if (before.status === 'queued' || isTerminal(before.status)) return updated;
-    const listed = await this.deps.lambda.send(
-      new ListDurableExecutionsByFunctionCommand({ FunctionName: this.deps.agentFunctionName, DurableExecutionName: taskId, Statuses: ['RUNNING'] }),
-    );
-    let stopped = 0;
-    for (const e of listed.DurableExecutions ?? []) {
-      if (!e.DurableExecutionArn) continue;
-      await this.deps.lambda.send(
-        new StopDurableExecutionCommand({ DurableExecutionArn: e.DurableExecutionArn, Error: { ErrorType: 'Cancelled', ErrorMessage: 'the task was cancelled' } }),
-      );
-      stopped++;
-    }
-    if (stopped === 0) return updated;
-    // A stopped execution never reaches its own end, so the task's last event is written here.
-    const final = await this.deps.store.update(taskId, { finishedAt: new Date().toISOString() });
-    await this.deps.store.appendEvent(taskId, 'task.cancelled', { error: updated.error, by: 'caller' });
-    return final;
   }
 
   override async approve(accountId: string, taskId: string, approvalId: string, body: unknown): Promise<{ approvalId: string; approve: boolean }> {
     const decision = parseBody(ApprovalBodySchema, body, 'approval');
     await this.get(accountId, taskId);
-    await resolveApproval({ lambda: this.deps.lambda, approvals: this.deps.store, taskId, approvalId, decision });
+    await decideOnce(this.deps, taskId, approvalId, decision);
     return { approvalId, approve: decision.approve };
   }
 }

@@ -281,6 +281,7 @@ export const CONFIG_SCHEMA = {
     taskQueueUrl: variable({ name: 'TASK_QUEUE_URL', schema: text(), description: 'the SQS task queue', unlocks: 'sending tasks to the queue' }),
     taskQueueArn: variable({ name: 'TASK_QUEUE_ARN', schema: text(), description: 'the task queue, as the schedules\' target', unlocks: 'EventBridge schedules' }),
     agentFunctionName: variable({ name: 'AGENT_FUNCTION_NAME', schema: text(), description: 'the durable agent function (qualified)', unlocks: 'starting durable agent runs' }),
+    sweeperFunctionName: variable({ name: 'SWEEPER_FUNCTION_NAME', schema: text(), description: 'the sandbox sweeper function, invoked after a cancel stops an execution', unlocks: 'killing the sandboxes of a cancelled task' }),
     secretArn: variable({ name: 'SECRET_ARN', schema: text(), description: 'the Secrets Manager secret with the Anthropic, E2B, GitHub and Notion tokens', unlocks: 'reading the Anthropic/E2B/GitHub/Notion tokens' }),
     apiTokensSecretArn: variable({ name: 'API_TOKENS_SECRET_ARN', schema: text(), description: 'the secret of API tokens and their accounts', unlocks: 'authorizing API callers' }),
     scheduleGroupName: variable({ name: 'SCHEDULE_GROUP_NAME', schema: text(), description: 'the EventBridge Scheduler group of dynamic schedules', unlocks: 'EventBridge schedules' }),

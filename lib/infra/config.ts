@@ -86,20 +86,30 @@ export interface DeepAgentStackConfig {
    */
   readonly maxReceiveCount?: number;
   /**
-   * Most dispatcher instances polling the task queue at once (2..1000).
-   * @default 5
+   * Most tasks running at once (1..1000): the agent function's reserved concurrency, and the bound from
+   * which the dispatcher's `maxConcurrency` is derived. Size it to the E2B plan's concurrent sandboxes
+   * (Hobby: 20, Pro: 100). Reserved concurrency comes out of the account's unreserved pool, which must keep
+   * at least 100: a new account with a lower Lambda concurrency quota must lower this or raise the quota.
+   * @default 20
    */
-  readonly dispatcherMaxConcurrency?: number;
+  readonly maxConcurrentTasks?: number;
   /**
-   * E-mail address subscribed to the alarm topic.
+   * Model provider of the deployed agent (`DEEP_AGENT_MODEL_PROVIDER`); `bedrock` grants the agent
+   * `bedrock:InvokeModel*` and needs no Anthropic key.
+   * @default 'anthropic'
+   */
+  readonly modelProvider?: 'anthropic' | 'bedrock';
+  /**
+   * E-mail address subscribed to the stack's alarm topic (the topic always exists; subscribe anything else
+   * to its ARN, output `AlarmTopicArn`).
    * @default - no e-mail subscription
    */
   readonly alarmEmail?: string;
   /**
-   * ARN of an existing SNS topic that receives the alarms, instead of a new topic.
-   * @default - a new topic when `alarmEmail` is set, else alarms without actions
+   * Minutes between two sweeps of leaked E2B sandboxes (5..1440).
+   * @default 15
    */
-  readonly alarmTopicArn?: string;
+  readonly sandboxSweepMinutes?: number;
   /**
    * Recurring tasks created at deploy time.
    * @default []
@@ -118,9 +128,10 @@ export interface ResolvedStackConfig {
   readonly taskExpirationDays: number;
   readonly accessLogExpirationDays: number;
   readonly maxReceiveCount: number;
-  readonly dispatcherMaxConcurrency: number;
+  readonly maxConcurrentTasks: number;
+  readonly modelProvider: 'anthropic' | 'bedrock';
   readonly alarmEmail?: string;
-  readonly alarmTopicArn?: string;
+  readonly sandboxSweepMinutes: number;
   readonly schedules: StaticScheduleConfig[];
 }
 
@@ -157,9 +168,10 @@ const StackConfigSchema = z
     taskExpirationDays: int(0, 3650).default(0),
     accessLogExpirationDays: int(1, 3650).default(90),
     maxReceiveCount: int(3, 1000).default(3),
-    dispatcherMaxConcurrency: int(2, 1000).default(5),
+    maxConcurrentTasks: int(1, 1000).default(20),
+    modelProvider: z.enum(['anthropic', 'bedrock']).default('anthropic'),
     alarmEmail: z.email().optional(),
-    alarmTopicArn: z.string().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+$/, 'use an SNS topic ARN').optional(),
+    sandboxSweepMinutes: int(5, 1440).default(15),
     schedules: z.array(StaticScheduleSchema).max(100).default([]),
   })
   .strict()
@@ -201,9 +213,10 @@ export const CONTEXT_KEYS = [
   'taskExpirationDays',
   'accessLogExpirationDays',
   'maxReceiveCount',
-  'dispatcherMaxConcurrency',
+  'maxConcurrentTasks',
+  'modelProvider',
   'alarmEmail',
-  'alarmTopicArn',
+  'sandboxSweepMinutes',
   'schedules',
 ] as const satisfies readonly (keyof DeepAgentStackConfig)[];
 
@@ -215,7 +228,8 @@ const NUMERIC_KEYS = new Set<string>([
   'taskExpirationDays',
   'accessLogExpirationDays',
   'maxReceiveCount',
-  'dispatcherMaxConcurrency',
+  'maxConcurrentTasks',
+  'sandboxSweepMinutes',
 ]);
 
 /**

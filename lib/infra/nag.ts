@@ -4,8 +4,32 @@
  * with ids of the form `AwsSolutions::<rule>[<finding>]`, one per finding (there is no rule-wide form).
  */
 import { Stack, Validations, type CfnElement } from 'aws-cdk-lib';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { IConstruct } from 'constructs';
-import type { DeepAgentStack } from './stack.js';
+import type { AgentSecrets } from './agent-secrets.js';
+import type { TaskBucket } from './task-bucket.js';
+import type { TaskSchedules } from './task-schedules.js';
+import type { TaskApi } from './task-api.js';
+
+/**
+ * The parts of the stack whose findings are acknowledged (a `DeepAgentStack` fits). Named here, not
+ * imported from stack.ts, so the stack and this file do not import each other.
+ */
+export interface NaggedStack extends IConstruct {
+  readonly store: TaskBucket;
+  readonly secrets: Pick<AgentSecrets, 'tokens' | 'apiTokens'>;
+  readonly schedules: Pick<TaskSchedules, 'scheduleArnPattern'>;
+  readonly agentFunction: lambda.Function;
+  readonly dispatcherFunction: lambda.Function;
+  readonly apiFunction: lambda.Function;
+  readonly authorizerFunction: lambda.Function;
+  readonly sweeperFunction: lambda.Function;
+  readonly api: Pick<TaskApi, 'dashboardRoutes'>;
+  readonly agentFailureQueue: sqs.Queue;
+  readonly config: { readonly modelProvider: 'anthropic' | 'bedrock' };
+}
 
 const PACK = 'AwsSolutions';
 const BASIC_EXECUTION = 'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole';
@@ -27,11 +51,11 @@ function arnToken(scope: IConstruct): string {
  * @example
  * suppressStackFindings(this);
  */
-export function suppressStackFindings(stack: DeepAgentStack): void {
+export function suppressStackFindings(stack: NaggedStack): void {
   const bucketObjects = (prefix: string) => `Resource::${arnToken(stack.store.bucket)}/${prefix}*`;
   const storeFunctions = [stack.agentFunction, stack.dispatcherFunction, stack.apiFunction];
 
-  for (const fn of [stack.dispatcherFunction, stack.apiFunction, stack.authorizerFunction]) {
+  for (const fn of [stack.dispatcherFunction, stack.apiFunction, stack.authorizerFunction, stack.sweeperFunction]) {
     acknowledge(
       fn,
       'IAM4',
@@ -52,7 +76,7 @@ export function suppressStackFindings(stack: DeepAgentStack): void {
       'The dashboard\'s static files (index.html, app.js, app.css, favicon) are public so a browser can load the sign-in page; they carry no data, and every API route the page calls stays behind the Lambda authorizer.',
     );
   }
-  for (const fn of storeFunctions) {
+  for (const fn of [...storeFunctions, stack.sweeperFunction]) {
     acknowledge(
       fn,
       'IAM5',
@@ -81,6 +105,12 @@ export function suppressStackFindings(stack: DeepAgentStack): void {
   acknowledge(
     stack.apiFunction,
     'IAM5',
+    'A decided approval\'s pending document is deleted; approval ids are minted at run time, so delete is scoped to tasks/<taskId>/approvals/ of the one task bucket and nothing else.',
+    bucketObjects('tasks/*/approvals/'),
+  );
+  acknowledge(
+    stack.apiFunction,
+    'IAM5',
     'scheduler:ListSchedules (GET /schedules) supports no resource-level permission; the API filters by its own group name.',
     'Resource::*',
   );
@@ -90,7 +120,29 @@ export function suppressStackFindings(stack: DeepAgentStack): void {
     'Cancel and approval callbacks address durable executions whose ARNs carry the version the live alias resolved to and the task id, so the resource is the agent function\'s own qualified-ARN space.',
     `Resource::${arnToken(stack.agentFunction)}:*`,
   );
-  for (const secret of [stack.secrets.tokens, stack.secrets.apiTokens]) {
+  for (const fn of [stack.agentFunction, stack.dispatcherFunction, stack.apiFunction, stack.authorizerFunction, stack.sweeperFunction]) {
+    acknowledge(
+      fn,
+      'IAM5',
+      'X-Ray active tracing: xray:PutTraceSegments and PutTelemetryRecords support no resource-level permission (AWS documents Resource "*").',
+      'Resource::*',
+    );
+  }
+  if (stack.config.modelProvider === 'bedrock') {
+    acknowledge(
+      stack.agentFunction,
+      'IAM5',
+      'Claude on Bedrock is reached through cross-region inference profiles that route to the Anthropic models in several regions; access is limited to InvokeModel* on anthropic.* foundation models.',
+      'Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/anthropic.*',
+    );
+    acknowledge(
+      stack.agentFunction,
+      'IAM5',
+      'The model id (an inference profile) is a deployment setting; access is limited to InvokeModel* on this account\'s inference profiles in this region.',
+      'Resource::arn:<AWS::Partition>:bedrock:<AWS::Region>:<AWS::AccountId>:inference-profile/*',
+    );
+  }
+  for (const secret of [stack.secrets.tokens, stack.secrets.apiTokens] as secretsmanager.Secret[]) {
     acknowledge(
       secret,
       'SMG4',

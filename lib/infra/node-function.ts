@@ -119,7 +119,8 @@ export interface AgentNodeFunctionProps {
 
 /**
  * A `nodejs24.x` ARM64 function bundled locally by esbuild (no Docker) as minified ESM with source maps,
- * with its own log group and the Powertools environment.
+ * with its own log group, X-Ray active tracing (the Powertools tracer adds a subsegment per invocation and
+ * one per AWS SDK call) and the Powertools environment.
  *
  * Each function says where its AWS SDK comes from ({@link AwsSdkSource}); the bundling options are shared
  * with the bundle benchmark through {@link lambdaBundling}.
@@ -139,6 +140,7 @@ export class AgentNodeFunction extends NodejsFunction {
       memorySize: props.memorySize ?? 512,
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
+      tracing: lambda.Tracing.ACTIVE,
       durableConfig: props.durableConfig,
       environment: {
         NODE_OPTIONS: '--enable-source-maps',

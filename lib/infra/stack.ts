@@ -1,4 +1,6 @@
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
@@ -27,11 +29,24 @@ export interface DeepAgentStackProps extends StackProps {
 export const DISPATCHER_TIMEOUT = Duration.seconds(30);
 /** Alias through which the durable agent is invoked (durable invokes need a qualified ARN). */
 export const AGENT_ALIAS_NAME = 'live';
+/** Messages the dispatcher takes per invocation (each one starts one run). */
+export const DISPATCH_BATCH_SIZE = 10;
+
+/**
+ * The dispatcher's event-source `maxConcurrency` for a task concurrency: enough dispatchers to fill every
+ * agent slot in one round of batches, never below the event source's minimum of 2.
+ *
+ * @example
+ * dispatcherConcurrencyFor(20); // 2
+ */
+export function dispatcherConcurrencyFor(maxConcurrentTasks: number): number {
+  return Math.min(1000, Math.max(2, Math.ceil(maxConcurrentTasks / DISPATCH_BATCH_SIZE)));
+}
 
 /**
  * The whole AWS deployment (DESIGN section 2): HTTP API (Lambda authorizer) -> API function -> SQS task
  * queue (DLQ) -> dispatcher -> durable agent function (alias `live`), the S3 task store, the token secrets,
- * EventBridge Scheduler, alarms and outputs.
+ * EventBridge Scheduler, the sandbox sweeper on an EventBridge schedule, alarms to an SNS topic, and outputs.
  *
  * Agent failures: an asynchronous invocation that fails (after the durable SDK's own step retries) goes to
  * a separate on-failure SQS queue, not the task DLQ, because it holds Lambda invocation records rather than
@@ -53,6 +68,8 @@ export class DeepAgentStack extends Stack {
   readonly dispatcherFunction: AgentNodeFunction;
   readonly apiFunction: AgentNodeFunction;
   readonly authorizerFunction: AgentNodeFunction;
+  readonly sweeperFunction: AgentNodeFunction;
+  readonly sweepSchedule: events.Rule;
   readonly alarms: TaskAlarms;
 
   constructor(scope: Construct, id: string, props: DeepAgentStackProps = {}) {
@@ -81,9 +98,12 @@ export class DeepAgentStack extends Stack {
       timeout: Duration.minutes(15),
       memorySize: 1024,
       logRetention,
-      // Uses S3, Secrets Manager, Bedrock and (through the durable SDK) the checkpoint APIs, all of which the
-      // runtime's SDK has; it never sends an Invoke. The runtime copy keeps the bundle small and cold start short.
-      awsSdk: 'runtime',
+      // Bundled, as AWS recommends for durable functions: the durable SDK's checkpoint calls go through the
+      // client-lambda it was built against, not whatever the runtime carries on the day.
+      awsSdk: 'bundled',
+      // One slot per concurrent task (E2B's plan caps concurrent sandboxes); excess starts wait in Lambda's
+      // asynchronous queue, and a refused start goes back to the task queue (dispatcher).
+      extra: { reservedConcurrentExecutions: config.maxConcurrentTasks },
       durableConfig: {
         executionTimeout: Duration.minutes(config.executionTimeoutMinutes),
         retentionPeriod: Duration.days(config.executionRetentionDays),
@@ -92,6 +112,7 @@ export class DeepAgentStack extends Stack {
         ...storeEnv,
         SECRET_ARN: this.secrets.tokens.secretArn,
         DEEP_AGENT_MODEL: config.model,
+        DEEP_AGENT_MODEL_PROVIDER: config.modelProvider,
         DEEP_AGENT_SANDBOX: config.sandbox,
         // Lambda's only writable directory.
         DEEP_AGENT_HOME: '/tmp/deep-agent',
@@ -109,6 +130,19 @@ export class DeepAgentStack extends Stack {
     });
     this.secrets.tokens.grantRead(this.agentFunction);
     this.store.grantTaskAccess(this.agentFunction, 'readWrite');
+    if (config.modelProvider === 'bedrock') {
+      this.agentFunction.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'],
+          // Claude on Bedrock is called through cross-region inference profiles, which route to the model
+          // in several regions: both the profiles of this account and the Anthropic foundation models.
+          resources: [
+            `arn:${Aws.PARTITION}:bedrock:*::foundation-model/anthropic.*`,
+            `arn:${Aws.PARTITION}:bedrock:${Aws.REGION}:${Aws.ACCOUNT_ID}:inference-profile/*`,
+          ],
+        }),
+      );
+    }
 
     const agentEnv = { AGENT_FUNCTION_NAME: this.agentAlias.functionArn };
 
@@ -125,10 +159,10 @@ export class DeepAgentStack extends Stack {
     });
     this.dispatcherFunction.addEventSource(
       new SqsEventSource(this.tasks.queue, {
-        batchSize: 10,
+        batchSize: DISPATCH_BATCH_SIZE,
         maxBatchingWindow: Duration.seconds(1),
         reportBatchItemFailures: true,
-        maxConcurrency: config.dispatcherMaxConcurrency,
+        maxConcurrency: dispatcherConcurrencyFor(config.maxConcurrentTasks),
       }),
     );
     this.agentAlias.grantInvoke(this.dispatcherFunction);
@@ -147,6 +181,25 @@ export class DeepAgentStack extends Stack {
     });
     this.secrets.apiTokens.grantRead(this.authorizerFunction);
 
+    this.sweeperFunction = new AgentNodeFunction(this, 'Sweeper', {
+      entry: 'lambdas/sweeper.ts',
+      serviceName: 'deep-agent-sweeper',
+      description: 'deep-agent sandbox sweeper: kills E2B sandboxes whose task is finished or unknown',
+      timeout: Duration.minutes(5),
+      memorySize: 256,
+      logRetention,
+      // S3 reads and GetSecretValue only: every runtime SDK has them.
+      awsSdk: 'runtime',
+      environment: { ...storeEnv, SECRET_ARN: this.secrets.tokens.secretArn },
+    });
+    this.secrets.tokens.grantRead(this.sweeperFunction);
+    this.store.grantTaskAccess(this.sweeperFunction, 'read');
+    this.sweepSchedule = new events.Rule(this, 'SandboxSweep', {
+      description: 'deep-agent: sweep leaked E2B sandboxes',
+      schedule: events.Schedule.rate(Duration.minutes(config.sandboxSweepMinutes)),
+      targets: [new targets.LambdaFunction(this.sweeperFunction, { retryAttempts: 2, event: events.RuleTargetInput.fromObject({ source: 'schedule' }) })],
+    });
+
     this.apiFunction = new AgentNodeFunction(this, 'ApiHandler', {
       entry: 'lambdas/api.ts',
       serviceName: 'deep-agent-api',
@@ -160,6 +213,7 @@ export class DeepAgentStack extends Stack {
         ...storeEnv,
         ...queueEnv,
         ...agentEnv,
+        SWEEPER_FUNCTION_NAME: this.sweeperFunction.functionName,
         DEEP_AGENT_MODEL: config.model,
         SCHEDULE_GROUP_NAME: this.schedules.group.scheduleGroupName,
         SCHEDULER_ROLE_ARN: this.schedules.role.roleArn,
@@ -167,8 +221,12 @@ export class DeepAgentStack extends Stack {
       },
     });
     this.store.grantTaskAccess(this.apiFunction, 'readWrite');
+    this.store.grantApprovalCleanup(this.apiFunction);
     this.tasks.queue.grantSendMessages(this.apiFunction);
     this.schedules.grantManage(this.apiFunction);
+    // After a cancel stopped an execution, the API asks the sweeper to kill that task's sandboxes.
+    // The unqualified ARN only (grantInvoke would add every version and alias, `:*`).
+    this.apiFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.sweeperFunction.functionArn] }));
     // Cancel stops the durable execution; approvals complete its callback. Execution ARNs carry the
     // version number the alias resolved to, so the resource is the function's qualified-ARN space.
     this.apiFunction.addToRolePolicy(
@@ -189,8 +247,9 @@ export class DeepAgentStack extends Stack {
     this.alarms = new TaskAlarms(this, 'Alarms', {
       deadLetterQueues: { TaskDeadLetterQueue: this.tasks.deadLetterQueue, AgentFailureQueue: this.agentFailureQueue },
       agentFunction: this.agentFunction,
-      alarmEmail: config.alarmEmail,
-      alarmTopicArn: config.alarmTopicArn,
+      functions: { Dispatcher: this.dispatcherFunction, Api: this.apiFunction, Authorizer: this.authorizerFunction, Sweeper: this.sweeperFunction },
+      api5xx: this.api.httpApi.metricServerError({ period: Duration.minutes(5), statistic: 'Sum' }),
+      ...(config.alarmEmail ? { alarmEmail: config.alarmEmail } : {}),
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the task API (deep-agent --api URL)' });
@@ -202,6 +261,8 @@ export class DeepAgentStack extends Stack {
     new CfnOutput(this, 'ApiTokensSecretArn', { value: this.secrets.apiTokens.secretArn, description: 'API bearer tokens' });
     new CfnOutput(this, 'AgentFunctionAlias', { value: this.agentAlias.functionArn });
     new CfnOutput(this, 'ScheduleGroupName', { value: this.schedules.group.scheduleGroupName });
+    new CfnOutput(this, 'SweeperFunctionName', { value: this.sweeperFunction.functionName, description: 'Sandbox sweeper (invoke with {"taskId"} for one task)' });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn, description: 'SNS topic of every alarm (subscribe here)' });
 
     suppressStackFindings(this);
   }

@@ -2,9 +2,10 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { TRANSCRIPT_TAG } from '../aws/index.js';
 
-/** Tag the runtime sets on transcript objects so the lifecycle rule can expire them (S3 filters by prefix only). */
-export const TRANSCRIPT_TAG = { key: 'deep-agent-kind', value: 'transcript' } as const;
+/** Tag the runtime sets on transcript objects (lib/aws writes it), so the lifecycle rule can expire them. */
+export { TRANSCRIPT_TAG };
 
 /** Props of {@link TaskBucket}. */
 export interface TaskBucketProps {
@@ -88,5 +89,15 @@ export class TaskBucket extends Construct {
       resourceArns: [this.bucket.bucketArn],
       conditions: { StringLike: { 's3:prefix': ['tasks/*', 'idempotency/*', 'index/*'] } },
     });
+  }
+
+  /**
+   * Lets a function delete decided approvals (`tasks/<id>/approvals/...`) and nothing else.
+   *
+   * @example
+   * store.grantApprovalCleanup(apiFunction);
+   */
+  grantApprovalCleanup(grantee: iam.IGrantable): void {
+    iam.Grant.addToPrincipal({ grantee, actions: ['s3:DeleteObject'], resourceArns: [this.bucket.arnForObjects('tasks/*/approvals/*')] });
   }
 }

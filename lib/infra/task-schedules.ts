@@ -4,6 +4,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { SqsSendMessage } from 'aws-cdk-lib/aws-scheduler-targets';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { SCHEDULE_RETRY, scheduleIdempotencyKey } from '../aws/index.js';
 import type { StaticScheduleConfig } from './config.js';
 
 /** Props of {@link TaskSchedules}. */
@@ -29,8 +30,8 @@ export interface TaskSchedulesProps {
   readonly maxEventAge?: Duration;
 }
 
-/** Retry policy every schedule of this stack uses; the API passes the same values for dynamic schedules. */
-export const SCHEDULE_RETRY = { maximumRetryAttempts: 5, maximumEventAgeInSeconds: 3600 } as const;
+/** Retry policy every schedule of this stack uses (lib/aws's, which dynamic schedules use too). */
+export { SCHEDULE_RETRY };
 
 /**
  * The schedule group, the role EventBridge Scheduler assumes (allowed only `sqs:SendMessage` on the task
@@ -60,7 +61,7 @@ export class TaskSchedules extends Construct {
       const message = {
         prompt: s.prompt,
         source: 'schedule',
-        idempotencyKey: `schedule-${s.name}-${scheduler.ContextAttribute.executionId}`,
+        idempotencyKey: scheduleIdempotencyKey(s.name),
         ...(s.accountId ? { accountId: s.accountId } : {}),
         ...(s.budget ? { budget: s.budget } : {}),
         ...(s.mcpServers ? { mcpServers: s.mcpServers } : {}),

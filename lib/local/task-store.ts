@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { DeepAgentError } from '../errors/index.js';
 import { Redactor } from '../secrets/index.js';
-import { decodeTaskCursor, encodeTaskCursor, type EventType, type TaskEvent, type TaskListQuery, type TaskPage, type TaskRecord, type TaskStore } from '../task/index.js';
+import { decodeTaskCursor, encodeTaskCursor, leavesTerminalStatus, type EventType, type TaskEvent, type TaskListQuery, type TaskPage, type TaskRecord, type TaskStore } from '../task/index.js';
 import { transaction, type Clock, systemClock } from './database.js';
 
 const SCHEMA = `
@@ -108,6 +108,8 @@ export class SqliteTaskStore implements TaskStore {
       const row = this.db.prepare('SELECT record FROM tasks WHERE id = ?').get(id) as { record: string } | undefined;
       if (!row) throw new DeepAgentError('not_found', `task ${id} does not exist`);
       const current = JSON.parse(row.record) as TaskRecord;
+      // Terminal states are final: a run finishing after a cancel cannot turn `cancelled` into `succeeded`.
+      if (leavesTerminalStatus(current, patch)) return current;
       const next: TaskRecord = this.redactor.redact({
         ...current,
         ...patch,

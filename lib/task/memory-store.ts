@@ -1,7 +1,7 @@
 /** An in-process task store: for the library API without persistence, and for tests of the loop. */
 import { DeepAgentError } from '../errors/index.js';
 import { Redactor } from '../secrets/index.js';
-import type { EventType, TaskEvent, TaskRecord } from './schema.js';
+import { leavesTerminalStatus, type EventType, type TaskEvent, type TaskRecord } from './schema.js';
 import { compareListOrder, decodeTaskCursor, encodeTaskCursor, isAfterPosition } from './list-cursor.js';
 import type { TaskListQuery, TaskPage, TaskStore } from './store.js';
 
@@ -33,6 +33,7 @@ export class MemoryTaskStore implements TaskStore {
   async update(id: string, patch: Partial<TaskRecord>) {
     const r = this.records.get(id);
     if (!r) throw new DeepAgentError('not_found', `task ${id} does not exist`);
+    if (leavesTerminalStatus(r, patch)) return structuredClone(r);
     const next = this.redactor.redact({ ...r, ...patch, id });
     this.records.set(id, next);
     return structuredClone(next);

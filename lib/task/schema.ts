@@ -12,6 +12,17 @@ export type TaskStatus = z.infer<typeof TaskStatusSchema>;
 export const TERMINAL_STATUSES: readonly TaskStatus[] = ['succeeded', 'failed', 'cancelled'];
 export const isTerminal = (s: TaskStatus): boolean => TERMINAL_STATUSES.includes(s);
 
+/**
+ * True when `patch` would move a finished task to another status. Every store refuses such a patch (and
+ * returns the record unchanged), so terminal states are final; patches that keep the status still apply.
+ *
+ * @example
+ * leavesTerminalStatus({ status: 'cancelled' }, { status: 'succeeded' }); // true
+ */
+export function leavesTerminalStatus(current: { status: TaskStatus }, patch: { status?: TaskStatus }): boolean {
+  return isTerminal(current.status) && patch.status !== undefined && patch.status !== current.status;
+}
+
 export const TaskSourceSchema = z.enum(['cli', 'http', 'sqs', 'schedule']);
 export type TaskSource = z.infer<typeof TaskSourceSchema>;
 
@@ -70,6 +81,8 @@ export const TaskRecordSchema = z.object({
   steps: z.number().int().nonnegative(),
   budget: BudgetSchema.optional(),
   mcpServers: z.array(z.string()).optional(),
+  /** AWS runtime: the durable execution running the task, so cancel stops exactly that one. */
+  durableExecutionArn: z.string().optional(),
 });
 export type TaskRecord = z.infer<typeof TaskRecordSchema>;
 

@@ -14,7 +14,7 @@ import * as esbuild from 'esbuild';
 import { esbuildOptions, REPO_ROOT, type AwsSdkSource } from '../../lib/infra/index.js';
 
 /** The agent function's settings in the stack (lib/infra/stack.ts). */
-const AGENT = { entry: 'lambdas/agent.ts', awsSdk: 'runtime' as AwsSdkSource };
+const AGENT = { entry: 'lambdas/agent.ts', awsSdk: 'bundled' as AwsSdkSource };
 const PROCESSES = 5;
 const MB = 1024 * 1024;
 

@@ -25,6 +25,7 @@ import type {
   E2BSandboxStatics,
   E2BSdk,
 } from '../../lib/sandbox/e2b/index.js';
+import type { ListedSandbox, SweeperSandboxApi } from '../../lib/aws/index.js';
 
 export type FakeOp =
   | 'create'
@@ -39,7 +40,8 @@ export type FakeOp =
   | 'write'
   | 'list'
   | 'getInfo'
-  | 'makeDir';
+  | 'makeDir'
+  | 'listSandboxes';
 
 export interface FakeCall {
   op: FakeOp | 'resume';
@@ -79,7 +81,7 @@ export class FakeE2B implements E2BSdk {
   mcpGatewayUrl?: string;
   readonly commands: FakeCommand[] = [];
   readonly sandboxes = new Map<string, FakeSandboxState>();
-  readonly Sandbox: E2BSandboxStatics;
+  readonly Sandbox: E2BSandboxStatics & SweeperSandboxApi;
   private readonly failures = new Map<FakeOp, unknown[]>();
   private seq = 0;
 
@@ -89,7 +91,40 @@ export class FakeE2B implements E2BSdk {
       connect: (id, opts) => this.connect(id, opts),
       pause: async (id) => this.pauseById(id),
       kill: async (id) => this.killById(id),
+      list: (opts) => this.listSandboxes(opts),
     };
+  }
+
+  /**
+   * `Sandbox.list` as e2b 2.x has it: a paginator over running and paused sandboxes (killed or expired ones
+   * are gone), filtered by metadata, `limit` per page.
+   */
+  listSandboxes(opts: { query?: { metadata?: Record<string, string> }; limit?: number } = {}): ReturnType<SweeperSandboxApi['list']> {
+    const fake = this;
+    const pageSize = opts.limit ?? 100;
+    let offset = 0;
+    let hasNext = true;
+    return {
+      get hasNext() {
+        return hasNext;
+      },
+      async nextItems(): Promise<ListedSandbox[]> {
+        fake.record('listSandboxes', undefined, { metadata: opts.query?.metadata, offset });
+        const live = [...fake.sandboxes.values()].filter(
+          (s) => s.state !== 'killed' && s.endAt.getTime() > Date.now() && Object.entries(opts.query?.metadata ?? {}).every(([k, v]) => s.metadata[k] === v),
+        );
+        const page = live.slice(offset, offset + pageSize);
+        offset += pageSize;
+        hasNext = offset < live.length;
+        return page.map((s) => ({ sandboxId: s.id, metadata: { ...s.metadata }, startedAt: s.startedAt, state: s.state }));
+      },
+    };
+  }
+
+  /** Backdates a sandbox's start (the sweeper spares young sandboxes of unknown tasks). */
+  age(id: string, seconds: number): void {
+    const s = this.sandboxes.get(id);
+    if (s) s.startedAt = new Date(s.startedAt.getTime() - seconds * 1000);
   }
 
   /** A fake with its own temporary root; call `cleanup()` after the test. */

@@ -24,7 +24,9 @@ describe('resolveStackConfig', () => {
       transcriptExpirationDays: 30,
       taskExpirationDays: 0,
       maxReceiveCount: 3,
-      dispatcherMaxConcurrency: 5,
+      maxConcurrentTasks: 20,
+      modelProvider: 'anthropic',
+      sandboxSweepMinutes: 15,
       schedules: [],
     });
     expect(c.model).toMatch(/^claude-/);
@@ -35,7 +37,8 @@ describe('resolveStackConfig', () => {
     [{ logRetentionDays: 31 }, 'logRetentionDays'],
     [{ executionTimeoutMinutes: 0 }, 'executionTimeoutMinutes'],
     [{ alarmEmail: 'not-an-email' }, 'alarmEmail'],
-    [{ alarmTopicArn: 'arn:aws:sqs:eu-west-1:123456789012:q' }, 'alarmTopicArn'],
+    [{ maxConcurrentTasks: 0 }, 'maxConcurrentTasks'],
+    [{ modelProvider: 'openai' }, 'modelProvider'],
     [{ schedules: [{ name: 'bad name', expression: 'rate(1 day)', prompt: 'x' }] }, 'schedules.0.name'],
     [{ schedules: [{ name: 'a', expression: 'every day', prompt: 'x' }] }, 'schedules.0.expression'],
     [{ schedules: [{ name: 'a', expression: 'rate(1 day)', prompt: 'x' }, { name: 'a', expression: 'rate(2 days)', prompt: 'y' }] }, 'schedules.1.name'],

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PurgeQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { S3TaskStore, SqsTaskQueue, createApiHandler, parseTaskMessage, type LambdaSender } from '../../lib/aws/index.js';
+import { S3TaskStore, SqsTaskQueue, approvalKey, createApiHandler, parseTaskMessage, type LambdaSender } from '../../lib/aws/index.js';
 import { startFauxqsHarness, type FauxqsHarness } from '../helpers/fauxqs.js';
 
 const BUCKET = 'api-tasks';
@@ -41,6 +41,7 @@ describe('API function on API Gateway events (fauxqs)', () => {
   let aws: FauxqsHarness;
   let queueUrl: string;
   let handler: ReturnType<typeof createApiHandler>;
+  let store: S3TaskStore;
   const lambdaCalls: unknown[] = [];
 
   const receiveAll = async () =>
@@ -53,8 +54,9 @@ describe('API function on API Gateway events (fauxqs)', () => {
     queueUrl = aws.server.createQueue('api-tasks').queueUrl;
     // Lambda itself cannot run here; these tests never reach it (no task is running), and any call is recorded.
     const lambda: LambdaSender = { send: (async (command: unknown) => (lambdaCalls.push(command), { DurableExecutions: [] })) as LambdaSender['send'] };
+    store = new S3TaskStore({ s3: aws.s3, bucket: BUCKET });
     handler = createApiHandler({
-      store: new S3TaskStore({ s3: aws.s3, bucket: BUCKET }),
+      store,
       queue: new SqsTaskQueue(aws.sqs, queueUrl),
       lambda,
       agentFunctionName: 'agent:live',
@@ -131,6 +133,24 @@ describe('API function on API Gateway events (fauxqs)', () => {
     expect(response.statusCode).toBe(200);
     expect(json(response.body)).toMatchObject({ id: submitted.taskId, status: 'cancelled' });
     expect(lambdaCalls).toHaveLength(0);
+  });
+
+  it('decides an approval once: the second decision answers 409 JSON, and the pending document is gone', async () => {
+    // prepare: a task paused on an approval, as the durable journal leaves it
+    const submitted = json((await handler(httpApiEvent('POST', '/tasks', { accountId: 'acct-1', body: JSON.stringify({ prompt: 'ask first' }) }))).body);
+    const key = approvalKey(submitted.taskId, 'ap-1');
+    await store.putDocument(key, { taskId: submitted.taskId, approvalId: 'ap-1', tool: 'run_command', callbackId: 'cb-1', requestedAt: new Date().toISOString() });
+    lambdaCalls.length = 0;
+    const approve = (body: unknown) => handler(httpApiEvent('POST', `/tasks/${submitted.taskId}/approvals/ap-1`, { accountId: 'acct-1', body: JSON.stringify(body) }));
+    // act
+    const first = await approve({ approve: true });
+    const second = await approve({ approve: false, reason: 'changed my mind' });
+    // assess
+    expect(first.statusCode).toBe(200);
+    expect(second.statusCode).toBe(409);
+    expect(json(second.body)).toEqual({ error: { code: 'conflict', message: `approval ap-1 of task ${submitted.taskId} was already decided` } });
+    expect(lambdaCalls.map((c) => (c as object).constructor.name)).toEqual(['SendDurableExecutionCallbackSuccessCommand']);
+    expect(await store.getDocument(key)).toBeUndefined();
   });
 
   it('answers 501 JSON for schedules when the function has no scheduler', async () => {

@@ -206,13 +206,34 @@ describe('SQS -> dispatcher -> durable agent -> S3, on the wire', () => {
     const taskId = `throttled-${Date.now()}`;
     await store.create(newTaskRecord({ id: taskId, prompt: 'p', source: 'http' }));
     const throttled: LambdaSender = { send: (async () => Promise.reject(Object.assign(new Error('Rate exceeded'), { name: 'TooManyRequestsException' }))) as LambdaSender['send'] };
+    const outcomes: string[] = [];
     // act
     const out = await dispatchBatch(
       { Records: [{ messageId: 'm-1', body: formatTaskMessage({ taskId, prompt: 'p', source: 'http' }) }] },
-      { store, startRun: startDurableRun(throttled, 'agent:live') },
+      { store, startRun: startDurableRun(throttled, 'agent:live'), onOutcome: (o) => outcomes.push(o.outcome) },
     );
-    // assess
+    // assess: back to the queue (not lost), counted as a throttle, and the task still waits
     expect(out.batchItemFailures).toEqual([{ itemIdentifier: 'm-1' }]);
+    expect(outcomes).toEqual(['throttled']);
+    expect((await store.get(taskId))!.status).toBe('queued');
+  });
+
+  it('a task that fails on its own (budget) ends its execution normally: only infrastructure failures fail it', async () => {
+    // prepare: one step allowed, the model wants two
+    model.setScript([
+      { toolUses: [{ name: 'write_todos', input: { todos: [{ content: 'a', status: 'pending' }] } }] },
+      { toolUses: [{ name: 'write_todos', input: { todos: [{ content: 'b', status: 'pending' }] } }] },
+      { text: 'never reached' },
+    ]);
+    const taskId = `budget-${Date.now()}`;
+    await store.create(newTaskRecord({ id: taskId, prompt: 'plan a lot', source: 'http', budget: { maxSteps: 1 } }));
+    const runner = new LocalDurableTestRunner({ handlerFunction: withDurableExecution(createAgentHandler(agentDeps())) });
+    // act
+    const execution = await runner.run({ payload: { taskId } });
+    // assess: the record says why; the execution (and so the failure queue and the agent-error alarm) does not fail
+    expect((await store.get(taskId))!).toMatchObject({ status: 'failed', error: { code: 'budget_exceeded' } });
+    expect(execution.getStatus()).toBe('SUCCEEDED');
+    expect(execution.getResult()).toEqual({ taskId, status: 'failed' });
   });
 
   it('replays after an interruption without re-running finished model and tool steps', async () => {

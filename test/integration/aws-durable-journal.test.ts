@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { SendDurableExecutionCallbackSuccessCommand } from '@aws-sdk/client-lambda';
 import { withDurableExecution, type DurableContext } from '@aws/durable-execution-sdk-js';
 import { LocalDurableTestRunner } from '@aws/durable-execution-sdk-js-testing';
@@ -58,8 +58,13 @@ describe('DurableJournal and the AWS task service', () => {
     // prepare
     const big = { text: 'x'.repeat(5_000) };
     let runs = 0;
+    const transcriptPuts: PutObjectCommand[] = [];
+    const transcripts = new S3TaskStore({
+      bucket: 'tasks',
+      s3: { send: ((c: unknown) => (c instanceof PutObjectCommand && transcriptPuts.push(c), aws.s3.send(c as never))) as typeof aws.s3.send },
+    });
     const handler = withDurableExecution(async (_event: unknown, context: DurableContext) => {
-      const journal = new DurableJournal(context, { taskId: 'spill-1', transcripts: store, maxInlineBytes: 1_000 });
+      const journal = new DurableJournal(context, { taskId: 'spill-1', transcripts, maxInlineBytes: 1_000 });
       const value = await journal.step('tool:big', async () => (runs++, big));
       const code = await journal.step('tool:fails', async () => Promise.reject(new DeepAgentError('budget_exceeded', 'too much'))).catch((e) => (hasCode(e, 'budget_exceeded') ? 'kept' : 'lost'));
       await context.wait('interrupt', { seconds: 1 });
@@ -81,6 +86,8 @@ describe('DurableJournal and the AWS task service', () => {
       expect.stringMatching(/^tasks\/spill-1\/transcript\/tool_big-/),
       expect.stringMatching(/^tasks\/spill-1\/transcript\/tool_big-/),
     ]);
+    // written with the tag the bucket's lifecycle rule expires (fauxqs keeps no tags, so the request is checked)
+    expect(transcriptPuts.map((p) => p.input.Tagging)).toEqual(['deep-agent-kind=transcript', 'deep-agent-kind=transcript']);
   });
 
   it('submits through the task service, pauses for approval, and resumes when the approval callback is sent', async () => {
@@ -141,6 +148,9 @@ describe('DurableJournal and the AWS task service', () => {
     const waiting = await service.get('acct-1', first.record.id);
     await expect(service.approve('acct-2', first.record.id, pending!.approvalId, { approve: true })).rejects.toMatchObject({ code: 'not_found' });
     await service.approve('acct-1', first.record.id, pending!.approvalId, { approve: true });
+    const twice = await service.approve('acct-1', first.record.id, pending!.approvalId, { approve: false }).catch((e) => e);
+    const unknown = await service.approve('acct-1', first.record.id, 'no-such-approval', { approve: true }).catch((e) => e);
+    const pendingAfter = await store.getDocument(`tasks/${first.record.id}/approvals/${pending!.approvalId}.json`);
     const execution = await running;
     // assess
     expect(second).toMatchObject({ record: { id: first.record.id, status: 'queued' }, created: false });
@@ -150,6 +160,10 @@ describe('DurableJournal and the AWS task service', () => {
     expect(waiting.status).toBe('waiting_approval');
     expect(pending).toMatchObject({ taskId: first.record.id, tool: 'write_todos', reason: 'plans need a person' });
     expect(callbacks).toEqual([pending!.callbackId]);
+    // decided once: a second decision is a conflict (409), not a second callback; the pending document is gone
+    expect(twice).toMatchObject({ code: 'conflict' });
+    expect(unknown).toMatchObject({ code: 'not_found' });
+    expect(pendingAfter).toBeUndefined();
     expect(execution.getStatus()).toBe('SUCCEEDED');
     const record = await service.get('acct-1', first.record.id);
     expect(record).toMatchObject({ status: 'succeeded', plan: [{ content: 'approved plan', status: 'pending' }] });

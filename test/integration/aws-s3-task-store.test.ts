@@ -70,6 +70,27 @@ describe('S3TaskStore on the wire (fauxqs S3)', () => {
     await expect(store.update('missing', { status: 'failed' })).rejects.toMatchObject({ code: 'not_found' });
   });
 
+  it('keeps a terminal status final, even when the finish and the cancel race (conditional update)', async () => {
+    // prepare
+    const record = newTaskRecord({ id: id(), prompt: 'p', source: 'http' });
+    await store.create(record);
+    await store.update(record.id, { status: 'running' });
+    // act: cancel and the run's own finish at once, then the run's late finish again
+    const [cancelled, finished] = await Promise.all([
+      store.update(record.id, { status: 'cancelled', error: { code: 'cancelled', message: 'the task was cancelled' } }),
+      store.update(record.id, { status: 'succeeded', result: { text: 'done' } }),
+    ]);
+    const winner = (await store.get(record.id))!.status;
+    const late = await store.update(record.id, { status: winner === 'cancelled' ? 'succeeded' : 'cancelled' });
+    const stamped = await store.update(record.id, { finishedAt: '2026-01-01T00:00:00.000Z' });
+    // assess: whichever landed first stays; the other saw it and changed nothing
+    expect(['cancelled', 'succeeded']).toContain(winner);
+    expect([cancelled.status, finished.status]).toEqual([winner, winner]);
+    expect(late.status).toBe(winner);
+    expect(stamped).toMatchObject({ status: winner, finishedAt: '2026-01-01T00:00:00.000Z' });
+    expect((await store.get(record.id))!.status).toBe(winner);
+  });
+
   it('keeps event seq strictly increasing under concurrent writers, redacted, listable after a seq', async () => {
     // prepare: two stores = two processes, each with its own seq hint
     const taskId = id();

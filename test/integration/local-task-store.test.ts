@@ -125,6 +125,24 @@ describe('SqliteTaskStore', () => {
     await expect(store.update('nope', { status: 'failed' })).rejects.toSatisfy((e) => hasCode(e, 'not_found'));
   });
 
+  it('keeps a terminal status final: a finish racing a cancel cannot turn cancelled into succeeded', async () => {
+    // prepare: the task was cancelled while its run was still going
+    await store.create(newTaskRecord({ id: 't1', prompt: 'p', source: 'cli' }));
+    await store.update('t1', { status: 'running' });
+    await store.update('t1', { status: 'cancelled', error: { code: 'cancelled', message: 'the task was cancelled' } });
+    // act: the run's own late writes, then a same-status patch
+    const finished = await store.update('t1', { status: 'succeeded', result: { text: 'done' } });
+    const resumed = await store.update('t1', { status: 'running' });
+    const closed = await store.update('t1', { status: 'cancelled', finishedAt: '2026-01-01T00:00:00.000Z' });
+    // assess
+    expect(finished).toMatchObject({ status: 'cancelled' });
+    expect(finished.result).toBeUndefined();
+    expect(resumed.status).toBe('cancelled');
+    expect(closed).toMatchObject({ status: 'cancelled', finishedAt: '2026-01-01T00:00:00.000Z' });
+    expect(await store.get('t1')).toMatchObject({ status: 'cancelled', error: { code: 'cancelled' }, finishedAt: '2026-01-01T00:00:00.000Z' });
+    expect((await store.list({ status: 'succeeded' })).map((r) => r.id)).toEqual([]);
+  });
+
   it('lists newest first, filtered by status, with a limit', async () => {
     const at = (m: number) => new Date(Date.UTC(2026, 0, 1, 0, m));
     await store.create(newTaskRecord({ id: 'l1', prompt: 'p', source: 'cli', now: at(1) }));

@@ -197,9 +197,16 @@ describe('EventBridge schedules', () => {
       ScheduleExpression: 'cron(0 9 ? * 2 *)',
       ScheduleExpressionTimezone: 'Europe/Berlin',
       FlexibleTimeWindow: { Mode: 'OFF' },
-      Target: { Arn: 'arn:sqs:q', RoleArn: 'arn:iam:role', DeadLetterConfig: { Arn: 'arn:sqs:dlq' }, RetryPolicy: { MaximumRetryAttempts: 3 } },
+      // The same retry policy as the stack's static schedules.
+      Target: { Arn: 'arn:sqs:q', RoleArn: 'arn:iam:role', DeadLetterConfig: { Arn: 'arn:sqs:dlq' }, RetryPolicy: { MaximumRetryAttempts: 5, MaximumEventAgeInSeconds: 3600 } },
     });
-    expect(parseTaskMessage(create.Target.Input)).toEqual({ prompt: 'weekly report', source: 'schedule', accountId: 'acct-1' });
+    // One idempotency key per firing: Scheduler fills in the execution id, the same on every retry of a firing.
+    expect(parseTaskMessage(create.Target.Input)).toEqual({
+      prompt: 'weekly report',
+      source: 'schedule',
+      accountId: 'acct-1',
+      idempotencyKey: `schedule-${info.id}-<aws.scheduler.execution-id>`,
+    });
   });
 
   it('lists, gets and deletes only the caller account\'s schedules', async () => {
