@@ -14,6 +14,13 @@ export interface AgentLimits {
   deadlineSeconds: number;
   /** tool calls of one model turn run at most this many at a time (default 4) */
   toolConcurrency: number;
+  /** tool calls of one model turn beyond this many get an error result instead of running (default 32) */
+  maxToolCallsPerTurn: number;
+  /**
+   * Journal operations one run may use; the task ends `budget_exceeded` before it would need more.
+   * @default the journal's `operationQuota` (Lambda durable functions), else no cap
+   */
+  maxOperations?: number;
   /** characters of one tool output the model sees; the log keeps more (default 20_000) */
   maxToolOutputChars: number;
   /** max_tokens per model call (default 8192) */
@@ -48,4 +55,6 @@ export interface RunTaskOptions {
   startInfo?: Record<string, unknown>;
   /** Called with each text delta of the model's answer (live progress). */
   onTextDelta?(text: string): void;
+  /** The clock steps record their times with (the deadline is compared with those). @default Date.now */
+  clock?: () => number;
 }

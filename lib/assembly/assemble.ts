@@ -4,13 +4,13 @@
  * `run`, `chat`, `examples`, `serve`, `createAgent()` and the agent Lambda; each adds only what is its own (a
  * store, a journal, a terminal prompt, the connection manager's tools).
  */
-import { requireModelCredentials, requireSandboxCredentials, type ApprovalSettings, type Config } from '../config/index.js';
+import { requireModelCredentials, requireSandboxCredentials, type Config } from '../config/index.js';
 import { createModelClient, type ModelClient } from '../model/index.js';
 import type { AttachedMcp, McpHubOptions } from '../mcp/index.js';
 import type { Redactor } from '../secrets/index.js';
 import type { SandboxProvider } from '../sandbox/index.js';
 import type { Tool } from '../tools/index.js';
-import type { ApprovalPolicy, RunTaskOptions } from '../agent/index.js';
+import { approvalPolicyFor, type ApprovalPolicy, type RunTaskOptions } from '../agent/index.js';
 
 /** What `runTask` takes from the assembly for one task. */
 export type AssembledTaskOptions = Pick<RunTaskOptions, 'tools' | 'approvalPolicy' | 'instructions' | 'startInfo'>;
@@ -54,20 +54,6 @@ export interface AssembledAgent {
 }
 
 /**
- * The approval policy of the configuration, built here and nowhere else: tools matching
- * `DEEP_AGENT_APPROVE_TOOLS` always ask; with `DEEP_AGENT_APPROVAL=destructive`, MCP tools not marked
- * read-only ask too. Undefined when no call needs approval.
- *
- * @example
- * const policy = await approvalPolicyFor({ destructive: true, tools: ['run_command'] });
- */
-export async function approvalPolicyFor(approval: ApprovalSettings): Promise<ApprovalPolicy | undefined> {
-  if (!approval.destructive && approval.tools.length === 0) return undefined;
-  const { destructiveApprovalPolicy } = await import('../mcp/index.js');
-  return destructiveApprovalPolicy({ always: approval.tools, scope: approval.destructive ? ['mcp__*'] : [] });
-}
-
-/**
  * The sandbox provider and the MCP servers of the configuration, attached: the part of `assembleAgent` that
  * `deep-agent mcp list|tools` needs too (no model, so no model key).
  *
@@ -108,7 +94,7 @@ export async function assembleAgent(config: Config, overrides: AssemblyOverrides
   if (!overrides.sandboxProvider) requireSandboxCredentials(config);
   const model = overrides.model ?? (await createModelClient(config));
   const { sandboxProvider, mcp } = await assembleMcp(config, overrides);
-  const approvalPolicy = overrides.approvalPolicy ?? (await approvalPolicyFor(config.approval));
+  const approvalPolicy = overrides.approvalPolicy ?? approvalPolicyFor(config.approval);
   const extraTools = overrides.tools ?? [];
 
   const assembled: AssembledAgent & AsyncDisposable = {

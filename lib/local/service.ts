@@ -171,8 +171,8 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       },
     },
     approvals: {
-      taskOf: (approvalId) => storage.approvals.getApproval(approvalId)?.taskId,
-      resolve: async (approvalId, decision) => {
+      resolve: async (taskId, approvalId, decision) => {
+        if (storage.approvals.getApproval(approvalId)?.taskId !== taskId) throw new DeepAgentError('not_found', `approval ${approvalId} does not exist on task ${taskId}`);
         const approval = storage.approvals.resolveApproval(approvalId, decision);
         // The task was parked when it asked: queue it again, and the worker resumes it from the journal.
         const record = await store.get(approval.taskId);
