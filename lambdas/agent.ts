@@ -39,7 +39,7 @@ export const handler = instrumentHandler(
         }
         // No MCP builder: nothing of this installation can be mounted into E2B, and nothing it deployed would
         // outlive this Lambda instance. The assembly loads MCP lazily, which keeps the cold start short.
-        const agent = await assembleAgent(config, { mcpBuilder: false });
+        const agent = await assembleAgent(config, { mcpBuilder: false, redactor });
         return { model: agent.model, sandboxProvider: agent.sandboxProvider, ...agent.taskOptions(record.mcpServers), close: () => agent.close() };
       },
       onFinished(record) {

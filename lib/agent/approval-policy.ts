@@ -2,7 +2,7 @@
  * Which tool calls need a person: by tool name globs, and by MCP annotations (a tool not marked read-only may
  * destroy something). The approval protocol itself (ask, park, resume) is in `approvals.ts`.
  */
-import type { Tool } from '../tools/types.js';
+import type { Tool } from '../tools/index.js';
 import type { ApprovalPolicy } from './types.js';
 
 export interface DestructiveApprovalOptions {

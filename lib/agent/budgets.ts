@@ -14,7 +14,7 @@ export const DEFAULT_LIMITS: AgentLimits = {
   maxSteps: 50,
   maxCostUsd: 5,
   deadlineSeconds: 3600,
-  toolConcurrency: 4,
+  toolConcurrency: 16,
   maxToolCallsPerTurn: 32,
   maxToolOutputChars: 20_000,
   maxTokens: 8192,

@@ -2,16 +2,14 @@
  * Context compaction: when the conversation grows past `compactAtTokens`, tool results older than the last few
  * turns are replaced by a short note (the whole output stays in the task log), with a `context.compacted` event.
  */
-import type { MessageParam } from '../model/types.js';
+import type { MessageParam } from '../model/index.js';
 import type { CountedJournal } from './budgets.js';
+import { estimateTokens } from './context-size.js';
 import type { RunContext } from './run-context.js';
 
 const ELIDED = '[elided to save context:';
 /** Model turns whose tool results are never elided by compaction. */
 const KEEP_RECENT_TURNS = 4;
-
-/** A rough token count (4 characters a token), enough to decide when to compact. */
-export const estimateTokens = (messages: MessageParam[]): number => Math.ceil(JSON.stringify(messages).length / 4);
 
 /**
  * Replaces the content of tool results older than the last few turns with a short note. Deterministic in
@@ -25,7 +23,8 @@ function compactToolResults(messages: MessageParam[]): { elided: number; savedCh
   for (let i = 1; i < cutoff; i++) {
     const m = messages[i]!;
     if (m.role !== 'user' || !Array.isArray(m.content)) continue;
-    m.content = m.content.map((b) => {
+    const before = m.content;
+    const after = before.map((b) => {
       if (b.type !== 'tool_result') return b;
       if (typeof b.content === 'string' && b.content.startsWith(ELIDED)) return b;
       const size = typeof b.content === 'string' ? b.content.length : JSON.stringify(b.content ?? '').length;
@@ -34,6 +33,8 @@ function compactToolResults(messages: MessageParam[]): { elided: number; savedCh
       savedChars += size;
       return { ...b, content: `${ELIDED} ${size} characters; the whole output is in the task log]` };
     });
+    // A new array only where something was elided: the size accounting re-measures a message whose content changed.
+    if (after.some((b, j) => b !== before[j])) m.content = after;
   }
   return { elided, savedChars };
 }

@@ -10,8 +10,8 @@
  */
 import { DeepAgentError, isRetryable, toErrorInfo } from '../errors/index.js';
 import { addUsage, emptyUsage, isTerminal, type EventType, type TaskRecord } from '../task/index.js';
-import type { ContentBlock, MessageParam, ModelResponse } from '../model/types.js';
-import { builtinTools, toToolSpec, type ToolContext } from '../tools/index.js';
+import type { ContentBlock, MessageParam, ModelResponse } from '../model/index.js';
+import { builtinTools, toToolSpec, type Tool, type ToolContext } from '../tools/index.js';
 import { approvalReason, askApproval } from './approvals.js';
 import {
   allotOperations,
@@ -152,6 +152,18 @@ async function runTurnTools(run: RunContext, journal: CountedJournal, scope: Age
 }
 
 /** The conversation loop shared by the main agent and sub-agents. */
+/**
+ * Tools attached while the task runs (a server `deploy_mcp_server` just deployed) join at the END of the list,
+ * never reordering it, so the cached prompt prefix holds.
+ */
+function refreshTools(run: RunContext, scope: AgentScope): void {
+  const has = (list: Tool[], t: Tool) => list.some((known) => known.name === t.name);
+  for (const t of run.options.latestTools?.() ?? []) {
+    if (!has(run.allTools, t)) run.allTools.push(t);
+    if (scope.tools !== run.allTools && (scope.accepts?.(t) ?? true) && !has(scope.tools, t)) scope.tools.push(t);
+  }
+}
+
 async function converse(run: RunContext, journal: CountedJournal, scope: AgentScope): Promise<string> {
   const system = run.options.instructions ? `${SYSTEM_PROMPT}\n\n${run.options.instructions}` : SYSTEM_PROMPT;
   const messages: MessageParam[] = [{ role: 'user', content: scope.prompt }];
@@ -160,6 +172,7 @@ async function converse(run: RunContext, journal: CountedJournal, scope: AgentSc
   for (let turn = 1; ; turn++) {
     run.budget.check(scope.view, journal, OPERATIONS.turn + reserve);
     await compactIfLarge(run, journal, scope.prefix, scope.agent, turn, messages);
+    refreshTools(run, scope);
     const res = await modelStep(run, journal, scope, system, messages, turn);
     run.totals.steps++;
     run.totals.usage = addUsage(run.totals.usage, res.usage);

@@ -30,6 +30,8 @@ export interface AgentScope {
   agent: string;
   prompt: string;
   tools: Tool[];
+  /** Which tools attached mid-task (deploy_mcp_server) this agent may use too. @default every one */
+  accepts?(tool: Tool): boolean;
   depth: number;
   /** The totals its budget checks compare. */
   view: BudgetView;

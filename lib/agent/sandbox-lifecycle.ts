@@ -6,7 +6,7 @@
  * Creation happens inside the step of the tool that needs it, never as an operation of its own: which tool
  * call of a concurrent turn gets there first depends on timing, and a journal operation must not.
  */
-import type { Sandbox, SandboxProvider } from '../sandbox/types.js';
+import type { Sandbox, SandboxProvider } from '../sandbox/index.js';
 import type { TaskRecord, TaskStore } from '../task/index.js';
 
 export class TaskSandbox {

@@ -8,12 +8,14 @@ import { endsTask, type BudgetView, type CountedJournal } from './budgets.js';
 import { isSuspension } from './journal.js';
 import type { Conversation, RunContext } from './run-context.js';
 import { errorResult, truncate, type ToolStepResult, type ToolUse } from './tool-results.js';
+import type { Tool } from '../tools/index.js';
 
 export async function runSubagent(run: RunContext, journal: CountedJournal, prefix: string, use: ToolUse, converse: Conversation): Promise<ToolStepResult> {
   const input = (use.input ?? {}) as { description?: string; prompt?: string; tools?: string[] };
   if (!input.prompt) return errorResult(use, 'invalid input for task: prompt is required');
   const subPrefix = `${prefix}sub:${use.id}:`;
-  const subTools = run.allTools.filter((t) => t.name !== 'task' && (!input.tools || input.tools.includes(t.name)));
+  const accepts = (t: Tool) => t.name !== 'task' && (!input.tools || input.tools.includes(t.name));
+  const subTools = run.allTools.filter(accepts);
   // Its budget checks see the task's totals as they were when it started plus its own: sub-agents running side
   // by side do not see each other's turns, so each decides the same way on a replay.
   const start = { steps: run.totals.steps, costUsd: run.totals.usage.costUsd };
@@ -24,7 +26,7 @@ export async function runSubagent(run: RunContext, journal: CountedJournal, pref
     return true;
   });
   try {
-    const answer = await converse(journal, { prefix: subPrefix, agent: `sub:${use.id}`, prompt: input.prompt, tools: subTools, depth: 1, view, own });
+    const answer = await converse(journal, { prefix: subPrefix, agent: `sub:${use.id}`, prompt: input.prompt, tools: subTools, accepts, depth: 1, view, own });
     await journal.step(`${subPrefix}finished`, async () => {
       await run.emit('subagent.finished', { id: use.id, ok: true, answer: truncate(answer, 2000, '') });
       return true;

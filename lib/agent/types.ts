@@ -1,8 +1,8 @@
 /** The agent core's public contract: what a runtime (CLI, local worker, durable Lambda) passes in. */
-import type { ModelClient } from '../model/types.js';
-import type { SandboxProvider } from '../sandbox/types.js';
-import type { TaskStore } from '../task/store.js';
-import type { Tool } from '../tools/types.js';
+import type { ModelClient } from '../model/index.js';
+import type { SandboxProvider } from '../sandbox/index.js';
+import type { TaskStore } from '../task/index.js';
+import type { Tool } from '../tools/index.js';
 import type { StepJournal } from './journal.js';
 
 export interface AgentLimits {
@@ -46,6 +46,12 @@ export interface RunTaskOptions {
   journal: StepJournal;
   /** Extra tools (MCP tools, the MCP builder) beside the built-in ones. */
   tools?: Tool[];
+  /**
+   * The extra tools as they are now, asked before every model turn (main agent and sub-agents): a server
+   * `deploy_mcp_server` attached mid-task is callable from the next turn. Tools not offered yet are appended
+   * after the others and nothing is reordered, so the prompt-cache prefix stays warm.
+   */
+  latestTools?(): Tool[];
   signal?: AbortSignal;
   limits?: Partial<AgentLimits>;
   approvalPolicy?: ApprovalPolicy;

@@ -7,13 +7,13 @@
 import { requireModelCredentials, requireSandboxCredentials, type Config } from '../config/index.js';
 import { createModelClient, type ModelClient } from '../model/index.js';
 import type { AttachedMcp, McpHubOptions } from '../mcp/index.js';
-import type { Redactor } from '../secrets/index.js';
 import type { SandboxProvider } from '../sandbox/index.js';
+import { redactorFromEnv, type Redactor } from '../secrets/index.js';
 import type { Tool } from '../tools/index.js';
 import { approvalPolicyFor, type ApprovalPolicy, type RunTaskOptions } from '../agent/index.js';
 
 /** What `runTask` takes from the assembly for one task. */
-export type AssembledTaskOptions = Pick<RunTaskOptions, 'tools' | 'approvalPolicy' | 'instructions' | 'startInfo'>;
+export type AssembledTaskOptions = Pick<RunTaskOptions, 'tools' | 'latestTools' | 'approvalPolicy' | 'instructions' | 'startInfo'>;
 
 /** What a caller may bring instead of what the configuration would build. */
 export interface AssemblyOverrides {
@@ -36,7 +36,11 @@ export interface AssemblyOverrides {
   instructions?: string;
   /** OAuth records for HTTP MCP servers that log in (and, in a CLI run, a browser for step-up). */
   mcpOAuth?: McpHubOptions['oauth'];
-  /** The run's redactor: the hub registers every OAuth token it sees with it. */
+  /**
+   * The run's one redactor: MCP registers every secret of its servers with it (secret headers and env, every
+   * `${VAR}` value), and the caller's store must write through the same instance.
+   * @default one that knows the configuration's secret variables
+   */
   redactor?: Redactor;
 }
 
@@ -46,6 +50,8 @@ export interface AssembledAgent {
   readonly model: ModelClient;
   readonly sandboxProvider: SandboxProvider;
   readonly mcp: AttachedMcp;
+  /** The redactor every store of this agent must write through (it learns the MCP servers' secrets). */
+  readonly redactor: Redactor;
   /** The one approval policy of this assembly; undefined when no call needs approval. */
   readonly approvalPolicy?: ApprovalPolicy;
   /** What `runTask` needs for a task that selects MCP `servers` (every attached server when absent). */
@@ -93,7 +99,8 @@ export async function assembleAgent(config: Config, overrides: AssemblyOverrides
   if (!overrides.model) requireModelCredentials(config);
   if (!overrides.sandboxProvider) requireSandboxCredentials(config);
   const model = overrides.model ?? (await createModelClient(config));
-  const { sandboxProvider, mcp } = await assembleMcp(config, overrides);
+  const redactor = overrides.redactor ?? redactorFromEnv(config.env);
+  const { sandboxProvider, mcp } = await assembleMcp(config, { ...overrides, redactor });
   const approvalPolicy = overrides.approvalPolicy ?? approvalPolicyFor(config.approval);
   const extraTools = overrides.tools ?? [];
 
@@ -102,12 +109,14 @@ export async function assembleAgent(config: Config, overrides: AssemblyOverrides
     model,
     sandboxProvider,
     mcp,
+    redactor,
     ...(approvalPolicy ? { approvalPolicy } : {}),
     taskOptions(servers) {
       const fromMcp = mcp.taskOptions(servers);
       const instructions = [overrides.instructions, fromMcp.instructions].filter(Boolean).join('\n\n');
       return {
         tools: [...(fromMcp.tools ?? []), ...extraTools],
+        ...(fromMcp.latestTools ? { latestTools: fromMcp.latestTools } : {}),
         ...(approvalPolicy ? { approvalPolicy } : {}),
         ...(instructions ? { instructions } : {}),
         ...(fromMcp.startInfo ? { startInfo: fromMcp.startInfo } : {}),

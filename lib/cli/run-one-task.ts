@@ -9,7 +9,6 @@ import { MemoryJournal, runTask, type ApprovalDecision, type ApprovalRequest } f
 import { assembleAgent, type AssembledAgent } from '../assembly/index.js';
 import type { Config } from '../config/index.js';
 import { openDatabase, SqliteTaskStore } from '../local/index.js';
-import { redactorFromEnv } from '../secrets/index.js';
 import { observeEvents } from '../task/index.js';
 import { newTaskRecord, type Budget, type TaskRecord } from '../task/index.js';
 import type { CliIo } from './io.js';
@@ -33,13 +32,12 @@ export interface CliAgent {
  * try { await runOneTask(cli, io, { prompt }); } finally { await cli.close(); }
  */
 export async function openCliAgent(config: Config, options: { oauthAuthorizer?: InteractiveAuthorizer } = {}): Promise<CliAgent> {
-  // One redactor for the run: the store redacts with it, and the MCP hub adds every OAuth token it uses.
-  const redactor = redactorFromEnv(config.env);
   const oauth = lazyLocalOAuth(config);
   const mcpOAuth = { records: oauth.records, ...(options.oauthAuthorizer ? { authorizer: options.oauthAuthorizer } : {}) };
   let agent: AssembledAgent;
   try {
-    agent = await assembleAgent(config, { mcpOAuth, redactor });
+    // The assembly's one redactor (the store's below) learns every OAuth token the hub uses.
+    agent = await assembleAgent(config, { mcpOAuth });
   } catch (e) {
     oauth.close();
     throw e;
@@ -52,7 +50,7 @@ export async function openCliAgent(config: Config, options: { oauthAuthorizer?: 
     oauth.close();
     throw e;
   }
-  const store = new SqliteTaskStore(db, { redactor });
+  const store = new SqliteTaskStore(db, { redactor: agent.redactor });
   return {
     agent,
     store,

@@ -2,7 +2,6 @@
 import { parseArgs } from 'node:util';
 import { assembleAgent } from '../../assembly/index.js';
 import { loadConfig } from '../../config/index.js';
-import { redactorFromEnv } from '../../secrets/index.js';
 import { openLocalMcpConnections } from '../../mcp-connections/index.js';
 import { ensureApiToken, LOCAL_ACCOUNT, startLocalService } from '../../local/index.js';
 import { serveTaskLog } from '../progress.js';
@@ -30,19 +29,19 @@ read-only ask too), DEEP_AGENT_MCP_CATALOG (extra MCP server definitions for dee
     const graceSeconds = Number(values.grace ?? 10);
     if (!(graceSeconds >= 0)) throw new UsageError(`--grace takes seconds, not "${values.grace}"`);
     const config = loadConfig(io.env, io.cwd);
-    // Tasks use the OAuth logins of .mcp.json's HTTP servers (no browser here: a missing login is needs_login),
-    // and the one redactor learns their tokens: the store and the hub share it.
-    const redactor = redactorFromEnv(config.env);
+    // Tasks use the OAuth logins of .mcp.json's HTTP servers (no browser here: a missing login is needs_login);
+    // the assembly's one redactor learns their tokens.
     const oauth = lazyLocalOAuth(config);
-    const agent = await assembleAgent(config, { mcpOAuth: { records: oauth.records }, redactor });
+    const agent = await assembleAgent(config, { mcpOAuth: { records: oauth.records } });
     const { token, file } = ensureApiToken(config.home, config.api.token);
     const onError = (e: unknown) => io.stderr.write(`deep-agent serve: ${(e as Error)?.message ?? String(e)}\n`);
-    // Connection servers need wrapSpawn: bubblewrap (or unsafe-local when so configured); E2B cannot pipe stdio.
     const connections = await openLocalMcpConnections({
+      redactor: agent.redactor,
       home: config.home,
       ...(config.serve.secretKey ? { secretKey: config.serve.secretKey } : {}),
       ...(config.mcp.catalogPath ? { catalogFile: config.mcp.catalogPath } : {}),
-      ...(config.sandbox.provider !== 'e2b' ? { sandboxProvider: agent.sandboxProvider } : {}),
+      // Connection servers run where the tasks' commands run: bubblewrap locally, their own sandbox on E2B.
+      sandboxProvider: agent.sandboxProvider,
       onError,
     });
     const svc = await startLocalService({
@@ -59,10 +58,10 @@ read-only ask too), DEEP_AGENT_MCP_CATALOG (extra MCP server definitions for dee
         return { ...base, tools: [...(base.tools ?? []), ...installed] };
       },
       mcpConnections: connections.manager,
-      mcpOAuth: localHttpOAuthLogins(config, oauth.store, agent.mcp.hub, redactor),
+      mcpOAuth: localHttpOAuthLogins(config, oauth.store, agent.mcp.hub, agent.redactor),
       settings: config.serve,
       port,
-      redactor,
+      redactor: agent.redactor,
       ...(config.serve.secretKey ? { secretKey: config.serve.secretKey } : {}),
       onError,
       onEvent: serveTaskLog(io.stderr),

@@ -5,7 +5,6 @@
  * exactly once, exchanges the code and stores the tokens encrypted.
  */
 import { createHash } from 'node:crypto';
-import { auth, extractWWWAuthenticateParams } from '@modelcontextprotocol/sdk/client/auth.js';
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import { DeepAgentError, toErrorInfo } from '../../errors/index.js';
 import type { Redactor } from '../../secrets/index.js';
@@ -71,6 +70,7 @@ export class HttpOAuthLogins implements McpOAuthBackend {
       return '';
     });
     const hints = await probe(spec);
+    const { auth } = await import('@modelcontextprotocol/sdk/client/auth.js');
     try {
       await auth(provider, { serverUrl: spec.url, ...hints });
     } catch (e) {
@@ -105,6 +105,7 @@ export class HttpOAuthLogins implements McpOAuthBackend {
     const records = new OAuthRecords(this.options.store, pending.accountId);
     const provider = this.provider(records, pending.server, spec, pending.redirectUrl);
     provider.saveCodeVerifier(pending.codeVerifier);
+    const { auth } = await import('@modelcontextprotocol/sdk/client/auth.js');
     try {
       await auth(provider, {
         serverUrl: spec.url,
@@ -159,6 +160,7 @@ async function probe(spec: HttpServerSpec): Promise<{ resourceMetadataUrl?: URL;
     });
     await res.body?.cancel().catch(() => {});
     if (res.status !== 401) return {};
+    const { extractWWWAuthenticateParams } = await import('@modelcontextprotocol/sdk/client/auth.js');
     const { resourceMetadataUrl, scope } = extractWWWAuthenticateParams(res);
     return { ...(resourceMetadataUrl ? { resourceMetadataUrl } : {}), ...(scope ? { scope } : {}) };
   } catch {

@@ -4,10 +4,6 @@
  * listing the server's tools. Bounded: at most two authorizations per login (a server that keeps asking for
  * more scope after that will not be satisfied by a third).
  */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
-import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { DeepAgentError, toErrorInfo } from '../../errors/index.js';
 import { Redactor } from '../../secrets/index.js';
 import type { HttpServerSpec } from '../config.js';
@@ -69,6 +65,13 @@ export async function loginMcpServer(options: LoginOptions): Promise<LoginResult
     }
     return options.authorizer(url, redirect, state);
   };
+  // Loaded here, not at the top: importing lib/mcp must not load the MCP client (see connection.ts).
+  const [{ Client }, { UnauthorizedError }, { SSEClientTransport }, { StreamableHTTPClientTransport }] = await Promise.all([
+    import('@modelcontextprotocol/sdk/client/index.js'),
+    import('@modelcontextprotocol/sdk/client/auth.js'),
+    import('@modelcontextprotocol/sdk/client/sse.js'),
+    import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
+  ]);
   const provider = new StoredOAuthProvider({ server, serverUrl: spec.url, records, settings: spec.oauth ?? {}, redirectUrl, authorizer: bounded, redactor });
   const timeout = options.timeoutMs ?? 30_000;
 

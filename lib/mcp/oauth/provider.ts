@@ -85,6 +85,10 @@ export class StoredOAuthProvider implements OAuthClientProvider {
     return this.options.server;
   }
 
+  get serverUrl(): string {
+    return this.options.serverUrl;
+  }
+
   get redirectUrl(): string | undefined {
     return this.options.redirectUrl ?? this.record()?.redirectUrl;
   }
