@@ -3,6 +3,7 @@ import type { DatabaseSync } from 'node:sqlite';
 import type { Config } from '../config/index.js';
 import { CredentialStore, LOCAL_ACCOUNT, loadSecretKey, openDatabase } from '../local/index.js';
 import { HttpOAuthLogins, loopbackAuthorizer, OAuthRecords, resolveMcpServers, type InteractiveAuthorizer, type McpHub, type OAuthSecretStore } from '../mcp/index.js';
+import type { McpConnectionManager } from '../mcp-connections/index.js';
 import type { Redactor } from '../secrets/index.js';
 import type { CliIo } from './io.js';
 
@@ -67,25 +68,56 @@ export function terminalAuthorizer(io: CliIo, config: Config, options: { always?
   return loopbackAuthorizer({ ...(browser ? { browser } : {}), write: (line) => io.stderr.write(line) });
 }
 
+/** The part of the connection manager HTTP logins need: its remote connections, and a reconnect. */
+export type RemoteConnections = Pick<McpConnectionManager, 'remoteServer' | 'reconnect'>;
+
 /**
- * HTTP logins (`serve`) for the HTTP servers of `.mcp.json`, by name, for the local account; a completed
- * login reconnects the server in the running hub.
+ * HTTP logins (`serve`): `{id}` is a remote connection's id (any account, tokens under that account and
+ * connection id), or else the name of an HTTP server of `.mcp.json` (the local account); a completed login
+ * reconnects the connection, or the server in the running hub.
  *
  * @example
- * startLocalService({ ..., mcpOAuth: localHttpOAuthLogins(config, oauth.store, agent.mcp.hub) });
+ * startLocalService({ ..., mcpOAuth: localHttpOAuthLogins(config, oauth.store, agent.mcp.hub, agent.redactor, connections.manager) });
  */
-export function localHttpOAuthLogins(config: Config, store: OAuthSecretStore, hub: McpHub, redactor?: Redactor): HttpOAuthLogins {
+export function localHttpOAuthLogins(config: Config, store: OAuthSecretStore, hub: McpHub, redactor?: Redactor, connections?: RemoteConnections): HttpOAuthLogins {
   const servers = () => resolveMcpServers(config).servers;
   return new HttpOAuthLogins({
     store,
-    resolve: (accountId, name) => {
-      const spec = accountId === LOCAL_ACCOUNT ? servers()[name] : undefined;
+    resolve: (accountId, id) => {
+      const remote = connections?.remoteServer(accountId, id);
+      if (remote) return remote;
+      const spec = accountId === LOCAL_ACCOUNT ? servers()[id] : undefined;
       return spec && spec.transport !== 'stdio' ? spec : undefined;
     },
-    onLogin: async (_accountId, name) => {
-      const spec = servers()[name];
-      if (spec) await hub.addServer(name, spec);
+    onLogin: async (accountId, id) => {
+      if (connections?.remoteServer(accountId, id)) {
+        await connections.reconnect(accountId, id);
+        return;
+      }
+      const spec = servers()[id];
+      if (spec) await hub.addServer(id, spec);
     },
     ...(redactor ? { redactor } : {}),
   });
+}
+
+/**
+ * A task's options with the account's connections that it cannot use now (a remote one waiting for a login)
+ * listed in `task.started` beside the `.mcp.json` servers, and named to the model.
+ *
+ * @example
+ * withUnavailableConnections(agent.taskOptions(), manager.unavailable(accountId));
+ */
+export function withUnavailableConnections<T extends { instructions?: string; startInfo?: Record<string, unknown> }>(
+  options: T,
+  unavailable: { name: string; state: string; reason?: string; login?: string }[],
+): T {
+  if (unavailable.length === 0) return options;
+  const listed = (options.startInfo?.mcpServers as unknown[] | undefined) ?? [];
+  const note = `These MCP connections are not available in this task: ${unavailable.map((c) => `${c.name} (${c.reason ?? c.state})`).join('; ')}. Work without them or say what is missing.`;
+  return {
+    ...options,
+    instructions: options.instructions ? `${options.instructions}\n${note}` : note,
+    startInfo: { ...options.startInfo, mcpServers: [...listed, ...unavailable] },
+  };
 }

@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DeepAgentError } from '../errors/index.js';
+import { OAuthEntrySchema, type HttpServerSpec } from '../mcp/index.js';
 
 export const CredentialFieldSchema = z
   .object({
@@ -27,7 +28,16 @@ export const McpServerDefinitionSchema = z
     id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'lowercase letters, digits, "-" and "_" (at most 40)'),
     title: z.string().min(1).max(100),
     description: z.string().max(2_000).default(''),
-    startCommand: z.object({ command: z.string().min(1), args: z.array(z.string()).default([]) }).strict(),
+    /** How a local server starts (stdio, in its own sandbox). Exactly one of `startCommand` and `url`. */
+    startCommand: z.object({ command: z.string().min(1), args: z.array(z.string()).default([]) }).strict().optional(),
+    /**
+     * A remote MCP server (streamable HTTP, falling back to SSE; `transport: "sse"` for SSE only), reached from
+     * the runtime itself, not from a sandbox. It logs in with OAuth per account (`POST /mcp-connections/{id}/oauth/start`).
+     */
+    url: z.url({ protocol: /^https?$/, error: 'url must be an http(s) URL' }).optional(),
+    transport: z.enum(['http', 'sse']).optional(),
+    /** OAuth settings as a `.mcp.json` entry has them (a pre-registered client, scopes); without it the client registers itself. */
+    oauth: OAuthEntrySchema.optional(),
     credentialSchema: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), CredentialFieldSchema).default({}),
     defaultTimeoutSeconds: z.number().int().min(10).max(86_400).default(3_600),
     /** Whether the server needs the network (GitHub, Notion); others run with loopback only. @default false */
@@ -38,7 +48,14 @@ export const McpServerDefinitionSchema = z
      */
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().max(10_000)).default({}),
   })
-  .strict();
+  .strict()
+  .superRefine((d, ctx) => {
+    if (!d.startCommand === !d.url) ctx.addIssue({ code: 'custom', message: 'needs either "startCommand" (a local server) or "url" (a remote one), not both', path: ['startCommand'] });
+    if (d.url && Object.keys(d.credentialSchema ?? {}).length) {
+      ctx.addIssue({ code: 'custom', message: 'a remote ("url") definition takes no credentialSchema: it logs in with OAuth', path: ['credentialSchema'] });
+    }
+    if (!d.url && (d.oauth || d.transport)) ctx.addIssue({ code: 'custom', message: '"oauth" and "transport" belong to a remote ("url") definition', path: ['url'] });
+  });
 
 export type McpServerDefinition = z.infer<typeof McpServerDefinitionSchema>;
 export type McpServerDefinitionInput = z.input<typeof McpServerDefinitionSchema>;
@@ -148,6 +165,26 @@ export function credentialEnv(definition: McpServerDefinition, credentials: Reco
 }
 
 /**
+ * The HTTP server a remote definition names, as the hub's specs have it; undefined for a local (stdio) one.
+ *
+ * @example
+ * remoteServerSpec({ ...definition, url: 'https://mcp.example.com/mcp' }); // { transport: 'http', url, headers: {} }
+ */
+export function remoteServerSpec(definition: McpServerDefinition): HttpServerSpec | undefined {
+  if (!definition.url) return undefined;
+  const o = definition.oauth;
+  const oauth = o
+    ? {
+        ...(o.clientId ? { clientId: o.clientId } : {}),
+        ...(o.clientSecret ? { clientSecret: o.clientSecret } : {}),
+        ...(o.scopes ? { scopes: Array.isArray(o.scopes) ? o.scopes.join(' ') : o.scopes } : {}),
+        ...(o.clientMetadataUrl ? { clientMetadataUrl: o.clientMetadataUrl } : {}),
+      }
+    : undefined;
+  return { transport: definition.transport ?? 'http', url: definition.url, headers: {}, ...(oauth ? { oauth } : {}), source: 'runtime' };
+}
+
+/**
  * Replaces `{node}`, `{nodeModules}` and `{workspace}` in a start command and in the definition's `env`.
  *
  * @example
@@ -160,5 +197,6 @@ export function resolveStartCommand(
 ): { command: string; args: string[]; env: Record<string, string> } {
   const sub = (s: string) => s.replaceAll('{node}', places.node).replaceAll('{nodeModules}', places.nodeModules).replaceAll('{workspace}', places.workspace);
   const env = Object.fromEntries(Object.entries(definition.env ?? {}).map(([k, v]) => [k, sub(v)]));
+  if (!definition.startCommand) throw new DeepAgentError('internal', `${definition.id} is a remote server: it has no start command`);
   return { command: sub(definition.startCommand.command), args: definition.startCommand.args.map(sub), env };
 }

@@ -11,12 +11,23 @@ import type { DatabaseSync } from 'node:sqlite';
 import { z } from 'zod';
 import { DeepAgentError, toErrorInfo } from '../errors/index.js';
 import type { CredentialStore } from '../local/index.js';
-import { McpServerConnection, sandboxedStdio, stdioTransport, ToolNameAllocator } from '../mcp/index.js';
+import {
+  isLoginRequired,
+  McpServerConnection,
+  OAuthRecords,
+  oauthRecordKey,
+  sandboxedStdio,
+  stdioTransport,
+  StoredOAuthProvider,
+  ToolNameAllocator,
+  type HttpServerSpec,
+  type McpTransportCandidate,
+} from '../mcp/index.js';
 import type { Sandbox, SandboxProvider } from '../sandbox/index.js';
 import { Redactor } from '../secrets/index.js';
 import type { McpConnectionBackend } from '../task/index.js';
 import type { Tool } from '../tools/index.js';
-import { credentialEnv, loadCatalog, resolveStartCommand, type McpServerDefinition } from './catalog.js';
+import { credentialEnv, loadCatalog, remoteServerSpec, resolveStartCommand, type McpServerDefinition } from './catalog.js';
 import { ConnectionRecords, type McpConnection } from './store.js';
 
 export const InstallBodySchema = z
@@ -63,9 +74,15 @@ export interface McpConnectionManagerOptions {
 }
 
 interface LiveConnection {
-  sandbox: Sandbox;
+  /** The connection's own sandbox; a remote (HTTP) connection has none. */
+  sandbox?: Sandbox;
   connection: McpServerConnection;
+  /** The account's OAuth state for a remote connection. */
+  oauth?: StoredOAuthProvider;
 }
+
+/** What a person does to log in to a remote connection (serve and the AWS API both answer this route). */
+export const connectionLoginHint = (id: string): string => `POST /mcp-connections/${id}/oauth/start`;
 
 /**
  * @example
@@ -138,8 +155,8 @@ export class McpConnectionManager implements McpConnectionBackend {
       const live = await this.launch(record, definition, env);
       record.tools = live.connection.tools.map((t) => t.name);
     } catch (e) {
-      record.status = 'failed';
-      record.lastError = this.describe(e);
+      record.status = isLoginRequired(e) ? 'needs_login' : 'failed';
+      record.lastError = isLoginRequired(e) ? this.loginReason(record.id) : this.describe(e);
     }
     this.records.insert(record);
     return record;
@@ -159,6 +176,7 @@ export class McpConnectionManager implements McpConnectionBackend {
     await this.stopLive(id);
     await this.options.removeSandboxFiles?.(sandboxTaskId(id));
     this.options.credentials.delete(accountId, id);
+    this.options.credentials.delete(accountId, oauthRecordKey(id)); // a remote connection's OAuth tokens
     this.records.delete(id);
     this.restartUsed.delete(id);
   }
@@ -205,7 +223,55 @@ export class McpConnectionManager implements McpConnectionBackend {
     const live = this.live.get(id);
     if (!record || !live) throw new DeepAgentError('mcp_error', `MCP connection ${record?.name ?? id} is not running`);
     await extendSandbox(live.sandbox);
-    return live.connection.callTool(tool, args, signal);
+    if (!live.oauth) return live.connection.callTool(tool, args, signal);
+    try {
+      // The SDK refreshes only after a 401; a token about to expire is renewed first, without a person.
+      if (live.oauth.expiresSoon()) {
+        const { auth } = await import('@modelcontextprotocol/sdk/client/auth.js');
+        await auth(live.oauth, { serverUrl: live.oauth.serverUrl }).catch((e: unknown) => {
+          if (isLoginRequired(e)) throw e; // else the authorization server is down: try the token we have
+        });
+      }
+      return await live.connection.callTool(tool, args, signal);
+    } catch (e) {
+      if (!isLoginRequired(e) && !isUnauthorized(e)) throw e;
+      // A revoked refresh token or a login that ran out: the connection waits for a person, the task goes on.
+      await this.stopLive(id);
+      this.records.update(id, { status: 'needs_login', tools: record.tools, lastHealthAt: new Date().toISOString(), lastError: this.loginReason(id) });
+      throw new DeepAgentError('mcp_error', `MCP connection ${record.name} ${this.loginReason(id)}`, { needsLogin: true, connection: id });
+    }
+  }
+
+  /**
+   * The HTTP server of the account's remote connection `id`, for the OAuth login routes; undefined for
+   * another account's id, an unknown one, or a local (stdio) connection.
+   *
+   * @example
+   * new HttpOAuthLogins({ store, resolve: (account, id) => manager.remoteServer(account, id) ?? mcpJsonServer(id) });
+   */
+  remoteServer(accountId: string, id: string): HttpServerSpec | undefined {
+    const record = this.records.get(accountId, id);
+    const definition = record && this.catalog.find((d) => d.id === record.definitionId);
+    return definition ? remoteServerSpec(definition) : undefined;
+  }
+
+  /** Connects a connection again (after a login stored its tokens); its record says how that went. */
+  async reconnect(accountId: string, id: string): Promise<McpConnection | undefined> {
+    const record = this.records.get(accountId, id);
+    if (!record) return undefined;
+    await this.restart(record);
+    return this.records.get(accountId, id);
+  }
+
+  /**
+   * The account's remote connections that wait for a login, as `task.started` lists servers, with the way
+   * to log in (a task goes on without them).
+   */
+  unavailable(accountId: string): { name: string; state: string; reason?: string; login?: string }[] {
+    return this.records
+      .list(accountId)
+      .filter((r) => r.status === 'needs_login')
+      .map((r) => ({ name: r.name, state: r.status, ...(r.lastError ? { reason: r.lastError } : {}), login: connectionLoginHint(r.id) }));
   }
 
   /** The pid of a connection's sandboxed server process: on this host (bubblewrap) or in the sandbox (E2B). */
@@ -272,12 +338,70 @@ export class McpConnectionManager implements McpConnectionBackend {
       const live = await this.launch(record, definition, credentialEnv(definition, credentials));
       this.records.update(record.id, { status: 'running', tools: live.connection.tools.map((t) => t.name), lastHealthAt: now });
     } catch (e) {
-      this.records.update(record.id, { status: 'failed', tools: record.tools, lastHealthAt: now, lastError: `restart failed: ${this.describe(e)}` });
+      if (isLoginRequired(e)) this.records.update(record.id, { status: 'needs_login', tools: record.tools, lastHealthAt: now, lastError: this.loginReason(record.id) });
+      else this.records.update(record.id, { status: 'failed', tools: record.tools, lastHealthAt: now, lastError: `restart failed: ${this.describe(e)}` });
     }
+  }
+
+  private loginReason(id: string): string {
+    return `needs a login: ${connectionLoginHint(id)}`;
+  }
+
+  /** A remote connection: the account's OAuth tokens, no sandbox; a missing login throws `mcp_login_required`. */
+  private async launchRemote(record: McpConnection, spec: HttpServerSpec): Promise<LiveConnection> {
+    const oauth = new StoredOAuthProvider({
+      server: record.id,
+      serverUrl: spec.url,
+      records: new OAuthRecords(this.options.credentials, record.accountId),
+      settings: spec.oauth ?? {},
+      redactor: this.redactor,
+    });
+    let loginError: unknown;
+    const transports = (): McpTransportCandidate[] => {
+      const sse: McpTransportCandidate = {
+        kind: 'sse',
+        open: async () => {
+          const { SSEClientTransport } = await import('@modelcontextprotocol/sdk/client/sse.js');
+          return new SSEClientTransport(new URL(spec.url), { authProvider: oauth });
+        },
+      };
+      const http: McpTransportCandidate = {
+        kind: 'http',
+        open: async () => {
+          const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
+          return new StreamableHTTPClientTransport(new URL(spec.url), { authProvider: oauth });
+        },
+      };
+      return spec.transport === 'sse' ? [sse] : [http, sse];
+    };
+    const connection = new McpServerConnection({
+      name: record.name,
+      transports,
+      connectTimeoutMs: this.options.connectTimeoutMs ?? 30_000,
+      callTimeoutMs: this.options.callTimeoutMs ?? 60_000,
+      redactor: this.redactor,
+      clientInfo: { name: 'deep-agent-connections', version: '0.1.0' },
+      describeConnectError: (err) => {
+        if (isLoginRequired(err)) loginError = err;
+        return this.describe(err);
+      },
+      passThrough: (err) => isLoginRequired(err) || isUnauthorized(err),
+    });
+    await connection.connect();
+    if (connection.state !== 'connected') {
+      await connection.close();
+      if (loginError) throw loginError;
+      throw new DeepAgentError('mcp_error', connection.reason ?? 'the server did not answer');
+    }
+    const live = { connection, oauth };
+    this.live.set(record.id, live);
+    return live;
   }
 
   private async launch(record: McpConnection, definition: McpServerDefinition, secretEnv: Record<string, string>): Promise<LiveConnection> {
     if (this.closed) throw new DeepAgentError('unavailable', 'the MCP connection manager is closed');
+    const remote = remoteServerSpec(definition);
+    if (remote) return this.launchRemote(record, remote);
     for (const v of Object.values(secretEnv)) this.redactor.add(v);
     const sandbox = await this.options.sandboxProvider.create({
       taskId: sandboxTaskId(record.id),
@@ -311,7 +435,7 @@ export class McpConnectionManager implements McpConnectionBackend {
     if (!live) return;
     this.live.delete(id);
     await live.connection.close();
-    await live.sandbox.close().catch((e) => this.options.onError?.(e));
+    await live.sandbox?.close().catch((e) => this.options.onError?.(e));
   }
 
   private describe(e: unknown): string {
@@ -322,8 +446,13 @@ export class McpConnectionManager implements McpConnectionBackend {
 /** The task id a connection's sandbox is created with (locally it names `<home>/workspaces/<it>`). */
 export const sandboxTaskId = (connectionId: string): string => `mcp-${connectionId}`;
 
+/** The SDK's `UnauthorizedError` (a refused token the SDK could not renew), known by name: its module loads late. */
+function isUnauthorized(err: unknown): boolean {
+  return err instanceof Error && err.constructor.name === 'UnauthorizedError';
+}
+
 /** Pushes a cloud sandbox's expiry forward when it has a keep-alive (E2B); local sandboxes do not expire. */
-async function extendSandbox(sandbox: Sandbox): Promise<void> {
-  await sandbox.extendLifetime?.().catch(() => {});
+async function extendSandbox(sandbox: Sandbox | undefined): Promise<void> {
+  await sandbox?.extendLifetime?.().catch(() => {});
 }
 

@@ -5,7 +5,7 @@
 import type { DatabaseSync } from 'node:sqlite';
 import { z } from 'zod';
 
-export const ConnectionStatusSchema = z.enum(['running', 'failed', 'stopped']);
+export const ConnectionStatusSchema = z.enum(['running', 'failed', 'stopped', 'needs_login']);
 export type ConnectionStatus = z.infer<typeof ConnectionStatusSchema>;
 
 export const McpConnectionSchema = z.object({

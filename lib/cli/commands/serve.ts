@@ -6,7 +6,7 @@ import { openLocalMcpConnections } from '../../mcp-connections/index.js';
 import { ensureApiToken, LOCAL_ACCOUNT, startLocalService } from '../../local/index.js';
 import { serveTaskLog } from '../progress.js';
 import { UsageError, type Command } from '../io.js';
-import { lazyLocalOAuth, localHttpOAuthLogins } from '../oauth.js';
+import { lazyLocalOAuth, localHttpOAuthLogins, withUnavailableConnections } from '../oauth.js';
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -55,10 +55,11 @@ read-only ask too), DEEP_AGENT_MCP_CATALOG (extra MCP server definitions for dee
         const base = agent.taskOptions(record.mcpServers);
         const taken = new Set(base.tools?.map((t) => t.name));
         const installed = connections.manager.toolsFor(record.accountId ?? LOCAL_ACCOUNT).filter((t) => !taken.has(t.name));
-        return { ...base, tools: [...(base.tools ?? []), ...installed] };
+        return withUnavailableConnections({ ...base, tools: [...(base.tools ?? []), ...installed] }, connections.manager.unavailable(record.accountId ?? LOCAL_ACCOUNT));
       },
       mcpConnections: connections.manager,
-      mcpOAuth: localHttpOAuthLogins(config, oauth.store, agent.mcp.hub, agent.redactor),
+      // {id}: a remote connection's id, or a .mcp.json HTTP server's name.
+      mcpOAuth: localHttpOAuthLogins(config, oauth.store, agent.mcp.hub, agent.redactor, connections.manager),
       settings: config.serve,
       port,
       redactor: agent.redactor,
