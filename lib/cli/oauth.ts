@@ -5,6 +5,7 @@ import { CredentialStore, LOCAL_ACCOUNT, loadSecretKey, openDatabase } from '../
 import { HttpOAuthLogins, loopbackAuthorizer, OAuthRecords, resolveMcpServers, type InteractiveAuthorizer, type McpHub, type OAuthSecretStore } from '../mcp/index.js';
 import type { McpConnectionManager } from '../mcp-connections/index.js';
 import type { Redactor } from '../secrets/index.js';
+import type { Tool } from '../tools/index.js';
 import type { CliIo } from './io.js';
 
 /** The local credentials table, keyed as `serve` and the connection manager key it. */
@@ -102,13 +103,24 @@ export function localHttpOAuthLogins(config: Config, store: OAuthSecretStore, hu
 }
 
 /**
- * A task's options with the account's connections that it cannot use now (a remote one waiting for a login)
- * listed in `task.started` beside the `.mcp.json` servers, and named to the model.
+ * A task's options with the account's connections added (`serve`): the running ones' tools (a name the
+ * assembled agent already has wins), and those waiting for a login listed in `task.started` and named to
+ * the model.
  *
  * @example
- * withUnavailableConnections(agent.taskOptions(), manager.unavailable(accountId));
+ * taskOptions: (record) => withAccountConnections(agent.taskOptions(record.mcpServers), connections.manager, record.accountId ?? LOCAL_ACCOUNT),
  */
-export function withUnavailableConnections<T extends { instructions?: string; startInfo?: Record<string, unknown> }>(
+export function withAccountConnections<T extends { tools?: Tool[]; instructions?: string; startInfo?: Record<string, unknown> }>(
+  base: T,
+  manager: Pick<McpConnectionManager, 'toolsFor' | 'unavailable'>,
+  accountId: string,
+): T {
+  const taken = new Set(base.tools?.map((t) => t.name));
+  const installed = manager.toolsFor(accountId).filter((t) => !taken.has(t.name));
+  return withUnavailableConnections({ ...base, tools: [...(base.tools ?? []), ...installed] }, manager.unavailable(accountId));
+}
+
+function withUnavailableConnections<T extends { instructions?: string; startInfo?: Record<string, unknown> }>(
   options: T,
   unavailable: { name: string; state: string; reason?: string; login?: string }[],
 ): T {

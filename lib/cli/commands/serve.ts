@@ -6,7 +6,7 @@ import { openLocalMcpConnections } from '../../mcp-connections/index.js';
 import { ensureApiToken, LOCAL_ACCOUNT, startLocalService } from '../../local/index.js';
 import { serveTaskLog } from '../progress.js';
 import { UsageError, type Command } from '../io.js';
-import { lazyLocalOAuth, localHttpOAuthLogins, withUnavailableConnections } from '../oauth.js';
+import { lazyLocalOAuth, localHttpOAuthLogins, withAccountConnections } from '../oauth.js';
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -51,12 +51,7 @@ read-only ask too), DEEP_AGENT_MCP_CATALOG (extra MCP server definitions for dee
       sandboxProvider: agent.sandboxProvider,
       ...(agent.approvalPolicy ? { approvalPolicy: agent.approvalPolicy } : {}),
       // What serve adds to the assembled agent: the connection manager's tools of the task's account.
-      taskOptions: (record) => {
-        const base = agent.taskOptions(record.mcpServers);
-        const taken = new Set(base.tools?.map((t) => t.name));
-        const installed = connections.manager.toolsFor(record.accountId ?? LOCAL_ACCOUNT).filter((t) => !taken.has(t.name));
-        return withUnavailableConnections({ ...base, tools: [...(base.tools ?? []), ...installed] }, connections.manager.unavailable(record.accountId ?? LOCAL_ACCOUNT));
-      },
+      taskOptions: (record) => withAccountConnections(agent.taskOptions(record.mcpServers), connections.manager, record.accountId ?? LOCAL_ACCOUNT),
       mcpConnections: connections.manager,
       // {id}: a remote connection's id, or a .mcp.json HTTP server's name.
       mcpOAuth: localHttpOAuthLogins(config, oauth.store, agent.mcp.hub, agent.redactor, connections.manager),
