@@ -12,3 +12,8 @@ export * from './task-service.js';
 export * from './api-handler.js';
 export * from './observability.js';
 export * from './sandbox-sweeper.js';
+export * from './connection-envelope.js';
+export * from './connection-store.js';
+export * from './connection-server.js';
+export * from './connection-service.js';
+export * from './connection-keeper.js';
