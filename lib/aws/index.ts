@@ -17,3 +17,4 @@ export * from './connection-store.js';
 export * from './connection-server.js';
 export * from './connection-service.js';
 export * from './connection-keeper.js';
+export * from './deployed-run.js';
