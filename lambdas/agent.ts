@@ -42,7 +42,15 @@ const connections = {
   envelope: new CredentialEnvelope(tracer.captureAWSv3Client(new KMSClient({})), aws.connectionKeyArn),
   catalog: () => loadS3Catalog(s3, aws.taskBucket, config.aws.mcpCatalogKey),
   // The connection sandboxes' keep-alive timer stays off: each tool call extends them, the keeper does the rest.
-  sandboxes: (c: typeof config) => new E2BSandboxProvider(c.sandbox.e2bApiKey!, { redactor, options: { keepAlive: { intervalSeconds: 0 } } }),
+  sandboxes: (c: typeof config) =>
+    new E2BSandboxProvider(c.sandbox.e2bApiKey!, {
+      redactor,
+      options: {
+        ...(c.sandbox.e2bTemplate ? { template: c.sandbox.e2bTemplate } : {}),
+        ...(c.sandbox.e2bMaxLifetimeSeconds ? { maxLifetimeSeconds: c.sandbox.e2bMaxLifetimeSeconds } : {}),
+        keepAlive: { intervalSeconds: 0 },
+      },
+    }),
   runtime: E2B_CONNECTION_RUNTIME,
 };
 

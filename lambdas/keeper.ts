@@ -32,6 +32,11 @@ const tracer = new Tracer();
 const secrets = new SecretCache(tracer.captureAWSv3Client(new SecretsManagerClient({})));
 const s3 = tracer.captureAWSv3Client(new S3Client({}));
 const store = new S3ConnectionStore({ s3, bucket: aws.taskBucket });
+// The template and plan cap of task sandboxes (DEEP_AGENT_E2B_TEMPLATE, DEEP_AGENT_E2B_MAX_LIFETIME) hold for connection sandboxes too.
+const connectionSandboxOptions = {
+  ...(config.sandbox.e2bTemplate ? { template: config.sandbox.e2bTemplate } : {}),
+  ...(config.sandbox.e2bMaxLifetimeSeconds ? { maxLifetimeSeconds: config.sandbox.e2bMaxLifetimeSeconds } : {}),
+};
 const envelope = new CredentialEnvelope(tracer.captureAWSv3Client(new KMSClient({})), aws.connectionKeyArn);
 
 export const handler = instrumentHandler({ logger, tracer }, async (event: unknown): Promise<KeeperResult | { checked: 0 }> => {
@@ -42,7 +47,7 @@ export const handler = instrumentHandler({ logger, tracer }, async (event: unkno
   }
   const { Sandbox } = await import('e2b');
   // No keep-alive timer: this function ends; each round extends the sandboxes by 15 min, three rounds of the default 5-minute schedule.
-  const sandboxes = new E2BSandboxProvider(E2B_API_KEY, { options: { keepAlive: { intervalSeconds: 0, extendBySeconds: 900 } } });
+  const sandboxes = new E2BSandboxProvider(E2B_API_KEY, { options: { ...connectionSandboxOptions, keepAlive: { intervalSeconds: 0, extendBySeconds: 900 } } });
   const target = keeperTarget(event);
   const result = await keepConnections(
     { store, envelope, catalog: await loadS3Catalog(s3, aws.taskBucket, config.aws.mcpCatalogKey), sandboxes, listing: { api: Sandbox, apiKey: E2B_API_KEY }, runtime: E2B_CONNECTION_RUNTIME },
