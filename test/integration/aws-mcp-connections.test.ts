@@ -214,6 +214,18 @@ describe('MCP connections on AWS (fauxqs S3, KMS stand-in, E2B double)', () => {
     expect(kms.calls.filter((c) => c.operation === 'Decrypt')).toHaveLength(2);
   }, 60_000);
 
+  it("a sealed blob opens only as its own connection's: moved to another account or connection it does not decrypt", async () => {
+    // prepare
+    const sealed = (await store.sealedCredentials('acct-a', idA))!;
+    // act
+    const own = await keeper.envelope.open({ accountId: 'acct-a', connectionId: idA }, sealed);
+    const moved = keeper.envelope.open({ accountId: 'acct-b', connectionId: idB }, sealed);
+    // assess
+    expect(own).toEqual({ GITHUB_PERSONAL_ACCESS_TOKEN: CANARY_A });
+    expect(sealed.ciphertext).not.toContain(CANARY_A);
+    await expect(moved).rejects.toThrow();
+  });
+
   it("answers 4xx JSON for a bad install, a taken name and another account's connection, naming no value", async () => {
     // act
     const missing = await call('POST', '/mcp-connections/install', 'acct-a', { definitionId: 'github', name: 'gh2' });
