@@ -1,6 +1,20 @@
 #!/usr/bin/env node
-import { main } from '../lib/cli/index.js';
+// The `deep-agent` executable. Only the version check is imported statically: an old Node must reach it and
+// print one line, not fail while linking a module that needs `node:sqlite`.
+import { isSupportedNode, SUPPORTED_NODE } from '../lib/cli/node-version.js';
 
+if (!isSupportedNode(process.versions.node)) {
+  process.stderr.write(`deep-agent: needs ${SUPPORTED_NODE}; this is Node.js ${process.versions.node}.\n`);
+  process.exit(1);
+}
+// Node 22 and 23 call node:sqlite experimental; that notice is noise for a CLI user. Other warnings still print.
+const emitWarning = process.emitWarning.bind(process);
+process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  if (/SQLite/.test(typeof warning === 'string' ? warning : warning.message)) return;
+  (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
+}) as typeof process.emitWarning;
+
+const { main } = await import('../lib/cli/index.js');
 // `deep-agent mcp tools | head` closes our stdout early: that is not an error.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);

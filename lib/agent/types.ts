@@ -1,8 +1,8 @@
 /** The agent core's public contract: what a runtime (CLI, local worker, durable Lambda) passes in. */
-import type { ModelClient } from '../model/types.js';
-import type { SandboxProvider } from '../sandbox/types.js';
-import type { TaskStore } from '../task/store.js';
-import type { Tool } from '../tools/types.js';
+import type { ModelClient } from '../model/index.js';
+import type { SandboxProvider } from '../sandbox/index.js';
+import type { TaskStore } from '../task/index.js';
+import type { Tool } from '../tools/index.js';
 import type { StepJournal } from './journal.js';
 
 export interface AgentLimits {
@@ -14,6 +14,13 @@ export interface AgentLimits {
   deadlineSeconds: number;
   /** tool calls of one model turn run at most this many at a time (default 4) */
   toolConcurrency: number;
+  /** tool calls of one model turn beyond this many get an error result instead of running (default 32) */
+  maxToolCallsPerTurn: number;
+  /**
+   * Journal operations one run may use; the task ends `budget_exceeded` before it would need more.
+   * @default the journal's `operationQuota` (Lambda durable functions), else no cap
+   */
+  maxOperations?: number;
   /** characters of one tool output the model sees; the log keeps more (default 20_000) */
   maxToolOutputChars: number;
   /** max_tokens per model call (default 8192) */
@@ -39,6 +46,12 @@ export interface RunTaskOptions {
   journal: StepJournal;
   /** Extra tools (MCP tools, the MCP builder) beside the built-in ones. */
   tools?: Tool[];
+  /**
+   * The extra tools as they are now, asked before every model turn (main agent and sub-agents): a server
+   * `deploy_mcp_server` attached mid-task is callable from the next turn. Tools not offered yet are appended
+   * after the others and nothing is reordered, so the prompt-cache prefix stays warm.
+   */
+  latestTools?(): Tool[];
   signal?: AbortSignal;
   limits?: Partial<AgentLimits>;
   approvalPolicy?: ApprovalPolicy;
@@ -48,4 +61,6 @@ export interface RunTaskOptions {
   startInfo?: Record<string, unknown>;
   /** Called with each text delta of the model's answer (live progress). */
   onTextDelta?(text: string): void;
+  /** The clock steps record their times with (the deadline is compared with those). @default Date.now */
+  clock?: () => number;
 }

@@ -4,15 +4,16 @@
  * `run`, `chat`, `examples`, `serve`, `createAgent()` and the agent Lambda; each adds only what is its own (a
  * store, a journal, a terminal prompt, the connection manager's tools).
  */
-import { requireModelCredentials, requireSandboxCredentials, type ApprovalSettings, type Config } from '../config/index.js';
+import { requireModelCredentials, requireSandboxCredentials, type Config } from '../config/index.js';
 import { createModelClient, type ModelClient } from '../model/index.js';
 import type { AttachedMcp } from '../mcp/index.js';
 import type { SandboxProvider } from '../sandbox/index.js';
+import { redactorFromEnv, type Redactor } from '../secrets/index.js';
 import type { Tool } from '../tools/index.js';
-import type { ApprovalPolicy, RunTaskOptions } from '../agent/index.js';
+import { approvalPolicyFor, type ApprovalPolicy, type RunTaskOptions } from '../agent/index.js';
 
 /** What `runTask` takes from the assembly for one task. */
-export type AssembledTaskOptions = Pick<RunTaskOptions, 'tools' | 'approvalPolicy' | 'instructions' | 'startInfo'>;
+export type AssembledTaskOptions = Pick<RunTaskOptions, 'tools' | 'latestTools' | 'approvalPolicy' | 'instructions' | 'startInfo'>;
 
 /** What a caller may bring instead of what the configuration would build. */
 export interface AssemblyOverrides {
@@ -33,6 +34,12 @@ export interface AssemblyOverrides {
   approvalPolicy?: ApprovalPolicy;
   /** Added to the system prompt of every task, before the note on unavailable MCP servers. */
   instructions?: string;
+  /**
+   * The run's one redactor: MCP registers every secret of its servers with it (secret headers and env, every
+   * `${VAR}` value), and the caller's store must write through the same instance.
+   * @default one that knows the configuration's secret variables
+   */
+  redactor?: Redactor;
 }
 
 /** Everything a run needs, assembled once; `close()` releases the MCP servers. */
@@ -41,25 +48,13 @@ export interface AssembledAgent {
   readonly model: ModelClient;
   readonly sandboxProvider: SandboxProvider;
   readonly mcp: AttachedMcp;
+  /** The redactor every store of this agent must write through (it learns the MCP servers' secrets). */
+  readonly redactor: Redactor;
   /** The one approval policy of this assembly; undefined when no call needs approval. */
   readonly approvalPolicy?: ApprovalPolicy;
   /** What `runTask` needs for a task that selects MCP `servers` (every attached server when absent). */
   taskOptions(servers?: string[]): AssembledTaskOptions;
   close(): Promise<void>;
-}
-
-/**
- * The approval policy of the configuration, built here and nowhere else: tools matching
- * `DEEP_AGENT_APPROVE_TOOLS` always ask; with `DEEP_AGENT_APPROVAL=destructive`, MCP tools not marked
- * read-only ask too. Undefined when no call needs approval.
- *
- * @example
- * const policy = await approvalPolicyFor({ destructive: true, tools: ['run_command'] });
- */
-export async function approvalPolicyFor(approval: ApprovalSettings): Promise<ApprovalPolicy | undefined> {
-  if (!approval.destructive && approval.tools.length === 0) return undefined;
-  const { destructiveApprovalPolicy } = await import('../mcp/index.js');
-  return destructiveApprovalPolicy({ always: approval.tools, scope: approval.destructive ? ['mcp__*'] : [] });
 }
 
 /**
@@ -73,14 +68,14 @@ export async function approvalPolicyFor(approval: ApprovalSettings): Promise<App
  */
 export async function assembleMcp(
   config: Config,
-  overrides: Pick<AssemblyOverrides, 'sandboxProvider' | 'mcpBuilder'> = {},
+  overrides: Pick<AssemblyOverrides, 'sandboxProvider' | 'mcpBuilder' | 'redactor'> = {},
 ): Promise<{ sandboxProvider: SandboxProvider; mcp: AttachedMcp }> {
   const { attachMcp, mcpServerRuntime } = await import('../mcp/index.js');
   const runtime = (overrides.mcpBuilder ?? !overrides.sandboxProvider) ? mcpServerRuntime() : undefined;
   const sandboxProvider =
     overrides.sandboxProvider ??
     (await (await import('../sandbox/index.js')).createSandboxProvider(config, runtime ? { readOnlyMounts: runtime.mounts } : {}));
-  const mcp = await attachMcp(config, { sandboxProvider, ...(runtime ? { runtime } : {}) });
+  const mcp = await attachMcp(config, { sandboxProvider, ...(runtime ? { runtime } : {}), ...(overrides.redactor ? { redactor: overrides.redactor } : {}) });
   return { sandboxProvider, mcp };
 }
 
@@ -97,8 +92,9 @@ export async function assembleAgent(config: Config, overrides: AssemblyOverrides
   if (!overrides.model) requireModelCredentials(config);
   if (!overrides.sandboxProvider) requireSandboxCredentials(config);
   const model = overrides.model ?? (await createModelClient(config));
-  const { sandboxProvider, mcp } = await assembleMcp(config, overrides);
-  const approvalPolicy = overrides.approvalPolicy ?? (await approvalPolicyFor(config.approval));
+  const redactor = overrides.redactor ?? redactorFromEnv(config.env);
+  const { sandboxProvider, mcp } = await assembleMcp(config, { ...overrides, redactor });
+  const approvalPolicy = overrides.approvalPolicy ?? approvalPolicyFor(config.approval);
   const extraTools = overrides.tools ?? [];
 
   const assembled: AssembledAgent & AsyncDisposable = {
@@ -106,12 +102,14 @@ export async function assembleAgent(config: Config, overrides: AssemblyOverrides
     model,
     sandboxProvider,
     mcp,
+    redactor,
     ...(approvalPolicy ? { approvalPolicy } : {}),
     taskOptions(servers) {
       const fromMcp = mcp.taskOptions(servers);
       const instructions = [overrides.instructions, fromMcp.instructions].filter(Boolean).join('\n\n');
       return {
         tools: [...(fromMcp.tools ?? []), ...extraTools],
+        ...(fromMcp.latestTools ? { latestTools: fromMcp.latestTools } : {}),
         ...(approvalPolicy ? { approvalPolicy } : {}),
         ...(instructions ? { instructions } : {}),
         ...(fromMcp.startInfo ? { startInfo: fromMcp.startInfo } : {}),

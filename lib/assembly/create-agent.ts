@@ -7,7 +7,6 @@ import { randomUUID } from 'node:crypto';
 import { loadConfig, type Config } from '../config/index.js';
 import type { ModelClient } from '../model/index.js';
 import type { SandboxProvider } from '../sandbox/index.js';
-import { redactorFromEnv } from '../secrets/index.js';
 import { MemoryTaskStore, newTaskRecord, observeEvents, type Budget, type TaskEvent, type TaskRecord, type TaskSource, type TaskStore } from '../task/index.js';
 import type { Tool } from '../tools/index.js';
 import { MemoryJournal, runTask, type AgentLimits, type ApprovalPolicy, type StepJournal } from '../agent/index.js';
@@ -65,7 +64,7 @@ export async function createAgent(options: AgentOptions = {}): Promise<Agent> {
     ...(options.approvalPolicy ? { approvalPolicy: options.approvalPolicy } : {}),
     ...(options.instructions ? { instructions: options.instructions } : {}),
   });
-  const baseStore = options.store ?? new MemoryTaskStore(redactorFromEnv(config.env));
+  const baseStore = options.store ?? new MemoryTaskStore(assembled.redactor);
   const store = options.onEvent ? observeEvents(baseStore, options.onEvent) : baseStore;
   const running = new Set<AbortController>();
   let closed = false;

@@ -83,6 +83,8 @@ export async function prepareDeployedRun(record: TaskRecord, deps: DeployedRunDe
   // outlive this Lambda instance. The assembly loads MCP lazily, which keeps the cold start short.
   const agent = await assembleAgent(config, {
     mcpBuilder: false,
+    // The store's redactor: MCP registers its servers' secrets with it, as the connections' credentials are.
+    redactor: deps.redactor,
     ...(deps.overrides ?? {}),
     ...(connections ? { tools: connections.tools } : {}),
     ...(unavailable ? { instructions: unavailable } : {}),

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { hasCode, toErrorInfo } from '../errors/index.js';
-import type { TaskStore } from '../task/store.js';
+import type { TaskStore } from '../task/index.js';
 import { isTerminal, newTaskRecord, type TaskRecord } from '../task/index.js';
 import type { AgentEvent, SqsBatchResponse, SqsEvent, SqsRecord } from './lambda-events.js';
 import { parseTaskMessage } from './task-message.js';

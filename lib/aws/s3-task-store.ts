@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DeepAgentError } from '../errors/index.js';
 import { Redactor } from '../secrets/index.js';
-import type { TaskStore } from '../task/store.js';
+import type { TaskStore } from '../task/index.js';
 import {
   decodeTaskCursor,
   leavesTerminalStatus,

@@ -6,11 +6,11 @@
  */
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { ListDurableExecutionsByFunctionCommand, StopDurableExecutionCommand } from '@aws-sdk/client-lambda';
-import { ApprovalBodySchema, parseBody, TaskService, type TaskQueueSender } from '../task/index.js';
-import type { TaskRecord } from '../task/index.js';
+import { maxStepsWithin } from '../agent/index.js';
 import { DeepAgentError } from '../errors/index.js';
+import { TaskService, type ApprovalDecision, type ApprovalResolver, type SubmitTask, type TaskQueueSender, type TaskRecord } from '../task/index.js';
 import type { LambdaSender } from './dispatcher.js';
-import { approvalKey, resolveApproval } from './durable-journal.js';
+import { approvalKey, DURABLE_OPERATION_QUOTA, resolveApproval } from './durable-journal.js';
 import type { S3TaskStore } from './s3-task-store.js';
 import type { EventBridgeSchedules } from './schedules.js';
 import { formatTaskMessage, type TaskMessage } from './task-message.js';
@@ -49,6 +49,8 @@ export interface DurableTaskServiceDeps {
    * @default nothing (the scheduled sweeper still finds them)
    */
   onExecutionStopped?(taskId: string): Promise<void>;
+  /** Operations one durable execution may hold (bounds `budget.maxSteps` at submit). @default DURABLE_OPERATION_QUOTA */
+  operationQuota?: number;
 }
 
 /**
@@ -109,7 +111,7 @@ export const decidedApprovalKey = (taskId: string, approvalId: string) => `tasks
  * decisions one wins and the other gets `conflict` (409), as does any later one; the pending document (with
  * its callback id) is removed once the decision reached the execution.
  */
-async function decideOnce(deps: DurableTaskServiceDeps, taskId: string, approvalId: string, decision: { approve: boolean; reason?: string }): Promise<void> {
+async function decideOnce(deps: DurableTaskServiceDeps, taskId: string, approvalId: string, decision: ApprovalDecision): Promise<void> {
   const decided = decidedApprovalKey(taskId, approvalId);
   const alreadyDecided = () => new DeepAgentError('conflict', `approval ${approvalId} of task ${taskId} was already decided`);
   const pending = await deps.store.getDocument(approvalKey(taskId, approvalId));
@@ -128,30 +130,39 @@ async function decideOnce(deps: DurableTaskServiceDeps, taskId: string, approval
   await deps.store.deleteDocument(approvalKey(taskId, approvalId));
 }
 
+/** The approval port on durable callbacks: decided once (409 after), through the execution's callback. */
+function durableApprovals(deps: DurableTaskServiceDeps): ApprovalResolver {
+  return { resolve: (taskId, approvalId, decision) => decideOnce(deps, taskId, approvalId, decision) };
+}
+
+/** Refuses (400) a `maxSteps` whose turns could not all fit in one durable execution's operation quota. */
+function refuseUnfittingSteps(input: SubmitTask, fits: number): void {
+  const maxSteps = input.budget?.maxSteps;
+  if (maxSteps !== undefined && maxSteps > fits) {
+    throw new DeepAgentError('invalid_input', `invalid task: budget.maxSteps: at most ${fits} model turns fit in one durable execution (${maxSteps} asked)`);
+  }
+}
+
 /**
- * The task service of lib/service whose runs are Lambda durable executions: cancel also stops the running
- * execution (a run paused on an approval would otherwise never see the cancel), and an approval completes
- * the execution's callback.
+ * The task service of lib/task whose runs are Lambda durable executions, through the service's own hooks:
+ * cancel also stops the running execution (a run paused on an approval would otherwise never see the cancel),
+ * an approval completes the execution's callback, and a submit whose step budget cannot fit is refused.
  *
  * @example
  * const service = new DurableTaskService({ store, queue, lambda, agentFunctionName: config.aws.agentFunctionName! });
  * await service.cancel('acct-1', taskId);
  */
 export class DurableTaskService extends TaskService {
-  constructor(private readonly deps: DurableTaskServiceDeps) {
+  constructor(deps: DurableTaskServiceDeps) {
+    const fits = maxStepsWithin(deps.operationQuota ?? DURABLE_OPERATION_QUOTA);
     super({
       store: deps.store,
       queue: sqsSender(deps.store, deps.queue),
+      approvals: durableApprovals(deps),
       ...(deps.schedules ? { schedules: deps.schedules } : {}),
       ...(deps.newId ? { newId: deps.newId } : {}),
       onCancel: (taskId) => stopExecution(deps, taskId),
+      checkSubmit: (input) => refuseUnfittingSteps(input, fits),
     });
-  }
-
-  override async approve(accountId: string, taskId: string, approvalId: string, body: unknown): Promise<{ approvalId: string; approve: boolean }> {
-    const decision = parseBody(ApprovalBodySchema, body, 'approval');
-    await this.get(accountId, taskId);
-    await decideOnce(this.deps, taskId, approvalId, decision);
-    return { approvalId, approve: decision.approve };
   }
 }

@@ -3,21 +3,43 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeepAgentError } from '../errors/index.js';
 import { UsageError, type CliIo, type Command } from './io.js';
-import { runCommand } from './commands/run.js';
-import { chatCommand } from './commands/chat.js';
-import { serveCommand } from './commands/serve.js';
-import { submitCommand, statusCommand, logsCommand, cancelCommand, approveCommand, schedulesCommand, tasksCommand } from './commands/api-commands.js';
-import { mcpCommand } from './commands/mcp.js';
-import { examplesCommand } from './commands/examples.js';
+import { VERSION } from './version.js';
 
 export type { CliIo, Command } from './io.js';
 export { UsageError } from './io.js';
 
-const COMMANDS: Command[] = [runCommand, chatCommand, mcpCommand, serveCommand, submitCommand, tasksCommand, statusCommand, logsCommand, cancelCommand, approveCommand, schedulesCommand, examplesCommand];
+/**
+ * A command's name and summary, and how to load it. Each command's module is imported only when it runs, so
+ * `run` starts without the HTTP server or the MCP connection manager (test/integration/cli-doctor-init checks
+ * that each summary here is the loaded command's own).
+ */
+export interface CommandEntry {
+  name: string;
+  summary: string;
+  load(): Promise<Command>;
+}
+
+const api = () => import('./commands/api-commands.js');
+export const COMMANDS: CommandEntry[] = [
+  { name: 'run', summary: 'run one task locally, streaming progress to stderr', load: async () => (await import('./commands/run.js')).runCommand },
+  { name: 'chat', summary: 'interactive session; type exit to quit', load: async () => (await import('./commands/chat.js')).chatCommand },
+  { name: 'mcp', summary: 'MCP servers (attached or not, and why) and their tools', load: async () => (await import('./commands/mcp.js')).mcpCommand },
+  { name: 'serve', summary: 'run the local API, queue worker and scheduler on 127.0.0.1', load: async () => (await import('./commands/serve.js')).serveCommand },
+  { name: 'submit', summary: 'queue a task on a running service (deep-agent serve or the deployed API)', load: async () => (await api()).submitCommand },
+  { name: 'tasks', summary: 'list your tasks, newest first', load: async () => (await api()).tasksCommand },
+  { name: 'status', summary: "print a task's status (or its record with --json)", load: async () => (await api()).statusCommand },
+  { name: 'logs', summary: "print a task's events (--follow until it ends)", load: async () => (await api()).logsCommand },
+  { name: 'cancel', summary: 'stop a queued or running task', load: async () => (await api()).cancelCommand },
+  { name: 'approve', summary: 'approve (or --deny) a tool call that waits for a person', load: async () => (await api()).approveCommand },
+  { name: 'schedules', summary: 'recurring tasks: schedules list | add | rm', load: async () => (await api()).schedulesCommand },
+  { name: 'examples', summary: 'run a scenario from the library (github, notion, sync, code, data, package, workflow, mcp-builder, all)', load: async () => (await import('./commands/examples.js')).examplesCommand },
+  { name: 'doctor', summary: 'check this machine: Node, sandbox, keys, API reachability, host limits', load: async () => (await import('./commands/doctor.js')).doctorCommand },
+  { name: 'init', summary: 'write .env.example and a .mcp.json skeleton here (never overwrites)', load: async () => (await import('./commands/init.js')).initCommand },
+];
 
 /** Adds commands (serve, submit, mcp, examples, ...) registered by other parts. */
 export function registerCommands(...commands: Command[]): void {
-  for (const c of commands) if (!COMMANDS.some((x) => x.name === c.name)) COMMANDS.push(c);
+  for (const c of commands) if (!COMMANDS.some((x) => x.name === c.name)) COMMANDS.push({ name: c.name, summary: c.summary, load: async () => c });
 }
 
 function help(): string {
@@ -25,6 +47,7 @@ function help(): string {
   return `deep-agent: a Claude agent that plans and executes tasks in an isolated sandbox
 
 Usage: deep-agent <command> [options]   (deep-agent <command> --help for details)
+       deep-agent --version               (prints deep-agent ${VERSION})
 
 Commands:
 ${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
@@ -50,15 +73,16 @@ export async function main(io: CliIo): Promise<number> {
     io.stdout.write(help());
     return name ? 0 : 2;
   }
-  if (name === '--version') {
-    io.stdout.write('deep-agent 0.1.0\n');
+  if (name === '--version' || name === '-v') {
+    io.stdout.write(`deep-agent ${VERSION}\n`);
     return 0;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
     io.stderr.write(`deep-agent: unknown command "${name}". Run deep-agent --help for the list.\n`);
     return 2;
   }
+  const command = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
     io.stdout.write(`${command.usage}\n`);
     return 0;

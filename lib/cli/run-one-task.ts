@@ -9,7 +9,6 @@ import { MemoryJournal, runTask, type ApprovalDecision, type ApprovalRequest } f
 import { assembleAgent, type AssembledAgent } from '../assembly/index.js';
 import type { Config } from '../config/index.js';
 import { openDatabase, SqliteTaskStore } from '../local/index.js';
-import { redactorFromEnv } from '../secrets/index.js';
 import { observeEvents } from '../task/index.js';
 import { newTaskRecord, type Budget, type TaskRecord } from '../task/index.js';
 import type { CliIo } from './io.js';
@@ -39,7 +38,7 @@ export async function openCliAgent(config: Config): Promise<CliAgent> {
     await agent.close();
     throw e;
   }
-  const store = new SqliteTaskStore(db, { redactor: redactorFromEnv(config.env) });
+  const store = new SqliteTaskStore(db, { redactor: agent.redactor });
   return {
     agent,
     store,

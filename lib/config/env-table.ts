@@ -13,6 +13,7 @@ const SECTION_TITLES: Record<SectionName, string> = {
   serve: 'local service (`serve`)',
   api: 'HTTP API clients',
   cli: 'command line',
+  awsCredentials: 'AWS credentials',
   aws: 'AWS Lambda (set by the stack, not by you)',
 };
 

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { DeepAgentError, MissingConfigError } from '../errors/index.js';
 import { CONFIG_SCHEMA, declaredVariables, type ParsedSection, type SectionName, type Variable } from './schema.js';
 
-export { CONFIG_SCHEMA, SANDBOX_PROVIDERS, declaredVariables, type Variable, type SectionName } from './schema.js';
+export { CONFIG_SCHEMA, DEFAULT_MODEL, SANDBOX_PROVIDERS, declaredVariables, type Variable, type SectionName } from './schema.js';
 export { renderEnvironmentTable, replaceEnvironmentTable } from './env-table.js';
 
 export type Env = Record<string, string | undefined>;
@@ -21,6 +21,7 @@ export type ServeSettings = ParsedSection<'serve'>;
 export type ApiSettings = ParsedSection<'api'>;
 export type CliSettings = ParsedSection<'cli'>;
 export type AwsSettings = ParsedSection<'aws'>;
+export type AwsCredentialSettings = ParsedSection<'awsCredentials'>;
 
 export interface Config {
   /**
@@ -40,6 +41,7 @@ export interface Config {
   serve: ServeSettings;
   api: ApiSettings;
   cli: CliSettings;
+  awsCredentials: AwsCredentialSettings;
   aws: AwsSettings;
   /**
    * The environment as given, for what takes it whole and never by a name of ours: the base environment of
@@ -106,6 +108,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     serve: parseSection(env, 'serve'),
     api: parseSection(env, 'api'),
     cli: parseSection(env, 'cli'),
+    awsCredentials: parseSection(env, 'awsCredentials'),
     aws: parseSection(env, 'aws'),
     env,
   };

@@ -4,9 +4,14 @@
  * README's environment table is rendered from it (`npm run docs:env`; a unit test keeps the two in step).
  */
 import * as z from 'zod';
+
+/**
+ * The newest Sonnet that the installed `@anthropic-ai/sdk` lists and does not mark deprecated
+ * (a unit test checks this against the SDK's own `Model` type and deprecation table).
+ */
+export const DEFAULT_MODEL = 'claude-sonnet-5-5';
 // The file, not lib/model's index: the index loads the Anthropic SDK, which the API and dispatcher Lambdas
 // (that read this schema) never need.
-import { DEFAULT_MODEL } from '../model/prices.js';
 
 /** One environment variable: where it is read from, how it is parsed, and what the README says about it. */
 export interface Variable<S extends z.ZodType = z.ZodType> {
@@ -268,6 +273,14 @@ export const CONFIG_SCHEMA = {
       schema: text(),
       description: '`dumb` turns off the live timer and colour, as on any terminal program',
     }),
+  },
+  /** Read by the AWS SDK itself (Bedrock, `cdk deploy`); `deep-agent doctor` only says which source is there. */
+  awsCredentials: {
+    accessKeyId: variable({ name: 'AWS_ACCESS_KEY_ID', schema: text(), description: 'AWS access key id, read by the AWS SDK (Bedrock, deploy)' }),
+    secretAccessKey: variable({ name: 'AWS_SECRET_ACCESS_KEY', schema: text(), description: 'AWS secret access key, read by the AWS SDK', secret: true }),
+    sessionToken: variable({ name: 'AWS_SESSION_TOKEN', schema: text(), description: 'AWS session token of temporary credentials, read by the AWS SDK', secret: true }),
+    profile: variable({ name: 'AWS_PROFILE', schema: text(), description: 'the profile of `~/.aws/config` the AWS SDK uses' }),
+    webIdentityTokenFile: variable({ name: 'AWS_WEB_IDENTITY_TOKEN_FILE', schema: text(), description: 'a web identity token (CI, EKS) the AWS SDK exchanges for credentials' }),
   },
   /** Set by the CDK stack on the Lambda functions; each function requires the ones it uses. */
   aws: {

@@ -30,6 +30,24 @@ export interface SerializedError {
   code: ErrorCode | string;
   message: string;
   data?: Record<string, unknown>;
+  /** False when trying again cannot help (see `DeepAgentError.retryable`). */
+  retryable?: boolean;
+}
+
+/**
+ * Codes that mean trying again cannot help: the caller's own mistakes and decisions already taken (a budget, a
+ * cancel). An error with one of these codes is non-retryable unless its thrower says otherwise.
+ */
+const NON_RETRYABLE_BY_DEFAULT: ReadonlySet<string> = new Set(['budget_exceeded', 'cancelled', 'invalid_input', 'missing_config']);
+
+export interface DeepAgentErrorOptions {
+  cause?: unknown;
+  /**
+   * Whether running the same work again may succeed (a queue retries the task, the loop rethrows it to its
+   * runtime). Like Temporal's `ApplicationFailure.nonRetryable`, it is a property of the error, not a list kept
+   * by whoever catches it. @default false for budget_exceeded, cancelled, invalid_input, missing_config; true otherwise
+   */
+  retryable?: boolean;
 }
 
 /**
@@ -40,23 +58,51 @@ export interface SerializedError {
  */
 export class DeepAgentError extends Error {
   readonly errorType: string = 'DeepAgentError';
+  /** Whether the same work may succeed when run again; survives `toObject` / `fromObject`. */
+  readonly retryable: boolean;
   constructor(
     readonly code: ErrorCode | string,
     message: string,
     readonly data?: Record<string, unknown>,
-    options?: { cause?: unknown },
+    options: DeepAgentErrorOptions = {},
   ) {
-    super(message, options);
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'DeepAgentError';
+    this.retryable = options.retryable ?? !NON_RETRYABLE_BY_DEFAULT.has(code);
   }
 
   toObject(): SerializedError {
-    return { errorType: this.errorType, code: this.code, message: this.message, ...(this.data ? { data: this.data } : {}) };
+    return { errorType: this.errorType, code: this.code, message: this.message, ...(this.data ? { data: this.data } : {}), retryable: this.retryable };
   }
 
   static fromObject(o: SerializedError): DeepAgentError {
-    return new DeepAgentError(o.code, o.message, o.data);
+    return new DeepAgentError(o.code, o.message, o.data, o.retryable === undefined ? {} : { retryable: o.retryable });
   }
+
+  /**
+   * An error that no retry can fix, whatever its code.
+   *
+   * @example
+   * throw DeepAgentError.nonRetryable('tool_error', 'the repository was deleted');
+   */
+  static nonRetryable(code: ErrorCode | string, message: string, data?: Record<string, unknown>): DeepAgentError {
+    return new DeepAgentError(code, message, data, { retryable: false });
+  }
+}
+
+/**
+ * True when running the same work again may succeed. Reads the error's own `retryable` (a `DeepAgentError`, or
+ * its serialised object); an error without one is judged by its code, and anything else (a plain `Error`, a
+ * network failure) counts as transient.
+ *
+ * @example
+ * if (isRetryable(e)) queue.retry(message); else recordFailure(e);
+ */
+export function isRetryable(e: unknown): boolean {
+  if (typeof e !== 'object' || e === null) return true;
+  const { retryable, code } = e as { retryable?: unknown; code?: unknown };
+  if (typeof retryable === 'boolean') return retryable;
+  return !(typeof code === 'string' && NON_RETRYABLE_BY_DEFAULT.has(code));
 }
 
 /**

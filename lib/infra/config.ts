@@ -5,7 +5,7 @@
 import * as z from 'zod';
 import { DeepAgentError } from '../errors/index.js';
 import { BudgetSchema } from '../task/index.js';
-import { DEFAULT_MODEL } from '../model/prices.js';
+import { DEFAULT_MODEL } from '../config/index.js';
 
 /** A recurring task fixed at deploy time (dynamic ones are created through `POST /schedules`). */
 export interface StaticScheduleConfig {
@@ -41,7 +41,7 @@ export interface StaticScheduleConfig {
 export interface DeepAgentStackConfig {
   /**
    * Model id passed to the agent as `DEEP_AGENT_MODEL`.
-   * @default DEFAULT_MODEL of lib/model
+   * @default DEFAULT_MODEL of lib/config
    */
   readonly model?: string;
   /**

@@ -4,7 +4,7 @@
  */
 import type { DatabaseSync } from 'node:sqlite';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ApprovalDecision, ApprovalRequest, StepJournal } from '../agent/journal.js';
+import { RunSuspended, SUSPENDED, type ApprovalDecision, type ApprovalRequest, type StepJournal } from '../agent/index.js';
 import { DeepAgentError } from '../errors/index.js';
 import { Redactor } from '../secrets/index.js';
 import { transaction, type Clock, systemClock } from './database.js';
@@ -35,10 +35,10 @@ CREATE TABLE IF NOT EXISTS approvals (
 export type ApprovalStatus = 'pending' | 'approved' | 'denied';
 
 /**
- * The error code of a run that stopped to wait for a person (see `SqliteJournal.suspending`). The agent loop
- * rethrows it as it does any code it does not know (with `rethrowTransient`), leaving the task as it was.
+ * The error code of a run that stopped to wait for a person (see `SqliteJournal.suspending`): the journal
+ * contract's `RunSuspended`, kept here for callers that import it from the local runtime.
  */
-export const SUSPENDED = 'suspended';
+export { SUSPENDED };
 
 /** A stored approval request and, once resolved, its decision. Times are ISO strings. */
 export interface ApprovalRecord {
@@ -204,6 +204,14 @@ export class SqliteJournal extends ApprovalStore implements StepJournal {
   }
 
   /**
+   * Steps are keyed by `(task, name)`, and the loop names each step with its context's prefix
+   * (`sub:<id>:model:2`, `tool:<id>`), so a step's identity never depends on timing: a child is this journal.
+   */
+  child<T>(_name: string, fn: (journal: StepJournal) => Promise<T>): Promise<T> {
+    return fn(this);
+  }
+
+  /**
    * Stores a pending approval for step `name` unless one is stored already (a replay keeps the first request
    * and its id), and returns the stored approval with its current status.
    */
@@ -257,19 +265,21 @@ export class SqliteJournal extends ApprovalStore implements StepJournal {
    *
    * @example
    * await runTask({ ...options, journal: storage.journal(taskId).suspending(), rethrowTransient: true })
-   *   .catch((e) => { if (!hasCode(e, SUSPENDED)) throw e; }); // parked: the approval route queues it again
+   *   .catch((e) => { if (!isSuspension(e)) throw e; }); // parked: the approval route queues it again
    */
   suspending(): StepJournal {
-    return {
+    const parking: StepJournal = {
       step: (name, fn) => this.step(name, fn),
+      child: (_name, fn) => fn(parking),
       waitForApproval: async (name, request) => {
         const approval = this.requestApproval(name, request);
         if (approval.status !== 'pending') return toDecision(approval);
-        throw new DeepAgentError(SUSPENDED, `task ${this.taskId} is parked until approval ${approval.approvalId} is decided`, {
+        throw new RunSuspended(`task ${this.taskId} is parked until approval ${approval.approvalId} is decided`, {
           approvalId: approval.approvalId,
         });
       },
     };
+    return parking;
   }
 
   /** The approval requested by step `name` of this task, if any. */

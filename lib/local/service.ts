@@ -6,11 +6,11 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { serve, type ServerType } from '@hono/node-server';
+import type { ServerType } from '@hono/node-server';
 import type { ApprovalPolicy, RunTaskOptions } from '../agent/index.js';
 import { defaultSettings, type ServeSettings } from '../config/index.js';
 import { DeepAgentError } from '../errors/index.js';
-import { bearerTokenAuth, createHttpApp, type LiveEventOptions } from '../http/index.js';
+import type { createHttpApp, LiveEventOptions } from '../http/index.js';
 import type { Clock } from './database.js';
 import { scheduleSlotKey, Scheduler } from './scheduler.js';
 import { openLocalStorage, type LocalStorage } from './storage.js';
@@ -67,7 +67,7 @@ export interface LocalServiceOptions {
   /** The assembly's one approval policy (lib/assembly), used as given. */
   approvalPolicy?: ApprovalPolicy;
   /** Per-task tools/instructions (`serve` passes its assembled agent's `taskOptions(record.mcpServers)`). */
-  taskOptions?(record: TaskRecord): Partial<Pick<RunTaskOptions, 'tools' | 'approvalPolicy' | 'instructions' | 'startInfo'>>;
+  taskOptions?(record: TaskRecord): Partial<Pick<RunTaskOptions, 'tools' | 'latestTools' | 'approvalPolicy' | 'instructions' | 'startInfo'>>;
   /** @default the defaults of the `serve` section of the configuration schema */
   settings?: Partial<WorkerSettings>;
   /** @default 8787; 0 picks a free port */
@@ -168,8 +168,8 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       },
     },
     approvals: {
-      taskOf: (approvalId) => storage.approvals.getApproval(approvalId)?.taskId,
-      resolve: async (approvalId, decision) => {
+      resolve: async (taskId, approvalId, decision) => {
+        if (storage.approvals.getApproval(approvalId)?.taskId !== taskId) throw new DeepAgentError('not_found', `approval ${approvalId} does not exist on task ${taskId}`);
         const approval = storage.approvals.resolveApproval(approvalId, decision);
         // The task was parked when it asked: queue it again, and the worker resumes it from the journal.
         const record = await store.get(approval.taskId);
@@ -199,6 +199,8 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     ...(options.onError ? { onError: (e: unknown) => options.onError!(e) } : {}),
   });
 
+  // Loaded here, not at the top: `deep-agent run` imports this folder and should not load an HTTP server.
+  const [{ bearerTokenAuth, createHttpApp }, { serve }] = await Promise.all([import('../http/index.js'), import('@hono/node-server')]);
   const app = createHttpApp({
     service,
     authenticate: bearerTokenAuth(options.token, LOCAL_ACCOUNT),

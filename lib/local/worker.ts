@@ -2,9 +2,8 @@
  * The local queue worker: takes task messages from the SQLite queue and runs them with a persisted step
  * journal, so a crashed or stopped worker's tasks resume where they were.
  */
-import { runTask, type ApprovalPolicy, type RunTaskOptions } from '../agent/index.js';
+import { isSuspension, runTask, type ApprovalPolicy, type RunTaskOptions } from '../agent/index.js';
 import { hasCode, toErrorInfo } from '../errors/index.js';
-import { SUSPENDED } from './journal.js';
 import type { ReceivedMessage } from './queue.js';
 import type { LocalStorage } from './storage.js';
 import type { ModelClient } from '../model/index.js';
@@ -22,7 +21,7 @@ export interface TaskWorkerOptions {
   tools?: Tool[];
   approvalPolicy?: ApprovalPolicy;
   /** Per-task tools and instructions (e.g. only the MCP servers a task selected); wins over `tools`. */
-  taskOptions?(record: TaskRecord): Partial<Pick<RunTaskOptions, 'tools' | 'approvalPolicy' | 'instructions' | 'startInfo'>>;
+  taskOptions?(record: TaskRecord): Partial<Pick<RunTaskOptions, 'tools' | 'latestTools' | 'approvalPolicy' | 'instructions' | 'startInfo'>>;
   /** Tasks run at once. @default 2 */
   concurrency?: number;
   /** A received message stays hidden this long; a heartbeat extends it while the task runs. @default 60 */
@@ -126,14 +125,16 @@ export class TaskWorker {
   /** A parked run leaves a cloud sandbox paused for its next run; a task that ends without one closes it here. */
   private async closeLeftSandbox(taskId: string): Promise<void> {
     const { sandboxProvider } = this.options;
-    const journal = this.options.storage.journal(taskId);
-    if (!sandboxProvider.connect || !journal.has('sandbox:create')) return;
-    const sandboxId = await journal.step<string>('sandbox:create', async () => '');
-    // Best effort: a sandbox that an earlier run already closed (or that expired) is simply not there.
-    await sandboxProvider
-      .connect(sandboxId, { taskId })
-      .then((sandbox) => sandbox.close())
-      .catch(() => {});
+    if (!sandboxProvider.connect) return;
+    // The run records each sandbox it creates on the task record.
+    const sandboxIds = (await this.options.store.get(taskId))?.sandboxIds ?? [];
+    for (const sandboxId of sandboxIds) {
+      // Best effort: a sandbox that an earlier run already closed (or that expired) is simply not there.
+      await sandboxProvider
+        .connect(sandboxId, { taskId })
+        .then((sandbox) => sandbox.close())
+        .catch(() => {});
+    }
   }
 
   /** Aborts a task running in this worker; true when it was running here. */
@@ -237,7 +238,7 @@ export class TaskWorker {
       // Cancelled between the read above and the run's own first read: the run returned without an end.
       if (final.status === 'cancelled' && !final.finishedAt) await this.settleCancelled(taskId);
     } catch (e) {
-      if (hasCode(e, SUSPENDED)) {
+      if (isSuspension(e)) {
         queue.delete(receiptHandle);
         // Decided between the run's last look and the delete: that decision's resume found the message still
         // here (and sent nothing), so the task is queued again here.

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { BubblewrapSandboxProvider, type SandboxProvider } from '../sandbox/index.js';
 import { CredentialStore, loadSecretKey, openDatabase } from '../local/index.js';
-import { mcpServerRuntime } from '../mcp/index.js';
+import { mcpServerRuntime, SANDBOX_NODE_MODULES } from '../mcp/index.js';
 import { loadCatalog } from './catalog.js';
 import { McpConnectionManager, type McpConnectionManagerOptions } from './manager.js';
 
@@ -29,6 +29,13 @@ export interface LocalMcpConnectionsOptions {
   catalogFile?: string;
   /** @default bubblewrap with the project's Node and node_modules mounted read-only */
   sandboxProvider?: SandboxProvider;
+  /**
+   * Node and node_modules as the connection sandboxes see them, for `{node}` and `{nodeModules}`.
+   * @default this installation's, mounted read-only (bubblewrap); on E2B `node` and SANDBOX_NODE_MODULES, which a template must provide
+   */
+  runtime?: McpConnectionManagerOptions['runtime'];
+  /** The run's redactor (the task store's): connection credentials are added to it. */
+  redactor?: McpConnectionManagerOptions['redactor'];
   healthIntervalMs?: number;
   healthTimeoutMs?: number;
   onError?: McpConnectionManagerOptions['onError'];
@@ -61,8 +68,10 @@ export async function openLocalMcpConnections(options: LocalMcpConnectionsOption
     sandboxProvider,
     // Local sandboxes keep <home>/workspaces/<taskId> and <home>/sandbox-homes/<taskId> after close().
     ...(sandboxProvider.name !== 'e2b' ? { removeSandboxFiles: (taskId: string) => removeLocalSandboxFiles(options.home, taskId) } : {}),
-    runtime,
+    // A remote sandbox (E2B) cannot mount this machine's Node: its template's node and modules are named.
+    runtime: options.runtime ?? (sandboxProvider.name === 'e2b' ? { node: 'node', nodeModules: SANDBOX_NODE_MODULES } : runtime),
     catalog,
+    ...(options.redactor ? { redactor: options.redactor } : {}),
     ...(options.healthIntervalMs !== undefined ? { healthIntervalMs: options.healthIntervalMs } : {}),
     ...(options.healthTimeoutMs !== undefined ? { healthTimeoutMs: options.healthTimeoutMs } : {}),
     ...(options.onError ? { onError: options.onError } : {}),

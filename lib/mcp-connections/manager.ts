@@ -8,12 +8,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { DatabaseSync } from 'node:sqlite';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { CallToolResult, Tool as McpWireTool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { DeepAgentError, toErrorInfo } from '../errors/index.js';
 import type { CredentialStore } from '../local/index.js';
-import { sandboxedStdio, stdioTransport, ToolNameAllocator, toToolOutput, type SandboxedTransport } from '../mcp/index.js';
+import { McpServerConnection, sandboxedStdio, stdioTransport, ToolNameAllocator } from '../mcp/index.js';
 import type { Sandbox, SandboxProvider } from '../sandbox/index.js';
 import { Redactor } from '../secrets/index.js';
 import type { McpConnectionBackend } from '../task/index.js';
@@ -55,14 +53,18 @@ export interface McpConnectionManagerOptions {
    * removed; sandboxes that vanish with `close()` (E2B) need none. Restarts keep the files (a memory graph).
    */
   removeSandboxFiles?(sandboxTaskId: string): Promise<void>;
+  /**
+   * The run's redactor (the one the task store writes through): every connection's credentials are added to
+   * it when the connection starts, so a server or a model that repeats one is stored as `[REDACTED]`.
+   * @default a redactor of its own (errors and records of the manager only)
+   */
+  redactor?: Redactor;
   onError?(error: unknown): void;
 }
 
 interface LiveConnection {
   sandbox: Sandbox;
-  client: Client;
-  transport: SandboxedTransport;
-  tools: McpWireTool[];
+  connection: McpServerConnection;
 }
 
 /**
@@ -79,7 +81,7 @@ export class McpConnectionManager implements McpConnectionBackend {
   private readonly live = new Map<string, LiveConnection>();
   /** Connections whose one automatic restart was used up (cleared by a healthy check). */
   private readonly restartUsed = new Set<string>();
-  private readonly redactor = new Redactor();
+  private readonly redactor: Redactor;
   private timer: ReturnType<typeof setInterval> | undefined;
   private checking: Promise<void> | undefined;
   private closed = false;
@@ -87,6 +89,7 @@ export class McpConnectionManager implements McpConnectionBackend {
   constructor(private readonly options: McpConnectionManagerOptions) {
     this.records = new ConnectionRecords(options.db);
     this.catalog = options.catalog ?? loadCatalog();
+    this.redactor = options.redactor ?? new Redactor();
   }
 
   /** Restarts every connection marked running (after a restart of `serve`) and starts the health timer. */
@@ -133,7 +136,7 @@ export class McpConnectionManager implements McpConnectionBackend {
     };
     try {
       const live = await this.launch(record, definition, env);
-      record.tools = live.tools.map((t) => t.name);
+      record.tools = live.connection.tools.map((t) => t.name);
     } catch (e) {
       record.status = 'failed';
       record.lastError = this.describe(e);
@@ -184,14 +187,14 @@ export class McpConnectionManager implements McpConnectionBackend {
     for (const record of this.records.list(accountId)) {
       const live = this.live.get(record.id);
       if (record.status !== 'running' || !live) continue;
-      for (const t of live.tools) {
-        out.push({
-          name: names.allocate(record.name, t.name),
-          description: `${t.description?.trim() || t.title || t.name} (MCP connection "${record.name}")`,
-          inputSchema: { ...(t.inputSchema as Record<string, unknown>), type: 'object' },
-          execute: (input, ctx) => this.callTool(accountId, record.id, t.name, (input ?? {}) as Record<string, unknown>, ctx.signal),
-        });
-      }
+      // Annotations included: DEEP_AGENT_APPROVAL=destructive lets a read-only connection tool run unasked.
+      out.push(
+        ...live.connection.agentTools(names, {
+          origin: `MCP connection "${record.name}"`,
+          // Through the manager: the account check, the sandbox's lifetime extended, a restarted connection found.
+          call: (tool, args, signal) => this.callTool(accountId, record.id, tool, args, signal),
+        }),
+      );
     }
     return out;
   }
@@ -202,21 +205,13 @@ export class McpConnectionManager implements McpConnectionBackend {
     const live = this.live.get(id);
     if (!record || !live) throw new DeepAgentError('mcp_error', `MCP connection ${record?.name ?? id} is not running`);
     await extendSandbox(live.sandbox);
-    try {
-      const result = (await live.client.callTool({ name: tool, arguments: args }, undefined, {
-        timeout: this.options.callTimeoutMs ?? 60_000,
-        ...(signal ? { signal } : {}),
-      })) as CallToolResult;
-      return toToolOutput(result);
-    } catch (e) {
-      throw new DeepAgentError('mcp_error', `${record.name}/${tool} failed: ${this.describe(e)}`);
-    }
+    return live.connection.callTool(tool, args, signal);
   }
 
   /** The pid of a connection's sandboxed server process: on this host (bubblewrap) or in the sandbox (E2B). */
   processId(accountId: string, id: string): number | undefined {
     if (!this.records.get(accountId, id)) return undefined;
-    return this.live.get(id)?.transport.pid ?? undefined;
+    return this.live.get(id)?.connection.pid;
   }
 
   /** Closes every connection's client and sandbox; records keep their status so the next start restarts them. */
@@ -249,7 +244,7 @@ export class McpConnectionManager implements McpConnectionBackend {
           const live = this.live.get(record.id);
           try {
             if (!live) throw new DeepAgentError('mcp_error', 'the server is not running');
-            await live.client.ping({ timeout });
+            await live.connection.ping(timeout);
             await extendSandbox(live.sandbox);
             this.restartUsed.delete(record.id);
             this.records.update(record.id, { status: 'running', tools: record.tools, lastHealthAt: now });
@@ -275,7 +270,7 @@ export class McpConnectionManager implements McpConnectionBackend {
       const definition = this.definition(record.definitionId);
       const credentials = this.options.credentials.get<Record<string, unknown>>(record.accountId, record.id) ?? {};
       const live = await this.launch(record, definition, credentialEnv(definition, credentials));
-      this.records.update(record.id, { status: 'running', tools: live.tools.map((t) => t.name), lastHealthAt: now });
+      this.records.update(record.id, { status: 'running', tools: live.connection.tools.map((t) => t.name), lastHealthAt: now });
     } catch (e) {
       this.records.update(record.id, { status: 'failed', tools: record.tools, lastHealthAt: now, lastError: `restart failed: ${this.describe(e)}` });
     }
@@ -289,47 +284,33 @@ export class McpConnectionManager implements McpConnectionBackend {
       timeoutSeconds: definition.defaultTimeoutSeconds,
       metadata: { accountId: record.accountId, connectionId: record.id },
     });
-    let transport: SandboxedTransport | undefined;
-    let client: Client | undefined;
-    let stderrTail = '';
-    try {
-      const start = resolveStartCommand(definition, { ...this.options.runtime, workspace: sandbox.workdir });
-      // bubblewrap passes env through its own environment, E2B through the command's envs: never a command line.
-      transport = stdioTransport(sandboxedStdio(sandbox, { ...start, env: { ...start.env, ...secretEnv }, network: definition.network }), {
-        onStderr: (chunk) => {
-          stderrTail = (stderrTail + chunk).slice(-1_000);
-        },
-      });
-      client = new Client({ name: 'deep-agent-connections', version: '0.1.0' });
-      const connectTimeout = this.options.connectTimeoutMs ?? 30_000;
-      await client.connect(transport, { timeout: connectTimeout });
-      const tools: McpWireTool[] = [];
-      if (client.getServerCapabilities()?.tools) {
-        let cursor: string | undefined;
-        do {
-          const page = await client.listTools(cursor ? { cursor } : {}, { timeout: connectTimeout });
-          tools.push(...page.tools);
-          cursor = page.nextCursor;
-        } while (cursor);
-      }
-      const live = { sandbox, client, transport, tools };
-      this.live.set(record.id, live);
-      return live;
-    } catch (e) {
-      await client?.close().catch(() => {});
-      await transport?.close().catch(() => {});
+    const start = resolveStartCommand(definition, { ...this.options.runtime, workspace: sandbox.workdir });
+    // bubblewrap passes env through its own environment, E2B through the command's envs: never a command line.
+    const spec = { ...start, env: { ...start.env, ...secretEnv }, network: definition.network };
+    const connection = new McpServerConnection({
+      name: record.name,
+      transports: (onStderr) => [{ kind: 'stdio', open: () => stdioTransport(sandboxedStdio(sandbox, spec), { onStderr }) }],
+      connectTimeoutMs: this.options.connectTimeoutMs ?? 30_000,
+      callTimeoutMs: this.options.callTimeoutMs ?? 60_000,
+      redactor: this.redactor,
+      clientInfo: { name: 'deep-agent-connections', version: '0.1.0' },
+    });
+    await connection.connect();
+    if (connection.state !== 'connected') {
+      await connection.close();
       await sandbox.close().catch(() => {});
-      const tail = stderrTail.trim().split('\n').slice(-2).join(' | ');
-      throw new DeepAgentError('mcp_error', `${this.describe(e)}${tail ? ` (stderr: ${this.redactor.redactString(tail)})` : ''}`);
+      throw new DeepAgentError('mcp_error', connection.reason ?? 'the server did not start');
     }
+    const live = { sandbox, connection };
+    this.live.set(record.id, live);
+    return live;
   }
 
   private async stopLive(id: string): Promise<void> {
     const live = this.live.get(id);
     if (!live) return;
     this.live.delete(id);
-    await live.client.close().catch(() => {});
-    await live.transport.close().catch(() => {});
+    await live.connection.close();
     await live.sandbox.close().catch((e) => this.options.onError?.(e));
   }
 

@@ -3,26 +3,32 @@
  * connected in parallel; the builder tools; and a note for the model about servers that could not start (a
  * broken server never stops a task). The approval policy is the composition root's (lib/assembly), not MCP's.
  */
-import type { RunTaskOptions } from '../agent/types.js';
+import type { RunTaskOptions } from '../agent/index.js';
 import type { Config } from '../config/index.js';
-import type { SandboxProvider } from '../sandbox/types.js';
-import type { Tool } from '../tools/types.js';
+import type { SandboxProvider } from '../sandbox/index.js';
+import type { Tool } from '../tools/index.js';
 import { createDeployedServerSpawner, createMcpBuilderTools, type McpServerRuntime } from './builder/index.js';
 import { McpHub, type McpServerStatus } from './hub.js';
 import { resolveMcpServers, type ResolveMcpServersOptions } from './servers.js';
 import { describePresets, E2B_GATEWAY_SERVER } from './presets.js';
 import { toErrorInfo } from '../errors/index.js';
+import { redactorFromEnv, type Redactor } from '../secrets/index.js';
 import type { E2BSdk } from '../sandbox/e2b/index.js';
 
 export interface AttachedMcp {
   hub: McpHub;
+  /**
+   * The redactor the hub registers every secret of its servers with (secret-looking headers and env, every
+   * `${VAR}` value): give it to the run's task store so that what a server or the model repeats is redacted.
+   */
+  redactor: Redactor;
   /** MCP tools of the selected servers (all when `servers` is absent) plus the builder tools. */
   toolsFor(servers?: string[]): Tool[];
   status(): McpServerStatus[];
   /** One paragraph for the model about servers that are not available, or undefined when all are. */
   unavailableNote(): string | undefined;
   /** What runTask needs for a task that selects `servers` (all attached servers when absent). */
-  taskOptions(servers?: string[]): Pick<RunTaskOptions, 'tools' | 'instructions' | 'startInfo'>;
+  taskOptions(servers?: string[]): Pick<RunTaskOptions, 'tools' | 'latestTools' | 'instructions' | 'startInfo'>;
   close(): Promise<void>;
 }
 
@@ -42,6 +48,8 @@ export async function attachMcp(
     runtime?: McpServerRuntime;
     resolve?: ResolveMcpServersOptions;
     e2bSdk?: E2BSdk;
+    /** The run's redactor (the task store's). @default one that knows the configuration's keys */
+    redactor?: Redactor;
   },
 ): Promise<AttachedMcp> {
   const spawner = deps.runtime ? createDeployedServerSpawner(deps.sandboxProvider, deps.runtime) : undefined;
@@ -49,11 +57,13 @@ export async function attachMcp(
   const gateway = await openE2BGateway(config, deps.e2bSdk);
   if (gateway?.ok) resolved.servers[E2B_GATEWAY_SERVER] = { transport: 'http', url: gateway.ok.url, headers: gateway.ok.headers, source: 'e2b-gateway' };
   if (gateway?.error) resolved.disabled[E2B_GATEWAY_SERVER] = gateway.error;
-  const hub = new McpHub({ ...resolved, env: config.env, ...(spawner ? { wrapSpawn: spawner.wrapSpawn } : {}) });
+  const redactor = deps.redactor ?? redactorFromEnv(config.env);
+  const hub = new McpHub({ ...resolved, env: config.env, redactor, ...(spawner ? { wrapSpawn: spawner.wrapSpawn } : {}) });
   await hub.start();
   const builder = deps.runtime ? createMcpBuilderTools({ hub, home: config.home, runtime: deps.runtime }) : [];
   const attached: AttachedMcp = {
     hub,
+    redactor,
     toolsFor(servers) {
       const connected = new Set(hub.status().filter((s) => s.state === 'connected').map((s) => s.name));
       const wanted = servers?.filter((s) => connected.has(s));
@@ -67,8 +77,11 @@ export async function attachMcp(
     },
     taskOptions(servers) {
       const note = attached.unavailableNote();
+      const atStart = new Set(hub.status().map((s) => s.name));
       return {
         tools: attached.toolsFor(servers),
+        // A server attached while the task runs (deploy_mcp_server) joins even a task that chose its servers.
+        latestTools: () => attached.toolsFor(servers && [...servers, ...hub.status().map((s) => s.name).filter((name) => !atStart.has(name))]),
         ...(note ? { instructions: note } : {}),
         startInfo: { mcpServers: hub.status().map((s) => ({ name: s.name, state: s.state, ...(s.reason ? { reason: s.reason } : {}) })) },
       };

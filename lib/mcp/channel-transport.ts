@@ -9,7 +9,7 @@ import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/s
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { DeepAgentError } from '../errors/index.js';
-import type { Sandbox, SpawnSpec, StdioChannel } from '../sandbox/types.js';
+import type { Sandbox, SpawnSpec, StdioChannel } from '../sandbox/index.js';
 
 /** The command line `Sandbox.wrapSpawn` returns. */
 export type WrappedCommand = { command: string; args: string[]; env: Record<string, string>; cwd?: string };

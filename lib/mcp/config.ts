@@ -77,7 +77,15 @@ export type McpServerSpec = StdioServerSpec | HttpServerSpec;
 export interface ResolvedMcpServers {
   servers: Record<string, McpServerSpec>;
   disabled: Record<string, string>;
+  /**
+   * Every value a `${VAR}` took from the environment: secret whatever the variable is called, so the hub adds
+   * them to the run's redactor. The few basics that name places, not secrets (HOME, PATH, ...), are left out.
+   */
+  secrets?: string[];
 }
+
+/** Variables whose values are paths and names, not secrets; redacting them would blank every path in a log. */
+const NOT_SECRET_VARS = new Set(['HOME', 'PATH', 'PWD', 'USER', 'LOGNAME', 'SHELL', 'TMPDIR', 'LANG', 'LC_ALL', 'TERM', 'INIT_CWD']);
 
 const VAR_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
@@ -86,18 +94,22 @@ const VAR_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
  * variable that is unset and has no default is reported in `missing`.
  *
  * @example
- * expandVars('Bearer ${API_KEY}', { API_KEY: 'k' }); // { value: 'Bearer k', missing: [] }
+ * expandVars('Bearer ${API_KEY}', { API_KEY: 'k' }); // { value: 'Bearer k', missing: [], secrets: ['k'] }
  */
-export function expandVars(value: string, env: Record<string, string | undefined>): { value: string; missing: string[] } {
+export function expandVars(value: string, env: Record<string, string | undefined>): { value: string; missing: string[]; secrets: string[] } {
   const missing: string[] = [];
+  const secrets: string[] = [];
   const out = value.replace(VAR_REF, (_m, name: string, fallback: string | undefined) => {
     const v = env[name];
-    if (v !== undefined && v !== '') return v;
+    if (v !== undefined && v !== '') {
+      if (!NOT_SECRET_VARS.has(name)) secrets.push(v);
+      return v;
+    }
     if (fallback !== undefined) return fallback;
     missing.push(name);
     return '';
   });
-  return { value: out, missing };
+  return { value: out, missing, secrets };
 }
 
 /**
@@ -119,12 +131,13 @@ export function parseMcpConfig(text: string, path: string, env: Record<string, s
     const where = issue.path.length ? issue.path.join('.') : 'top level';
     throw new DeepAgentError('invalid_input', `${path}: ${where}: ${issue.message}`);
   }
-  const result: ResolvedMcpServers = { servers: {}, disabled: {} };
+  const result: ResolvedMcpServers = { servers: {}, disabled: {}, secrets: [] };
   for (const [name, entry] of Object.entries(parsed.data.mcpServers)) {
     const missing: string[] = [];
     const expand = (v: string) => {
       const r = expandVars(v, env);
       missing.push(...r.missing);
+      result.secrets!.push(...r.secrets);
       return r.value;
     };
     const expandAll = (rec: Record<string, string>) => Object.fromEntries(Object.entries(rec).map(([k, v]) => [k, expand(v)]));

@@ -1,6 +1,7 @@
 /**
  * The MCP hub: one MCP client per configured server, connected in parallel, with every server tool exposed
- * to the agent as a `Tool` named `mcp__<server>__<tool>`.
+ * to the agent as a `Tool` named `mcp__<server>__<tool>`. Each server is one `McpServerConnection`
+ * (connection.ts, shared with the connection manager); the hub decides how it is reached and where it runs.
  *
  * Failure isolation: a server that cannot start is recorded as `failed` and the others work on. A call whose
  * server crashed or dropped the connection reconnects once and retries; after that it throws `mcp_error`,
@@ -11,17 +12,16 @@
  * deploys) run in a sandbox: spawned here through `Sandbox.wrapSpawn` (bubblewrap), or over `Sandbox.openStdio`
  * where the sandbox is a remote VM (E2B); see channel-transport.ts.
  */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { ErrorCode, McpError, type CallToolResult, type Tool as McpWireTool } from '@modelcontextprotocol/sdk/types.js';
-import { DeepAgentError, toErrorInfo } from '../errors/index.js';
+// The HTTP transports load when a server connects over HTTP: a run with no remote server never loads them.
+import type { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { DeepAgentError } from '../errors/index.js';
 import { Redactor } from '../secrets/index.js';
-import type { SpawnSpec } from '../sandbox/types.js';
-import type { Tool, ToolAnnotations, ToolOutput, ToolResultContent } from '../tools/types.js';
+import type { SpawnSpec } from '../sandbox/index.js';
+import type { ToolOutput } from '../tools/index.js';
 import type { McpServerSpec, StdioServerSpec } from './config.js';
 import { stdioTransport, type SandboxedStdio, type SandboxedTransport, type WrappedCommand } from './channel-transport.js';
+import { describeConnectError, McpServerConnection, type McpConnectionState, type McpTool, type McpTransportCandidate, type McpTransportKind } from './connection.js';
 import { ToolNameAllocator } from './names.js';
 
 export interface McpHubOptions {
@@ -44,8 +44,13 @@ export interface McpHubOptions {
    * `SandboxedStdio` (from `sandboxedStdio(sandbox, spec)`, which also covers sandboxes without `wrapSpawn`).
    */
   wrapSpawn?: (spec: SpawnSpec, server: string) => Promise<WrappedCommand | SandboxedStdio> | WrappedCommand | SandboxedStdio;
-  /** Redacts secrets in error reasons; header and env values of the specs that look secret are added. */
+  /**
+   * The run's redactor (the one its task store writes through): header and env values of the specs that look
+   * secret, and `secrets`, are added to it, so neither an error nor a stored echo shows them.
+   */
   redactor?: Redactor;
+  /** Values that are secret whatever their name (what a `.mcp.json` `${VAR}` expanded). */
+  secrets?: string[];
   clientInfo?: { name: string; version: string };
 }
 
@@ -62,28 +67,18 @@ export interface McpServerStatus {
   tools: string[];
 }
 
-/** A hub tool: a `Tool` that also says which server and wire tool it stands for. */
-export interface McpTool extends Tool {
-  server: string;
-  mcpName: string;
-}
-
 interface ServerEntry {
   name: string;
   spec?: McpServerSpec;
-  state: McpServerState;
-  reason?: string;
-  client?: Client;
-  /** set when the connection closed under us; the next call reconnects */
-  dropped: boolean;
-  tools: McpWireTool[];
-  /** the transport actually used (`http` may have fallen back to `sse`) */
-  transport?: 'stdio' | 'http' | 'sse';
-  stderrTail: string;
-  connecting?: Promise<void>;
+  /** Why a server was left out before connecting (`disabled`). */
+  disabledReason?: string;
+  connection?: McpServerConnection;
   /** a per-server sandbox wrapper (a server deployed during a task runs in that task's sandbox) */
   wrapSpawn?: McpHubOptions['wrapSpawn'];
 }
+
+/** A server's state as `status()` shows it, from its connection's. */
+const SERVER_STATE: Record<McpConnectionState, McpServerState> = { idle: 'connecting', connecting: 'connecting', connected: 'connected', failed: 'failed', closed: 'failed' };
 
 const BASE_ENV_NAMES = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TMPDIR', 'TERM', 'USER', 'LOGNAME', 'SHELL'];
 const SECRET_NAME = /TOKEN|KEY|SECRET|PASSWORD|PASS|AUTH|CREDENTIAL|COOKIE/i;
@@ -110,18 +105,17 @@ export class McpHub {
     this.callTimeoutMs = options.callTimeoutMs ?? 60_000;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
     this.redactor = options.redactor ?? new Redactor();
+    for (const v of options.secrets ?? []) this.redactor.add(v);
     const env = options.env ?? {};
     this.baseEnv =
       options.baseEnv ?? Object.fromEntries(BASE_ENV_NAMES.filter((k) => env[k] !== undefined).map((k) => [k, env[k]!]));
-    for (const [name, reason] of Object.entries(options.disabled ?? {})) {
-      this.entries.set(name, { name, state: 'disabled', reason, dropped: false, tools: [], stderrTail: '' });
-    }
+    for (const [name, reason] of Object.entries(options.disabled ?? {})) this.entries.set(name, { name, disabledReason: reason });
     for (const [name, spec] of Object.entries(options.servers ?? {})) this.register(name, spec);
   }
 
   /** Connects every registered server in parallel. Never throws: failures land in `status()`. */
   async start(): Promise<McpServerStatus[]> {
-    await Promise.all([...this.entries.values()].filter((e) => e.spec && e.state !== 'connected').map((e) => this.connect(e)));
+    await Promise.all([...this.entries.values()].filter((e) => e.connection && e.connection.state !== 'connected').map((e) => e.connection!.connect()));
     return this.status();
   }
 
@@ -133,12 +127,12 @@ export class McpHub {
    * await hub.addServer('weather', { transport: 'stdio', command: 'node', args: ['server.ts'], env: {}, sandboxed: true });
    */
   async addServer(name: string, spec: McpServerSpec, options: { wrapSpawn?: McpHubOptions['wrapSpawn'] } = {}): Promise<McpServerStatus> {
-    const old = this.entries.get(name);
-    if (old?.client) await this.disconnect(old);
-    this.register(name, spec);
-    if (options.wrapSpawn) this.entries.get(name)!.wrapSpawn = options.wrapSpawn;
-    await this.connect(this.entries.get(name)!);
-    return this.statusOf(this.entries.get(name)!);
+    if (this.closed) throw new DeepAgentError('mcp_error', 'the MCP hub is closed');
+    await this.entries.get(name)?.connection?.close();
+    const e = this.register(name, spec);
+    if (options.wrapSpawn) e.wrapSpawn = options.wrapSpawn;
+    await e.connection!.connect();
+    return this.statusOf(e);
   }
 
   /** Per-server state: connected, failed (reason), or disabled (reason). */
@@ -164,8 +158,9 @@ export class McpHub {
     const out: McpTool[] = [];
     for (const e of this.entries.values()) {
       if (wanted && !wanted.includes(e.name)) continue;
-      if (e.state !== 'connected') continue;
-      for (const t of e.tools) out.push(this.toTool(e.name, t));
+      if (e.connection?.state !== 'connected') continue;
+      // Routed by name: a server replaced later (redeployed) still answers the tools a running task holds.
+      out.push(...e.connection.agentTools(this.names, { call: (tool, args, signal) => this.callTool(e.name, tool, args, signal) }));
     }
     return out;
   }
@@ -177,47 +172,22 @@ export class McpHub {
    * const out = await hub.callTool('everything', 'echo', { message: 'hi' });
    */
   async callTool(server: string, tool: string, args: Record<string, unknown>, signal?: AbortSignal): Promise<ToolOutput> {
-    const e = this.entries.get(server);
-    if (!e?.spec) throw new DeepAgentError('mcp_error', `MCP server "${server}" is not configured`);
-    let reconnected = false;
-    if (e.state !== 'connected' || e.dropped || !e.client) {
-      await this.reconnect(e);
-      reconnected = true;
-    }
-    for (;;) {
-      try {
-        const result = (await e.client!.callTool({ name: tool, arguments: args }, undefined, {
-          timeout: this.callTimeoutMs,
-          ...(signal ? { signal } : {}),
-        })) as CallToolResult;
-        return toToolOutput(result);
-      } catch (err) {
-        if (signal?.aborted) throw new DeepAgentError('cancelled', `call to ${server}/${tool} was cancelled`);
-        if (err instanceof McpError && err.code === ErrorCode.RequestTimeout) {
-          throw new DeepAgentError('mcp_error', `${server}/${tool} timed out after ${Math.round(this.callTimeoutMs / 1000)} s`);
-        }
-        if (isConnectionError(err) && !reconnected) {
-          reconnected = true;
-          await this.reconnect(e);
-          continue;
-        }
-        const why = isConnectionError(err) ? `the connection to "${server}" was lost again after a reconnect` : this.redact(toErrorInfo(err).message);
-        throw new DeepAgentError('mcp_error', `${server}/${tool} failed: ${why}`);
-      }
-    }
+    const connection = this.entries.get(server)?.connection;
+    if (!connection) throw new DeepAgentError('mcp_error', `MCP server "${server}" is not configured`);
+    return connection.callTool(tool, args, signal);
   }
 
   /** Closes every client and kills every stdio child. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all([...this.entries.values()].map((e) => this.disconnect(e)));
+    await Promise.all([...this.entries.values()].map((e) => e.connection?.close()));
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
 
-  private register(name: string, spec: McpServerSpec): void {
+  private register(name: string, spec: McpServerSpec): ServerEntry {
     if (spec.transport === 'stdio') {
       for (const [k, v] of Object.entries(spec.env)) if (SECRET_NAME.test(k)) this.redactor.add(v);
     } else {
@@ -228,86 +198,57 @@ export class McpHub {
         }
       }
     }
-    this.entries.set(name, { name, spec, state: 'connecting', dropped: false, tools: [], stderrTail: '' });
+    const e: ServerEntry = { name, spec };
+    e.connection = new McpServerConnection({
+      name,
+      transports: (onStderr) => this.transportsOf(e, spec, onStderr),
+      connectTimeoutMs: this.connectTimeoutMs,
+      callTimeoutMs: this.callTimeoutMs,
+      redactor: this.redactor,
+      ...(this.options.clientInfo ? { clientInfo: this.options.clientInfo } : {}),
+      describeConnectError: (err) => describeSpecError(err, spec),
+    });
+    this.entries.set(name, e);
+    return e;
   }
 
   private statusOf(e: ServerEntry): McpServerStatus {
+    const c = e.connection;
+    const state: McpServerState = c ? SERVER_STATE[c.state] : 'disabled';
+    const reason = e.disabledReason ?? (c?.state === 'failed' ? c.reason : c?.state === 'closed' ? 'the MCP hub is closed' : undefined);
+    const transport: McpTransportKind | undefined = c?.transportKind ?? e.spec?.transport;
+    const tools = c?.state === 'connected' ? c.tools : [];
     return {
       name: e.name,
-      state: e.state,
-      ...(e.reason ? { reason: e.reason } : {}),
-      ...(e.transport ?? e.spec?.transport ? { transport: e.transport ?? e.spec!.transport } : {}),
+      state,
+      ...(reason ? { reason } : {}),
+      ...(transport ? { transport } : {}),
       ...(e.spec?.source ? { source: e.spec.source } : {}),
-      toolCount: e.tools.length,
-      tools: e.tools.map((t) => t.name),
+      toolCount: tools.length,
+      tools: tools.map((t) => t.name),
     };
   }
 
-  private redact(s: string): string {
-    return this.redactor.redactString(s);
-  }
-
-  private async reconnect(e: ServerEntry): Promise<void> {
-    await this.disconnect(e);
-    await this.connect(e);
-    if (e.state !== 'connected') throw new DeepAgentError('mcp_error', `MCP server "${e.name}" is unavailable: ${e.reason}`);
-  }
-
-  private connect(e: ServerEntry): Promise<void> {
-    if (e.connecting) return e.connecting;
-    e.connecting = this.doConnect(e).finally(() => {
-      e.connecting = undefined;
-    });
-    return e.connecting;
-  }
-
-  private async doConnect(e: ServerEntry): Promise<void> {
+  /** How to reach a server: its stdio command (maybe in a sandbox), or its URL (streamable HTTP, then SSE). */
+  private async transportsOf(e: ServerEntry, spec: McpServerSpec, onStderr: (chunk: string) => void): Promise<McpTransportCandidate[]> {
     if (this.closed) throw new DeepAgentError('mcp_error', 'the MCP hub is closed');
-    const spec = e.spec!;
-    e.state = 'connecting';
-    e.reason = undefined;
-    e.dropped = false;
-    e.stderrTail = '';
-    try {
-      if (spec.transport === 'stdio') {
-        e.client = await this.openClient(e, await this.stdioTransport(e, spec));
-        e.transport = 'stdio';
-      } else if (spec.transport === 'sse') {
-        e.client = await this.openClient(e, this.sseTransport(spec.url, spec.headers));
-        e.transport = 'sse';
-      } else {
-        try {
-          e.client = await this.openClient(e, new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: spec.headers } }));
-          e.transport = 'http';
-        } catch (streamableError) {
-          try {
-            e.client = await this.openClient(e, this.sseTransport(spec.url, spec.headers));
-            e.transport = 'sse';
-          } catch {
-            throw streamableError;
-          }
-        }
-      }
-      e.tools = await this.listAllTools(e.client);
-      e.state = 'connected';
-    } catch (err) {
-      await this.disconnect(e);
-      e.state = 'failed';
-      const tail = e.stderrTail.trim().split('\n').slice(-3).join(' | ');
-      e.reason = this.redact(`${describeConnectError(err, spec)}${tail ? ` (stderr: ${tail.slice(-400)})` : ''}`);
+    if (spec.transport === 'stdio') {
+      const transport = await this.stdioTransport(e, spec, onStderr);
+      return [{ kind: 'stdio', open: () => transport }];
     }
-  }
-
-  private sseTransport(url: string, headers: Record<string, string>): SSEClientTransport {
-    return new SSEClientTransport(new URL(url), {
-      requestInit: { headers },
-      eventSourceInit: {
-        fetch: (input, init) => fetch(input, { ...init, headers: { ...Object.fromEntries(new Headers(init?.headers).entries()), ...headers } }),
+    const sse: McpTransportCandidate = { kind: 'sse', open: () => sseTransport(spec.url, spec.headers) };
+    if (spec.transport === 'sse') return [sse];
+    const http: McpTransportCandidate = {
+      kind: 'http',
+      open: async () => {
+        const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
+        return new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: spec.headers } });
       },
-    });
+    };
+    return [http, sse];
   }
 
-  private async stdioTransport(e: ServerEntry, spec: StdioServerSpec): Promise<SandboxedTransport> {
+  private async stdioTransport(e: ServerEntry, spec: StdioServerSpec, onStderr: (chunk: string) => void): Promise<SandboxedTransport> {
     // The SDK merges getDefaultEnvironment() (HOME, LOGNAME, PATH, SHELL, TERM, USER) into whatever env we
     // give; we pass our basics and the declared variables only, never the agent's own environment.
     let how: SandboxedStdio = {
@@ -320,123 +261,24 @@ export class McpHub {
       const wrapped = await wrapSpawn({ command: spec.command, args: spec.args, env: spec.env, ...(spec.cwd ? { cwd: spec.cwd } : {}), network: spec.network ?? false }, e.name);
       how = 'kind' in wrapped ? wrapped : { kind: 'command', line: wrapped };
     }
-    return stdioTransport(how, {
-      onStderr: (chunk) => {
-        e.stderrTail = (e.stderrTail + chunk).slice(-2000);
-      },
-    });
-  }
-
-  private async openClient(e: ServerEntry, transport: Transport): Promise<Client> {
-    const client = new Client(this.options.clientInfo ?? { name: 'deep-agent', version: '0.1.0' }, {
-      listChanged: {
-        tools: {
-          onChanged: (error, tools) => {
-            if (!error && tools) e.tools = tools;
-          },
-        },
-      },
-    });
-    client.onclose = () => {
-      if (e.client === client) e.dropped = true;
-    };
-    try {
-      await client.connect(transport, { timeout: this.connectTimeoutMs });
-    } catch (err) {
-      await client.close().catch(() => {});
-      throw err;
-    }
-    return client;
-  }
-
-  private async listAllTools(client: Client): Promise<McpWireTool[]> {
-    if (!client.getServerCapabilities()?.tools) return [];
-    const tools: McpWireTool[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await client.listTools(cursor ? { cursor } : {}, { timeout: this.connectTimeoutMs });
-      tools.push(...page.tools);
-      cursor = page.nextCursor;
-    } while (cursor);
-    return tools;
-  }
-
-  private async disconnect(e: ServerEntry): Promise<void> {
-    const client = e.client;
-    e.client = undefined;
-    if (client) await client.close().catch(() => {});
-  }
-
-  private toTool(server: string, t: McpWireTool): McpTool {
-    const name = this.names.allocate(server, t.name);
-    const annotations = pickAnnotations(t.annotations);
-    return {
-      name,
-      server,
-      mcpName: t.name,
-      description: `${t.description?.trim() || t.title || t.name} (MCP server "${server}")`,
-      inputSchema: { ...(t.inputSchema as Record<string, unknown>), type: 'object' },
-      ...(annotations ? { annotations } : {}),
-      execute: (input, ctx) => this.callTool(server, t.name, (input ?? {}) as Record<string, unknown>, ctx.signal),
-    };
+    return stdioTransport(how, { onStderr });
   }
 }
 
-function pickAnnotations(a: McpWireTool['annotations']): ToolAnnotations | undefined {
-  if (!a) return undefined;
-  const out: ToolAnnotations = {};
-  for (const k of ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint'] as const) {
-    if (typeof a[k] === 'boolean') out[k] = a[k];
-  }
-  return Object.keys(out).length ? out : undefined;
+async function sseTransport(url: string, headers: Record<string, string>): Promise<SSEClientTransport> {
+  const { SSEClientTransport } = await import('@modelcontextprotocol/sdk/client/sse.js');
+  return new SSEClientTransport(new URL(url), {
+    requestInit: { headers },
+    eventSourceInit: {
+      fetch: (input, init) => fetch(input, { ...init, headers: { ...Object.fromEntries(new Headers(init?.headers).entries()), ...headers } }),
+    },
+  });
 }
 
-/** True for errors that mean the transport is gone (crash, closed pipe, dropped HTTP session). */
-function isConnectionError(err: unknown): boolean {
-  if (err instanceof McpError) return err.code === ErrorCode.ConnectionClosed;
-  return err instanceof Error && !(err instanceof DeepAgentError && err.code === 'invalid_input');
-}
-
-function describeConnectError(err: unknown, spec: McpServerSpec): string {
+function describeSpecError(err: unknown, spec: McpServerSpec): string {
   const e = err as NodeJS.ErrnoException;
   if (spec.transport === 'stdio' && e?.code === 'ENOENT') return `command not found: ${spec.command}`;
   if (spec.transport === 'stdio' && e?.code === 'EACCES') return `command is not executable: ${spec.command}`;
-  if (err instanceof McpError && err.code === ErrorCode.ConnectionClosed) return 'the server exited before it finished starting';
-  if (err instanceof McpError && err.code === ErrorCode.RequestTimeout) return 'the server did not answer the MCP handshake in time';
-  const msg = toErrorInfo(err).message.split('\n')[0]!;
-  return spec.transport === 'stdio' ? msg : `${spec.url}: ${msg}`;
-}
-
-/** Maps an MCP tool result to the agent's ToolOutput: text, images and structured content pass through. */
-export function toToolOutput(result: CallToolResult): ToolOutput {
-  const content: ToolResultContent[] = [];
-  for (const c of result.content ?? []) {
-    switch (c.type) {
-      case 'text':
-        content.push({ type: 'text', text: c.text });
-        break;
-      case 'image':
-        content.push({ type: 'image', data: c.data, mimeType: c.mimeType });
-        break;
-      case 'audio':
-        content.push({ type: 'text', text: `[audio ${c.mimeType}, ${Math.round((c.data.length * 3) / 4)} bytes]` });
-        break;
-      case 'resource_link':
-        content.push({ type: 'text', text: `[resource link ${c.uri}${c.name ? ` (${c.name})` : ''}]` });
-        break;
-      case 'resource': {
-        const r = c.resource as { uri: string; mimeType?: string; text?: string };
-        content.push({ type: 'text', text: typeof r.text === 'string' ? r.text : `[binary resource ${r.uri}${r.mimeType ? ` ${r.mimeType}` : ''}]` });
-        break;
-      }
-    }
-  }
-  const legacy = (result as { toolResult?: unknown }).toolResult;
-  if (legacy !== undefined && content.length === 0) content.push({ type: 'text', text: JSON.stringify(legacy) });
-  if (result.structuredContent !== undefined && content.length === 0) content.push({ type: 'text', text: JSON.stringify(result.structuredContent) });
-  return {
-    content,
-    ...(result.isError ? { isError: true } : {}),
-    ...(result.structuredContent !== undefined ? { structuredContent: result.structuredContent } : {}),
-  };
+  const handshake = err instanceof McpError && (err.code === ErrorCode.ConnectionClosed || err.code === ErrorCode.RequestTimeout);
+  return spec.transport === 'stdio' || handshake ? describeConnectError(err) : `${spec.url}: ${describeConnectError(err)}`;
 }

@@ -16,6 +16,7 @@
  */
 export * from './config.js';
 export * from './names.js';
+export * from './connection.js';
 export * from './hub.js';
 export * from './channel-transport.js';
 export * from './presets.js';

@@ -36,5 +36,6 @@ export function resolveMcpServers(config: Config, options: ResolveMcpServersOpti
   for (const name of Object.keys(fromFile.disabled)) delete out.servers[name];
   Object.assign(out.servers, fromFile.servers);
   Object.assign(out.disabled, fromFile.disabled);
+  out.secrets = fromFile.secrets ?? [];
   return out;
 }

@@ -5,6 +5,7 @@
 import Anthropic, { APIError, APIUserAbortError } from '@anthropic-ai/sdk';
 import { DeepAgentError } from '../errors/index.js';
 import { costOf } from './prices.js';
+import { DEFAULT_TOOL_SEARCH_THRESHOLD_TOKENS, withToolSearch } from './tool-search.js';
 import type { MessageParam, ModelCallHooks, ModelClient, ModelRequest, ModelResponse } from './types.js';
 
 /** The slice of the SDK client we use; both `Anthropic` and `AnthropicBedrock` have it. */
@@ -21,6 +22,11 @@ export interface ModelClientOptions {
   retryBaseDelayMs?: number;
   /** Longest single wait, retry-after included (default 60 s). */
   maxRetryDelayMs?: number;
+  /**
+   * MCP schema tokens past which MCP tools are deferred behind the API's tool search (models that have it);
+   * `false` always sends every schema. @default DEFAULT_TOOL_SEARCH_THRESHOLD_TOKENS (10,000)
+   */
+  toolSearchThresholdTokens?: number | false;
 }
 
 const RETRYABLE = (status: number | undefined) => status === undefined || status === 408 || status === 409 || status === 429 || status >= 500;
@@ -31,8 +37,10 @@ const EPHEMERAL = { type: 'ephemeral' } as const;
  * (moving), and the previous user turn, so a cache entry written by the last request is found even when a
  * turn adds many blocks. At most 4, as the API allows.
  */
-export function withCacheBreakpoints(req: ModelRequest): { tools: any[]; system: any[]; messages: any[] } {
-  const tools: any[] = req.tools.map((t, i) => (i === req.tools.length - 1 ? { ...t, cache_control: EPHEMERAL } : { ...t }));
+export function withCacheBreakpoints(req: Omit<ModelRequest, 'tools'> & { tools: readonly object[] }): { tools: any[]; system: any[]; messages: any[] } {
+  // Deferred tools are not part of the prompt, so the breakpoint goes on the last tool that is.
+  const last = req.tools.findLastIndex((t) => (t as { defer_loading?: boolean }).defer_loading !== true);
+  const tools: any[] = req.tools.map((t, i) => (i === last ? { ...t, cache_control: EPHEMERAL } : { ...t }));
   const system: any[] = [{ type: 'text', text: req.system, cache_control: EPHEMERAL }];
   const messages: any[] = req.messages.map((m) => ({ ...m, content: typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : [...m.content] }));
   const mark = (mi: number) => {
@@ -80,13 +88,16 @@ export class MessagesModelClient implements ModelClient {
     readonly provider: 'anthropic' | 'bedrock',
     options: ModelClientOptions = {},
   ) {
-    this.opts = { promptCaching: true, maxRetries: 4, retryBaseDelayMs: 500, maxRetryDelayMs: 60_000, ...options };
+    this.opts = { promptCaching: true, maxRetries: 4, retryBaseDelayMs: 500, maxRetryDelayMs: 60_000, toolSearchThresholdTokens: DEFAULT_TOOL_SEARCH_THRESHOLD_TOKENS, ...options };
   }
 
   async createMessage(request: ModelRequest, hooks: ModelCallHooks = {}): Promise<ModelResponse> {
+    const threshold = this.opts.toolSearchThresholdTokens;
+    // Tool search is used on the Anthropic API only: its request shape on Bedrock is not verified here.
+    const tools = threshold === false || this.provider !== 'anthropic' ? request.tools : withToolSearch(request.tools, this.model, threshold);
     const shaped = this.opts.promptCaching
-      ? withCacheBreakpoints(request)
-      : { tools: request.tools, system: request.system, messages: request.messages as MessageParam[] };
+      ? withCacheBreakpoints({ ...request, tools })
+      : { tools, system: request.system, messages: request.messages as MessageParam[] };
     const body = { model: this.model, max_tokens: request.maxTokens ?? 8192, ...shaped };
     for (let attempt = 1; ; attempt++) {
       if (hooks.signal?.aborted) throw new DeepAgentError('cancelled', 'the task was cancelled');
@@ -151,7 +162,11 @@ export interface ModelClientConfig {
 export async function createModelClient(config: ModelClientConfig, options: ModelClientOptions = {}): Promise<ModelClient> {
   const settings = config.model;
   if (settings.provider === 'bedrock') {
-    const { AnthropicBedrock } = await import('@anthropic-ai/bedrock-sdk');
+    // An optional peer dependency: CLI users of the Anthropic API do not download the AWS SDK.
+    const { AnthropicBedrock } = await import('@anthropic-ai/bedrock-sdk').catch((e: unknown) => {
+      if ((e as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw e;
+      throw new DeepAgentError('missing_config', 'DEEP_AGENT_MODEL_PROVIDER=bedrock needs the @anthropic-ai/bedrock-sdk package: npm install @anthropic-ai/bedrock-sdk');
+    });
     const sdk = new AnthropicBedrock({ maxRetries: 0, ...(settings.awsRegion ? { awsRegion: settings.awsRegion } : {}) });
     const model = /^(?:[a-z]+\.)?anthropic\./.test(settings.id) ? settings.id : `global.anthropic.${settings.id}`;
     return new MessagesModelClient(sdk as unknown as MessagesApi, model, 'bedrock', options);

@@ -1,3 +1,4 @@
 export * from './types.js';
 export * from './prices.js';
 export { createModelClient, MessagesModelClient, withCacheBreakpoints, type ModelClientConfig, type ModelClientOptions } from './anthropic.js';
+export { withToolSearch, supportsToolSearch, TOOL_SEARCH_TOOL, DEFAULT_TOOL_SEARCH_THRESHOLD_TOKENS, type RequestTool } from './tool-search.js';

@@ -4,12 +4,6 @@
  */
 import type { Usage } from '../task/index.js';
 
-/**
- * The newest Sonnet that the installed `@anthropic-ai/sdk` lists and does not mark deprecated
- * (a unit test checks this against the SDK's own `Model` type and deprecation table).
- */
-export const DEFAULT_MODEL = 'claude-sonnet-5-5';
-
 interface Price {
   input: number;
   output: number;

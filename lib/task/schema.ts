@@ -83,6 +83,8 @@ export const TaskRecordSchema = z.object({
   mcpServers: z.array(z.string()).optional(),
   /** AWS runtime: the durable execution running the task, so cancel stops exactly that one. */
   durableExecutionArn: z.string().optional(),
+  /** Sandboxes the task created (provider ids), written when one is created, so cancel and a sweeper can kill them. */
+  sandboxIds: z.array(z.string()).optional(),
 });
 export type TaskRecord = z.infer<typeof TaskRecordSchema>;
 

@@ -9,9 +9,11 @@ export interface TaskQueueSender {
 
 /** Resolves paused tool calls (SQLite approvals locally, durable callbacks on AWS). */
 export interface ApprovalResolver {
-  /** The task an approval belongs to, or undefined when it does not exist. */
-  taskOf(approvalId: string): Promise<string | undefined> | string | undefined;
-  resolve(approvalId: string, decision: ApprovalDecision): Promise<unknown> | unknown;
+  /**
+   * Resolves approval `approvalId` of task `taskId`: `not_found` when the task has no such pending approval,
+   * `conflict` when it was already decided.
+   */
+  resolve(taskId: string, approvalId: string, decision: ApprovalDecision): Promise<unknown> | unknown;
 }
 
 export { ScheduleBodySchema, type ScheduleBody } from './schema.js';

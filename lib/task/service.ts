@@ -35,6 +35,8 @@ export interface TaskServiceOptions {
    * and return the final record, which `cancel` then returns.
    */
   onCancel?(taskId: string): void | TaskRecord | Promise<void | TaskRecord>;
+  /** A runtime's own rule on a valid submission (e.g. what fits one durable execution); throws to refuse it. */
+  checkSubmit?(input: SubmitTask): void;
   /** @default randomUUID */
   newId?(): string;
 }
@@ -71,6 +73,7 @@ export class TaskService {
    */
   async submit(accountId: string, body: unknown, source: TaskSource = 'http'): Promise<{ record: TaskRecord; created: boolean }> {
     const input: SubmitTask = parseBody(SubmitTaskSchema, body, 'task');
+    this.options.checkSubmit?.(input);
     const id = this.options.newId?.() ?? randomUUID();
     const { record, created } = await this.options.store.create(newTaskRecord({ ...input, id, source, accountId }));
     if (created) await this.options.store.appendEvent(id, 'task.queued', { source });
@@ -127,8 +130,7 @@ export class TaskService {
     await this.get(accountId, taskId);
     const approvals = this.options.approvals;
     if (!approvals) throw new DeepAgentError('not_implemented', 'approvals are not available in this runtime');
-    if ((await approvals.taskOf(approvalId)) !== taskId) throw new DeepAgentError('not_found', `approval ${approvalId} does not exist on task ${taskId}`);
-    await approvals.resolve(approvalId, decision);
+    await approvals.resolve(taskId, approvalId, decision);
     return { approvalId, approve: decision.approve };
   }
 

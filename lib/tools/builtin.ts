@@ -6,7 +6,7 @@ import * as z from 'zod';
 import { DeepAgentError } from '../errors/index.js';
 import { PlanItemSchema } from '../task/index.js';
 import { defineTool, textOutput, type Tool } from './types.js';
-import type { CommandResult } from '../sandbox/types.js';
+import type { CommandResult } from '../sandbox/index.js';
 
 const MAX_TIMEOUT_SECONDS = 1800;
 

@@ -1,8 +1,8 @@
 /** What a tool is, for the agent loop: a name, a JSON schema, and an async function returning content. */
 import * as z from 'zod';
-import type { Sandbox } from '../sandbox/types.js';
+import type { Sandbox } from '../sandbox/index.js';
 import type { EventType } from '../task/index.js';
-import type { ToolSpec } from '../model/types.js';
+import type { ToolSpec } from '../model/index.js';
 import { DeepAgentError, toErrorInfo } from '../errors/index.js';
 
 export type ToolResultContent =

@@ -1,83 +1,199 @@
-/** Agent-loop figures for issue 2: loop overhead per step, and what prompt caching saves on a 20-step task. */
+/**
+ * Agent-loop figures, each beside a bare-SDK baseline run in the same process against the same scripted server
+ * (real `@anthropic-ai/sdk`, streaming over HTTP): per-step time at 20, 100 and 300 steps, billed-equivalent
+ * input with and without prompt caching, and the wall time of 8 parallel 500 ms tool calls.
+ */
+import Anthropic from '@anthropic-ai/sdk';
+import * as z from 'zod';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryJournal, runTask } from '../../lib/agent/index.js';
 import { openDatabase, SqliteTaskStore } from '../../lib/local/index.js';
-import { billedInputEquivalent, type ModelClient, type ModelResponse } from '../../lib/model/index.js';
+import { billedInputEquivalent, type ModelClient } from '../../lib/model/index.js';
 import { MemoryTaskStore, type TaskStore } from '../../lib/task/index.js';
-import { emptyUsage } from '../../lib/task/index.js';
-import { modelFor, noSandbox, queuedTask } from '../helpers/factories.js';
-import { startScriptedModel } from '../helpers/scripted-model.js';
+import { defineTool } from '../../lib/tools/index.js';
+import { modelFor, noSandbox, queuedTask, TEST_API_KEY } from '../helpers/factories.js';
+import { startScriptedModel, type CapturedRequest, type ScriptedModelServer } from '../helpers/scripted-model.js';
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
+const ms = (x: number) => Number(x.toFixed(2));
+const LIMITS = { maxSteps: 1_000, maxCostUsd: 1_000, deadlineSeconds: 3_600 };
 
-/** A model with no latency at all: each turn calls write_todos until the last, which answers. */
-function instantModel(steps: number, stamps: number[]): ModelClient {
-  let turn = 0;
+/** A realistic turn: a plan update whose text (~600 characters) stays in the conversation. */
+const note = (turn: number) => `step ${turn}: ${'inspect the repository layout and note what matters; '.repeat(11)}`;
+const turnOf = (req: CapturedRequest) => req.body.messages.filter((m: { role: string }) => m.role === 'assistant').length + 1;
+
+/**
+ * Every turn but the last calls write_todos; the server stamps each request's arrival. The server's record of
+ * past requests is dropped as it goes: kept, 300 growing bodies (tens of MB) would make the run about GC.
+ */
+function stepScript(steps: number, stamps: number[], server?: () => ScriptedModelServer) {
+  return (req: CapturedRequest) => {
+    stamps.push(performance.now());
+    server?.().requests.splice(0);
+    const turn = turnOf(req);
+    if (turn >= steps) return { text: 'done' };
+    return { toolUses: [{ name: 'write_todos', input: { todos: [{ content: note(turn), status: 'in_progress' }] } }] };
+  };
+}
+
+/** The median over the last fifth of a run (at least 10 values): the cost of a step at that conversation length. */
+const late = (xs: number[]) => median(xs.slice(-Math.max(10, Math.floor(xs.length / 5))));
+/** Time between consecutive requests at the server: a whole step (SDK, HTTP, server and loop). */
+const stepTime = (stamps: number[]) => late(stamps.slice(1).map((t, i) => t - stamps[i]!));
+/** Time from one model answer to the next model call: the loop's own work per step. */
+const ownTime = (calls: Array<[number, number]>) => late(calls.slice(1).map(([start], i) => start - calls[i]![1]));
+
+/** The model client, stamping when each call starts and returns. */
+function stamped(model: ModelClient, calls: Array<[number, number]>): ModelClient {
   return {
-    provider: 'anthropic',
-    model: 'claude-sonnet-5-5',
-    async createMessage(): Promise<ModelResponse> {
-      stamps.push(performance.now());
-      turn++;
-      const content: any[] =
-        turn < steps
-          ? [{ type: 'tool_use', id: `toolu_${turn}`, name: 'write_todos', input: { todos: [{ content: `step ${turn}`, status: 'in_progress' }] } }]
-          : [{ type: 'text', text: 'done', citations: null }];
-      return { content, stopReason: turn < steps ? 'tool_use' : 'end_turn', usage: { ...emptyUsage(), inputTokens: 10, outputTokens: 5 }, model: 'claude-sonnet-5-5' };
+    provider: model.provider,
+    model: model.model,
+    async createMessage(request, hooks) {
+      const start = performance.now();
+      try {
+        return await model.createMessage(request, hooks);
+      } finally {
+        calls.push([start, performance.now()]);
+      }
     },
   };
 }
 
-async function overheadPerStep(store: TaskStore, steps: number): Promise<number> {
-  const stamps: number[] = [];
-  const taskId = await queuedTask(store, 'benchmark');
-  await runTask({ taskId, store, model: instantModel(steps, stamps), sandboxProvider: noSandbox, journal: new MemoryJournal() });
-  const gaps = stamps.slice(1).map((t, i) => t - stamps[i]!);
-  return median(gaps);
+/** The loop a user writes by hand on the SDK: stream, append, answer each tool call, with one moving cache breakpoint. */
+async function bareLoop(server: ScriptedModelServer, options: { caching?: boolean; calls?: Array<[number, number]> } = {}): Promise<Anthropic.Usage[]> {
+  const client = new Anthropic({ apiKey: TEST_API_KEY, baseURL: server.url, maxRetries: 0 });
+  const messages: Anthropic.MessageParam[] = [{ role: 'user', content: 'benchmark' }];
+  const tools: Anthropic.Tool[] = [{ name: 'write_todos', description: 'the plan', input_schema: { type: 'object', properties: { todos: { type: 'array' } } } }];
+  const usage: Anthropic.Usage[] = [];
+  for (;;) {
+    const last = messages[messages.length - 1]!;
+    const body: Anthropic.MessageParam[] =
+      options.caching && Array.isArray(last.content)
+        ? [...messages.slice(0, -1), { ...last, content: last.content.map((b, j, all) => (j === all.length - 1 ? { ...b, cache_control: { type: 'ephemeral' } } : b)) } as Anthropic.MessageParam]
+        : messages;
+    const start = performance.now();
+    const msg = await client.messages.stream({ model: 'claude-sonnet-5-5', max_tokens: 8192, system: 'You are a bare loop.', tools, messages: body }).finalMessage();
+    options.calls?.push([start, performance.now()]);
+    usage.push(msg.usage);
+    messages.push({ role: 'assistant', content: msg.content });
+    const uses = msg.content.filter((b) => b.type === 'tool_use');
+    if (uses.length === 0) return usage;
+    messages.push({ role: 'user', content: uses.map((u) => ({ type: 'tool_result' as const, tool_use_id: u.id, content: 'plan updated' })) });
+  }
 }
 
-/** Billed-equivalent input tokens of a 20-step task through the real SDK against the scripted server. */
-async function billedInput(promptCaching: boolean): Promise<number> {
-  const steps = 20;
-  const server = await startScriptedModel((req) => {
-    const turn = req.body.messages.filter((m: { role: string }) => m.role === 'assistant').length + 1;
-    if (turn >= steps) return { text: 'done' };
-    // A realistic turn: a command whose output (~1.5 KB) comes back as a tool result.
-    return { toolUses: [{ name: 'write_todos', input: { todos: [{ content: `step ${turn}: ${'inspect the repository layout and note what matters; '.repeat(25)}`, status: 'in_progress' }] } }] };
-  });
+async function agentRun(server: ScriptedModelServer, store: TaskStore, options: { promptCaching?: boolean; calls?: Array<[number, number]> } = {}) {
+  const taskId = await queuedTask(store, 'benchmark');
+  const model = await modelFor(server, { promptCaching: options.promptCaching ?? true });
+  return runTask({ taskId, store, model: options.calls ? stamped(model, options.calls) : model, sandboxProvider: noSandbox, journal: new MemoryJournal(), limits: LIMITS });
+}
+
+/** Per-step time of the agent (SQLite store, as `run` uses) and of the bare loop, at `steps` steps. */
+async function perStep(store: TaskStore, steps: number): Promise<{ agent: number; bare: number; agentOwn: number; bareOwn: number }> {
+  const bareStamps: number[] = [];
+  const agentStamps: number[] = [];
+  const bareCalls: Array<[number, number]> = [];
+  const agentCalls: Array<[number, number]> = [];
+  const bareServer: ScriptedModelServer = await startScriptedModel(stepScript(steps, bareStamps, () => bareServer));
+  const agentServer: ScriptedModelServer = await startScriptedModel(stepScript(steps, agentStamps, () => agentServer));
   try {
-    const store = new MemoryTaskStore();
-    const taskId = await queuedTask(store, 'a twenty-step task');
-    const record = await runTask({ taskId, store, model: await modelFor(server, { promptCaching }), sandboxProvider: noSandbox, journal: new MemoryJournal() });
-    if (record.steps !== steps) throw new Error(`expected ${steps} steps, got ${record.steps}`);
+    await bareLoop(bareServer, { caching: true, calls: bareCalls });
+    await agentRun(agentServer, store, { calls: agentCalls });
+    return { agent: stepTime(agentStamps), bare: stepTime(bareStamps), agentOwn: ownTime(agentCalls), bareOwn: ownTime(bareCalls) };
+  } finally {
+    await bareServer.close();
+    await agentServer.close();
+  }
+}
+
+/** Billed-equivalent input tokens of a 20-step task. */
+async function billed(kind: 'agent' | 'bare', promptCaching: boolean): Promise<number> {
+  const server = await startScriptedModel(stepScript(20, []));
+  try {
+    if (kind === 'bare') {
+      const usage = await bareLoop(server, { caching: promptCaching });
+      return usage.reduce((sum, u) => sum + billedInputEquivalent({ inputTokens: u.input_tokens, cacheReadTokens: u.cache_read_input_tokens ?? 0, cacheWriteTokens: u.cache_creation_input_tokens ?? 0 }), 0);
+    }
+    const record = await agentRun(server, new MemoryTaskStore(), { promptCaching });
+    if (record.steps !== 20) throw new Error(`expected 20 steps, got ${record.steps}`);
     return billedInputEquivalent(record.usage);
   } finally {
     await server.close();
   }
 }
 
+/** 8 tool calls of 500 ms in one turn: wall time from the first start to the last end, over the slowest call. */
+async function parallelTools(): Promise<{ agent: number; bare: number; slowest: number }> {
+  const CALLS = 8;
+  const SLEEP_MS = 500;
+  const spans: Array<[number, number]> = [];
+  const sleepy = defineTool({
+    name: 'sleepy',
+    description: 'sleeps',
+    input: z.object({ label: z.string() }),
+    run: async () => {
+      const start = performance.now();
+      await new Promise((r) => setTimeout(r, SLEEP_MS));
+      spans.push([start, performance.now()]);
+      return 'slept';
+    },
+  });
+  const server = await startScriptedModel([{ toolUses: Array.from({ length: CALLS }, (_, i) => ({ name: 'sleepy', input: { label: `${i}` } })) }, { text: 'done' }]);
+  try {
+    const store = new MemoryTaskStore();
+    const taskId = await queuedTask(store, 'parallel');
+    await runTask({ taskId, store, model: await modelFor(server), sandboxProvider: noSandbox, journal: new MemoryJournal(), tools: [sleepy], limits: LIMITS });
+    const agentWall = Math.max(...spans.map((s) => s[1])) - Math.min(...spans.map((s) => s[0]));
+    const slowest = Math.max(...spans.map((s) => s[1] - s[0]));
+    // The baseline: the same calls under one Promise.all, as a bare loop would run them.
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: CALLS }, () => new Promise((r) => setTimeout(r, SLEEP_MS))));
+    return { agent: agentWall / slowest, bare: (performance.now() - t0) / SLEEP_MS, slowest };
+  } finally {
+    await server.close();
+  }
+}
+
+/**
+ * @example
+ * const figures = await benchAgent(); // { 'per-step time at 20 steps, agent / bare SDK (ms)': '2.1 / 1.4', ... }
+ */
 export async function benchAgent(): Promise<Record<string, number | string>> {
   const home = mkdtempSync(join(tmpdir(), 'deep-agent-bench-'));
   const db = openDatabase(home);
   try {
-    // Warm up once, then measure.
-    await overheadPerStep(new MemoryTaskStore(), 20);
-    const sqlite = await overheadPerStep(new SqliteTaskStore(db), 200);
-    const memory = await overheadPerStep(new MemoryTaskStore(), 200);
-    const on = await billedInput(true);
-    const off = await billedInput(false);
-    return {
-      'loop overhead per step, SQLite store (median ms, target <= 5)': Number(sqlite.toFixed(3)),
-      'loop overhead per step, memory store (median ms)': Number(memory.toFixed(3)),
-      '20-step task billed-equivalent input tokens, caching on': Math.round(on),
-      '20-step task billed-equivalent input tokens, caching off': Math.round(off),
-      'caching on / off (target <= 30%)': `${((on / off) * 100).toFixed(1)}%`,
-    };
+    const store = new SqliteTaskStore(db);
+    await perStep(store, 20); // warm-up
+    const figures: Record<string, number | string> = {};
+    const overhead: Record<number, number> = {};
+    // Runs per size (short runs give fewer late steps, so they get more runs), each interleaved with the
+    // baseline inside perStep; the median over runs damps a busy machine.
+    for (const [steps, repeats] of [[20, 9], [100, 5], [300, 3]] as const) {
+      const runs: Array<Awaited<ReturnType<typeof perStep>>> = [];
+      for (let i = 0; i < repeats; i++) runs.push(await perStep(store, steps));
+      const of = (k: keyof (typeof runs)[number]) => median(runs.map((r) => r[k]));
+      overhead[steps] = of('agentOwn');
+      figures[`at ${steps} steps, whole step: agent / bare SDK loop (median ms)`] = `${ms(of('agent'))} / ${ms(of('bare'))}`;
+      figures[`at ${steps} steps, loop overhead (model answer to next call): agent / bare (ms)`] = `${ms(of('agentOwn'))} / ${ms(of('bareOwn'))}`;
+    }
+    figures['loop overhead at 300 steps / at 20 (target <= 1.3)'] = Number((overhead[300]! / overhead[20]!).toFixed(2));
+
+    const on = await billed('agent', true);
+    const off = await billed('agent', false);
+    const bareOn = await billed('bare', true);
+    const bareOff = await billed('bare', false);
+    figures['20-step task billed-equivalent input, caching on: agent / bare SDK'] = `${Math.round(on)} / ${Math.round(bareOn)}`;
+    figures['20-step task billed-equivalent input, caching off: agent / bare SDK'] = `${Math.round(off)} / ${Math.round(bareOff)}`;
+    figures['caching on / off: agent / bare SDK (target <= 30%)'] = `${((on / off) * 100).toFixed(1)}% / ${((bareOn / bareOff) * 100).toFixed(1)}%`;
+
+    const parallel = await parallelTools();
+    figures['8 parallel 500 ms tool calls, wall / slowest call: agent / bare Promise.all (target <= 1.2)'] = `${parallel.agent.toFixed(2)} / ${parallel.bare.toFixed(2)}`;
+    return figures;
   } finally {
     db.close();
     rmSync(home, { recursive: true, force: true });

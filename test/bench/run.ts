@@ -7,12 +7,14 @@ import { benchAgent } from './agent.js';
 
 type Bench = () => Promise<Record<string, number | string>>;
 
-const suites: Array<[string, Bench | string]> = [['agent loop', benchAgent]];
+const suites: Array<[string, Bench | string]> = [['agent loop (real SDK over HTTP to the scripted server; bare SDK loop beside)', benchAgent]];
 
 // Benchmarks of other parts, when present in this checkout.
 for (const [name, file, fn] of [
-  ['queue (local service)', './queue.ts', 'benchQueue'],
-  ['agent Lambda bundle', './bundle.ts', 'benchBundle'],
+  ['start-up (spawned processes: built CLI run vs a bare SDK script)', './startup.ts', 'benchStartup'],
+  ['tool search (MCP tools deferred behind the API tool search)', './tool-search.ts', 'benchToolSearch'],
+  ['queue (local service over HTTP, 1-step tasks)', './queue.ts', 'benchQueue'],
+  ['agent Lambda bundle (as deployed, with source maps)', './bundle.ts', 'benchBundle'],
   ['live events (SSE in serve)', './sse.ts', 'benchSse'],
 ] as const) {
   if (existsSync(new URL(file, import.meta.url))) suites.push([name, (await import(file))[fn] as Bench]);

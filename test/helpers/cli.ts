@@ -1,5 +1,5 @@
 /** Runs the real CLI as a subprocess (Node 24 + tsx), the way a user does. */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -34,5 +34,35 @@ export function runCli(args: string[], env: Record<string, string>, options: { c
       resolve({ code, stdout, stderr });
     });
     child.stdin.end(options.input ?? '');
+  });
+}
+
+export interface ServeProcess {
+  child: ChildProcess;
+  url: string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Starts `deep-agent serve --port 0` as a subprocess and reads the URL it prints. */
+export function startServe(env: Record<string, string>): Promise<ServeProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--no-warnings=ExperimentalWarning', '--import', 'tsx', `${REPO_ROOT}bin/deep-agent.ts`, 'serve', '--port', '0', '--grace', '1'], {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), 20_000);
+    child.stderr!.on('data', (d) => {
+      err += d;
+      const m = /listening on (http:\/\/127\.0\.0\.1:(\d+))/.exec(err);
+      if (m && Number(m[2]) > 0) {
+        clearTimeout(timer);
+        resolve({ child, url: m[1]!, stderr: () => err, exited });
+      }
+    });
+    void exited.then((code) => reject(new Error(`serve exited ${code}: ${err}`)));
   });
 }

@@ -57,3 +57,18 @@ export async function startEverythingHttp(port?: number, mode: 'streamableHttp' 
     },
   };
 }
+
+/**
+ * Source of a stdio MCP server (run with `node --input-type=module -e`) whose one tool, `leak`, fails with the
+ * value of its LEAKED_VALUE variable in the error: an upstream that echoes the token it was given. Inline,
+ * so that it runs where only node_modules is mounted (a connection's sandbox); `nodeModules` as that place sees it.
+ */
+export const leakyServerSource = (nodeModules: string): string => `
+import { McpServer } from '${nodeModules}/@modelcontextprotocol/sdk/dist/esm/server/mcp.js';
+import { StdioServerTransport } from '${nodeModules}/@modelcontextprotocol/sdk/dist/esm/server/stdio.js';
+const server = new McpServer({ name: 'leaky', version: '1.0.0' });
+server.registerTool('leak', { description: 'Fails, echoing its token', annotations: { readOnlyHint: true } }, async () => {
+  throw new Error('upstream refused the token ' + process.env.LEAKED_VALUE);
+});
+await server.connect(new StdioServerTransport());
+`;

@@ -80,7 +80,8 @@ function segmentsOf(body: any): Segment[] {
     const { cache_control, ...rest } = block ?? {};
     segs.push({ tokens: tokensOf(rest), json: JSON.stringify(rest), breakpoint: cache_control !== undefined });
   };
-  for (const t of body.tools ?? []) push(t);
+  // As the API does, a deferred tool (tool search) is not part of the prompt until a search loads it.
+  for (const t of body.tools ?? []) if (t?.defer_loading !== true) push(t);
   const system = typeof body.system === 'string' ? [{ type: 'text', text: body.system }] : (body.system ?? []);
   for (const s of system) push(s);
   for (const m of body.messages ?? []) {

@@ -167,6 +167,21 @@ describe('the plan-execute loop', () => {
     expect(types.filter((t) => t === 'tool.called')).toHaveLength(1);
   });
 
+  it('truncates a large tool input in the tool.called event, and the tool still gets all of it', async () => {
+    let received = 0;
+    const echo = defineTool({ name: 'echo', description: 'measures', input: z.object({ text: z.string() }), run: async ({ text }) => ((received = text.length), 'ok') });
+    server = await startScriptedModel([{ toolUses: [{ name: 'echo', input: { text: 'y'.repeat(100_000) } }] }, { text: 'done' }]);
+    const store = memoryStore();
+    const taskId = await queuedTask(store);
+
+    await runTask({ taskId, store, model: await modelFor(server), sandboxProvider: noSandbox, journal: new MemoryJournal(), tools: [echo] });
+
+    const called = (await store.listEvents(taskId)).find((e) => e.type === 'tool.called')!;
+    expect(received).toBe(100_000);
+    expect(called.data.input).toMatchObject({ truncated: true, characters: 100_011 });
+    expect(JSON.stringify(called.data).length).toBeLessThan(20_000);
+  });
+
   it('denies a call that needs approval when the runtime cannot ask', async () => {
     server = await startScriptedModel([{ toolUses: [{ name: 'explode', input: {} }] }, { text: 'ok' }]);
     const store = memoryStore();

@@ -44,6 +44,23 @@ const SCRIPTS: Record<string, ((turn: number) => ScriptedReply | undefined) | un
       { toolUses: [{ name: 'test_mcp_server', input: { server: 'calc', calls: [{ tool: 'multiply', arguments: { a: 6, b: 7 } }, { tool: 'shout', arguments: { text: 'hi', times: 2 } }] } }] },
       { toolUses: [{ name: 'deploy_mcp_server', input: { server: 'calc' } }] },
     ][turn - 1],
+  // Self-extension within one task: build and deploy, then call the new tool in the next turn and from a sub-agent.
+  'build a calc server and use it at once': (turn) =>
+    [
+      { toolUses: [{ name: 'scaffold_mcp_server', input: { name: 'calc', description: 'Small maths' } }] },
+      {
+        toolUses: [
+          {
+            name: 'add_mcp_tool_to_server',
+            input: { server: 'calc', name: 'multiply', description: 'Multiplies two numbers', inputSchema: { a: { type: 'number' }, b: { type: 'number' } }, implementation: 'return { product: args.a * args.b };' },
+          },
+        ],
+      },
+      { toolUses: [{ name: 'deploy_mcp_server', input: { server: 'calc' } }] },
+      { toolUses: [{ name: 'mcp__calc__multiply', input: { a: 6, b: 7 } }] },
+      { toolUses: [{ name: 'task', input: { description: 'multiply in a sub-agent', prompt: 'sub-agent: multiply 3 by 5 with calc' } }] },
+    ][turn - 1],
+  'sub-agent: multiply 3 by 5 with calc': (turn) => (turn === 1 ? { toolUses: [{ name: 'mcp__calc__multiply', input: { a: 3, b: 5 } }] } : undefined),
   'multiply 6 by 7 with the calc server': (turn) => (turn === 1 ? { toolUses: [{ name: 'mcp__calc__multiply', input: { a: 6, b: 7 } }] } : undefined),
   'shout hey (asked, no terminal)': (turn) => (turn === 1 ? { toolUses: [{ name: 'mcp__calc__shout', input: { text: 'hey' } }] } : undefined),
   'shout hey (approved by --yes)': (turn) => (turn === 1 ? { toolUses: [{ name: 'mcp__calc__shout', input: { text: 'hey' } }] } : undefined),
@@ -141,6 +158,28 @@ describe('MCP through the CLI (subprocesses, scripted model, bubblewrap)', () =>
       expect(logOf(home, record).events.find((e) => e.type === 'approval.resolved')?.data).toMatchObject({ approve: true, reason: 'approved by --yes' });
     }, 30_000);
   });
+
+  it('one run scaffolds, adds a tool, deploys, and calls the new tool in its next turn and from a sub-agent', async () => {
+    // prepare
+    const home = mkdtempSync(join(tmpdir(), 'deep-agent-cli-mcp-'));
+    const prompt = 'build a calc server and use it at once';
+    const sub = 'sub-agent: multiply 3 by 5 with calc';
+    // act
+    const { result, record } = await run(home, prompt);
+    // assess
+    expect(result.code, result.stderr).toBe(0);
+    expect(toolResultOf(prompt, 3).text).toMatch(/Attached now: mcp__calc__multiply/);
+    const toolNames = (i: number) => (requestsOf(prompt)[i]!.body.tools as { name: string }[]).map((t) => t.name);
+    // the turn after the deploy offers the new tool, appended: the earlier tools keep their order (prompt cache)
+    expect(toolNames(2)).not.toContain('mcp__calc__multiply');
+    expect(toolNames(3)).toEqual([...toolNames(2), 'mcp__calc__multiply']);
+    expect(toolResultOf(prompt, 4)).toMatchObject({ isError: false });
+    expect(JSON.parse(toolResultOf(prompt, 4).text)).toEqual({ product: 42 });
+    // the sub-agent was offered it and got the right answer from it
+    expect((requestsOf(sub)[0]!.body.tools as { name: string }[]).map((t) => t.name)).toContain('mcp__calc__multiply');
+    expect(JSON.parse(toolResultOf(sub, 1).text)).toEqual({ product: 15 });
+    expect(record.status).toBe('succeeded');
+  }, 60_000);
 
   it('a .mcp.json with server-everything and a broken server: the task runs, and the broken one is reported', async () => {
     const home = mkdtempSync(join(tmpdir(), 'deep-agent-cli-mcp-'));

@@ -3,47 +3,18 @@
  * by the real CLI (submit, logs --follow, status, schedules, approve, cancel), then SIGTERM while a task is
  * mid-way: serve releases it, exits 0, and the next start on the same home finishes it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskEvent, TaskRecord } from '../../lib/task/index.js';
-import { baseEnv, REPO_ROOT, runCli } from '../helpers/cli.js';
+import { baseEnv, runCli, startServe, type ServeProcess } from '../helpers/cli.js';
 import { firstUserText, startScriptedModel, type ScriptedModelServer, type ScriptedReply } from '../helpers/scripted-model.js';
 import { alive, until } from '../helpers/wait.js';
 
 const TOKEN = 'cli-service-token-0123456789';
 
-interface Serve {
-  child: ChildProcess;
-  url: string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-/** Starts `deep-agent serve --port 0` and reads the URL it prints. */
-function startServe(env: Record<string, string>): Promise<Serve> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--no-warnings=ExperimentalWarning', '--import', 'tsx', `${REPO_ROOT}bin/deep-agent.ts`, 'serve', '--port', '0', '--grace', '1'], {
-      cwd: REPO_ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let err = '';
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), 20_000);
-    child.stderr!.on('data', (d) => {
-      err += d;
-      const m = /listening on (http:\/\/127\.0\.0\.1:(\d+))/.exec(err);
-      if (m && Number(m[2]) > 0) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1]!, stderr: () => err, exited });
-      }
-    });
-    void exited.then((code) => reject(new Error(`serve exited ${code}: ${err}`)));
-  });
-}
+type Serve = ServeProcess;
 
 /** Replies by prompt, so tasks running side by side each get their own script. */
 function reply(prompt: string, turn: number, timesAsked: number): ScriptedReply {

@@ -162,10 +162,10 @@ describe('E2B sandbox lifecycle: reconnect', () => {
     const first = await p.create({ taskId: 't' });
     await first.writeFile('state.txt', 'from the first run');
     const journal = new MemoryJournal();
-    journal.entries.set('sandbox:create', first.id);
     server = await startScriptedModel([{ toolUses: [{ name: 'read_file', input: { path: 'state.txt' } }] }, { text: 'resumed' }]);
     const store = memoryStore();
     const taskId = await queuedTask(store);
+    await store.update(taskId, { sandboxIds: [first.id] }); // what the first run recorded when it created it
 
     // act
     const record = await runTask({ taskId, store, model: await modelFor(server), sandboxProvider: p, journal });

@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import * as z from 'zod';
 import type { ApprovalRequest } from '../../lib/agent/journal.js';
+import { isSuspension, runTask } from '../../lib/agent/index.js';
+import type { ContentBlock, ModelClient, ModelRequest } from '../../lib/model/types.js';
+import { emptyUsage } from '../../lib/task/index.js';
+import { defineTool } from '../../lib/tools/index.js';
+import { memoryStore, noSandbox, queuedTask } from '../helpers/factories.js';
 import { hasCode } from '../../lib/errors/index.js';
 import { ApprovalStore, openDatabase, SqliteJournal, SUSPENDED } from '../../lib/local/index.js';
 import { Redactor } from '../../lib/secrets/index.js';
@@ -124,5 +130,58 @@ describe('SqliteJournal', () => {
     expect(replay).toMatchObject({ code: SUSPENDED, data: { approvalId: 'ap-4' } });
     expect(new ApprovalStore(db).listApprovals('t1').map((a) => a.approvalId)).toEqual(['ap-4']);
     expect(decision).toEqual({ approve: false, reason: 'no' });
+  });
+});
+
+/** Main: two sub-agents side by side, then a call that needs approval. Sub-agents sleep `ms[prompt]`. */
+function parallelTurnModel(): ModelClient {
+  return {
+    provider: 'anthropic',
+    model: 'scripted',
+    async createMessage(request: ModelRequest) {
+      const prompt = String(request.messages[0]!.content);
+      const turn = request.messages.filter((m) => m.role === 'assistant').length + 1;
+      const use = (id: string, name: string, input: unknown) => ({ type: 'tool_use', id, name, input }) as ContentBlock;
+      let content: ContentBlock[] = [{ type: 'text', text: `done ${prompt}` } as ContentBlock];
+      if (prompt === 'main' && turn === 1) content = [use('s1', 'task', { prompt: 'A' }), use('s2', 'task', { prompt: 'B' })];
+      if (prompt === 'main' && turn === 2) content = [use('g1', 'guarded', {})];
+      if (prompt !== 'main' && turn === 1) content = [use(`n${prompt}`, 'nap', { who: prompt })];
+      return { content, stopReason: 'end_turn', usage: emptyUsage(), model: 'scripted' };
+    },
+  };
+}
+
+describe('SqliteJournal under the agent loop', () => {
+  it('names the steps of a concurrent turn the same whatever finishes first, and a resumed run re-runs none of them', async () => {
+    // prepare: the same task twice, with the sub-agents' latencies swapped
+    const namesFor = async (ms: Record<string, number>) => {
+      const store = memoryStore();
+      const taskId = await queuedTask(store, 'main');
+      const napped: string[] = [];
+      const tools = [
+        defineTool({ name: 'nap', description: 'naps', input: z.object({ who: z.string() }), run: async ({ who }) => (await new Promise((r) => setTimeout(r, ms[who])), napped.push(who), 'rested') }),
+        defineTool({ name: 'guarded', description: 'needs a person', input: z.object({}), run: async () => 'ran' }),
+      ];
+      const options = { taskId, store, model: parallelTurnModel(), sandboxProvider: noSandbox, tools, approvalPolicy: (t: { name: string }) => (t.name === 'guarded' ? 'ask' : undefined), rethrowTransient: true };
+      const first = new SqliteJournal(db, taskId);
+      // act: the first run parks on the approval; a person approves; a second worker resumes
+      const parked = await runTask({ ...options, journal: first.suspending() }).catch((e: unknown) => e);
+      if (!isSuspension(parked)) return { parked, record: undefined as never, napped, first: first.executed, resumed: [] as string[] };
+      first.resolveApproval(first.listApprovals(taskId)[0]!.approvalId, { approve: true });
+      const resumed = new SqliteJournal(db, taskId);
+      const record = await runTask({ ...options, journal: resumed.suspending() });
+      return { parked, record, napped, first: first.executed, resumed: resumed.executed };
+    };
+    const aSlow = await namesFor({ A: 40, B: 1 });
+    const bSlow = await namesFor({ A: 1, B: 40 });
+    // assess
+    expect(aSlow.parked).toMatchObject({ code: "suspended" });
+    expect(aSlow.record.status).toBe('succeeded');
+    expect(aSlow.napped).toEqual(['B', 'A']);
+    expect(bSlow.napped).toEqual(['A', 'B']);
+    expect([...aSlow.first].sort()).toEqual([...bSlow.first].sort());
+    expect(aSlow.first).toEqual(expect.arrayContaining(['sub:s1:model:1', 'sub:s1:tool:nA', 'sub:s2:tool:nB', 'approval-requested:g1']));
+    expect(aSlow.resumed).toEqual(['approval-resolved:g1', 'tool:g1', 'model:3', 'task:finish']);
+    expect(aSlow.resumed.filter((n) => aSlow.first.includes(n))).toEqual([]);
   });
 });

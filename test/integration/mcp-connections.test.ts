@@ -13,7 +13,11 @@ import { BubblewrapSandboxProvider } from '../../lib/sandbox/index.js';
 import type { ToolContext } from '../../lib/tools/index.js';
 import { PassThrough } from 'node:stream';
 import { mcpCommand } from '../../lib/cli/commands/mcp.js';
-import { alive } from '../helpers/wait.js';
+import { alive, until } from '../helpers/wait.js';
+import { MemoryJournal, runTask, type ApprovalDecision, type ApprovalRequest } from '../../lib/agent/index.js';
+import { destructiveApprovalPolicy } from '../../lib/mcp/index.js';
+import { memoryStore, modelFor, noSandbox, queuedTask } from '../helpers/factories.js';
+import { startScriptedModel } from '../helpers/scripted-model.js';
 
 const TOKEN = 'local-token-0123456789';
 const OTHER_TOKEN = 'other-token-0123456789';
@@ -146,12 +150,15 @@ describe('MCP connection manager over HTTP', () => {
 
   it('health check marks a killed server failed, and the next round restarts it', async () => {
     const pid = connections.manager.processId('local', everything.id)!;
+    expect(pid, 'the everything server runs before the test kills it').toBeGreaterThan(0);
+    const state = async () => (await list()).find((c) => c.id === everything.id)!;
     process.kill(pid, 'SIGKILL');
-    for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+    await until(async () => alive(pid), (up) => !up);
+    // Each round is awaited: the test waits on the recorded state a round leaves, never on a clock.
     await connections.manager.checkHealth();
-    expect((await list()).find((c) => c.id === everything.id)).toMatchObject({ status: 'failed', lastError: expect.stringContaining('health check failed') });
+    expect(await state()).toMatchObject({ status: 'failed', lastError: expect.stringContaining('health check failed') });
     await connections.manager.checkHealth();
-    const back = (await list()).find((c) => c.id === everything.id)!;
+    const back = await state();
     expect(back.status).toBe('running');
     expect(back.lastError).toBeUndefined();
     expect(connections.manager.processId('local', everything.id)).not.toBe(pid);
@@ -194,6 +201,50 @@ describe('MCP connection manager over HTTP', () => {
     expect(connections.manager['options'].credentials.list('local')).toEqual([]);
     expect((await list()).map((c) => c.id)).toEqual([everything.id]);
     expect((await call('DELETE', `/mcp-connections/${target.id}`)).status).toBe(404);
+  });
+
+  it('DEEP_AGENT_APPROVAL=destructive: a read-only connection tool runs unasked, a destructive one asks first', async () => {
+    // prepare: the memory server marks read_graph readOnlyHint and delete_entities destructiveHint
+    const res = await call('POST', '/mcp-connections/install', { definitionId: 'memory', name: 'mem' });
+    expect(res.status, res.text).toBe(201);
+    const model = await startScriptedModel([
+      { toolUses: [{ name: 'mcp__mem__read_graph', input: {} }] },
+      { toolUses: [{ name: 'mcp__mem__delete_entities', input: { entityNames: ['nobody'] } }] },
+      { text: 'done' },
+    ]);
+    const asked: ApprovalRequest[] = [];
+    const journal = Object.assign(new MemoryJournal(), {
+      waitForApproval: async (_name: string, request: ApprovalRequest): Promise<ApprovalDecision> => {
+        asked.push(request);
+        return { approve: true };
+      },
+    });
+    const store = memoryStore();
+    const taskId = await queuedTask(store);
+    try {
+      // act: the approval policy that DEEP_AGENT_APPROVAL=destructive configures
+      const record = await runTask({
+        taskId,
+        store,
+        model: await modelFor(model),
+        sandboxProvider: noSandbox,
+        journal,
+        tools: connections.manager.toolsFor('local'),
+        approvalPolicy: destructiveApprovalPolicy({ scope: ['mcp__*'] }),
+      });
+      // assess
+      expect(record.status).toBe('succeeded');
+      expect(asked.map((r) => r.tool)).toEqual(['mcp__mem__delete_entities']);
+      expect(asked[0]!.reason).toContain('marked destructive by its server');
+      const results = (await store.listEvents(taskId)).filter((e) => e.type === 'tool.result').map((e) => [e.data.name, e.data.ok]);
+      expect(results).toEqual([
+        ['mcp__mem__read_graph', true],
+        ['mcp__mem__delete_entities', true],
+      ]);
+    } finally {
+      await model.close();
+      await call('DELETE', `/mcp-connections/${res.body.id}`);
+    }
   });
 
   it('memory keeps its graph in the connection workspace; delete removes the workspace and sandbox home', async () => {

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { McpHub, type McpTool } from '../../lib/mcp/index.js';
 import { hasCode } from '../../lib/errors/index.js';
 import type { ToolContext, ToolOutput } from '../../lib/tools/types.js';
+import { alive, until } from '../helpers/wait.js';
 import { ENV_SERVER, everythingStdio, startEverythingHttp, type RunningHttpServer } from '../helpers/mcp-servers.js';
 
 const ctx = (): ToolContext => ({
@@ -57,7 +58,7 @@ describe('McpHub over stdio (server-everything)', () => {
     const [pid] = childPids('server-everything');
     expect(pid).toBeGreaterThan(0);
     process.kill(pid!, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 200));
+    await until(async () => alive(pid!), (up) => !up);
     expect(textOf(await call(hub.tools(), 'mcp__everything__echo', { message: 'after crash' }))).toContain('after crash');
     expect(childPids('server-everything')).not.toContain(pid);
   });

@@ -10,12 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config/index.js';
-import { createDeployedServerSpawner, createMcpBuilderTools, loadDeployedServers, McpHub, mcpServerRuntime, type McpServerRuntime } from '../../lib/mcp/index.js';
+import { createDeployedServerSpawner, createMcpBuilderTools, loadDeployedServers, McpHub, mcpServerRuntime, SANDBOX_NODE_MODULES, type McpServerRuntime } from '../../lib/mcp/index.js';
 import { createE2BSandboxProvider } from '../../lib/sandbox/e2b/index.js';
 import type { Sandbox } from '../../lib/sandbox/types.js';
 import type { Tool, ToolContext, ToolOutput } from '../../lib/tools/types.js';
 import { CredentialStore, loadSecretKey, openDatabase } from '../../lib/local/index.js';
-import { McpConnectionManager } from '../../lib/mcp-connections/index.js';
+import { McpConnectionManager, openLocalMcpConnections } from '../../lib/mcp-connections/index.js';
 import { FakeE2B } from '../helpers/fake-e2b.js';
 
 const textOf = (o: ToolOutput) => o.content.map((c) => (c.type === 'text' ? c.text : `[${c.type}]`)).join('\n');
@@ -156,4 +156,43 @@ describe('MCP connection manager on the E2B provider (test double)', () => {
       await fake.cleanup();
     }
   }, 20_000);
+  it("serve's connections on an E2B sandbox provider: each server in an E2B sandbox tagged with account and connection", async () => {
+    // prepare: what `serve` does with DEEP_AGENT_SANDBOX=e2b, its sandbox provider handed to the connections
+    const home = mkdtempSync(join(tmpdir(), 'mcp-conn-e2b-serve-'));
+    const fake = await FakeE2B.start();
+    const sandboxProvider = createE2BSandboxProvider(loadConfig({ E2B_API_KEY: 'e2b_test0123456789abcdef0123' }), {
+      sdk: fake,
+      options: { workdir: fake.workdir, keepAlive: { intervalSeconds: 0 } },
+    });
+    const local = mcpServerRuntime();
+    const withTemplatePaths = await openLocalMcpConnections({ home, sandboxProvider, healthIntervalMs: 0 });
+    try {
+      // act: without a runtime the E2B template's node and modules are named (this double has none there)
+      const defaulted = await withTemplatePaths.manager.install('acct', { definitionId: 'everything' });
+      // assess
+      expect(defaulted.status).toBe('failed');
+      expect(fake.commands.find((c) => c.stdin)?.cmd).toContain(`'node' '${SANDBOX_NODE_MODULES}/@modelcontextprotocol/server-everything/dist/index.js'`);
+    } finally {
+      await withTemplatePaths.close();
+    }
+    // the double's sandbox paths are this machine's: name them as a template that has them would
+    const connections = await openLocalMcpConnections({ home, sandboxProvider, healthIntervalMs: 0, runtime: { node: local.hostNode, nodeModules: local.hostNodeModules } });
+    try {
+      // act
+      const record = await connections.manager.install('acct', { definitionId: 'everything', name: 'ev' });
+      const echo = connections.manager.toolsFor('acct').find((t) => t.name === 'mcp__ev__echo')!;
+      const out = await echo.execute({ message: 'served from e2b' }, { taskId: 't', sandbox: () => Promise.reject(new Error('none')), signal: new AbortController().signal, emit: async () => {} });
+      // assess
+      expect(record.status).toBe('running');
+      expect(textOf(out)).toContain('served from e2b');
+      const running = [...fake.sandboxes.values()].filter((s) => s.state === 'running');
+      expect(running).toHaveLength(1);
+      expect(running[0]!.metadata).toMatchObject({ accountId: 'acct', connectionId: record.id });
+      expect(connections.manager.processId('acct', record.id)).toBe(fake.commands.filter((c) => c.stdin).at(-1)?.pid);
+    } finally {
+      await connections.close();
+      await fake.cleanup();
+    }
+    expect([...fake.sandboxes.values()].filter((s) => s.state === 'running')).toHaveLength(0);
+  }, 30_000);
 });

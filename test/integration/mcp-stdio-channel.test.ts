@@ -16,7 +16,7 @@ import type { Sandbox, SpawnSpec, StdioChannel } from '../../lib/sandbox/types.j
 import type { ToolContext, ToolOutput } from '../../lib/tools/types.js';
 import { FakeE2B } from '../helpers/fake-e2b.js';
 import { EVERYTHING_BIN } from '../helpers/mcp-servers.js';
-import { alive } from '../helpers/wait.js';
+import { alive, until } from '../helpers/wait.js';
 
 const textOf = (o: ToolOutput) => o.content.map((c) => (c.type === 'text' ? c.text : `[${c.type}]`)).join('\n');
 const ctx: ToolContext = { taskId: 't', sandbox: () => Promise.reject(new Error('none')), signal: new AbortController().signal, emit: async () => {} };
@@ -27,6 +27,8 @@ interface Setup {
   everything: SpawnSpec;
   /** kills the server from outside (a crash), given its channel */
   crash(channel: StdioChannel): void;
+  /** How this provider must run a stdio server: spawned here through wrapSpawn, or over openStdio. */
+  expectedStdio: SandboxedStdio['kind'];
   close(): Promise<void>;
 }
 
@@ -40,6 +42,7 @@ async function onBubblewrap(): Promise<Setup> {
     everything: { command: runtime.node, args: [`${runtime.nodeModules}/@modelcontextprotocol/server-everything/dist/index.js`, 'stdio'] },
     // The pid is bwrap's on this host; --die-with-parent takes the server with it.
     crash: (channel) => process.kill(channel.pid!, 'SIGKILL'),
+    expectedStdio: 'command',
     close: () => sandbox.close(),
   };
 }
@@ -56,6 +59,7 @@ async function onFakeE2B(): Promise<Setup> {
     everything: { command: process.execPath, args: [EVERYTHING_BIN, 'stdio'] },
     // The double's pid is the server's own (the command execs), as E2B's is inside the VM.
     crash: (channel) => process.kill(channel.pid!, 'SIGKILL'),
+    expectedStdio: 'channel',
     close: async () => {
       await sandbox.close();
       await fake.cleanup();
@@ -136,8 +140,9 @@ describe.each([
       const echo = hub.tools().find((t) => t.name === 'mcp__everything__echo')!;
       expect(textOf(await echo.execute({ message: 'first' }, ctx))).toContain('first');
       // act
+      const crashed = channels[0]!.pid!;
       s.crash(channels[0]!);
-      await new Promise((r) => setTimeout(r, 200));
+      await until(async () => alive(crashed), (up) => !up);
       const after = await echo.execute({ message: 'after crash' }, ctx);
       // assess
       expect(textOf(after)).toContain('after crash');
@@ -146,12 +151,11 @@ describe.each([
       await hub.close();
     }
     // closing the hub closes the channel: the server is gone
-    await new Promise((r) => setTimeout(r, 100));
-    expect(alive(channels[1]!.pid!)).toBe(false);
+    await until(async () => alive(channels[1]!.pid!), (up) => !up);
   }, 20_000);
 
-  it('sandboxedStdio picks wrapSpawn when the sandbox has it, openStdio otherwise', () => {
+  it('sandboxedStdio spawns through wrapSpawn on bubblewrap and opens a channel on E2B', () => {
     const how = sandboxedStdio(s.sandbox, s.everything);
-    expect(how.kind).toBe(s.sandbox.wrapSpawn ? 'command' : 'channel');
+    expect(how.kind).toBe(s.expectedStdio);
   });
 });

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, requireAwsSettings, requireModelCredentials, requireSandboxCredentials } from '../../lib/config/index.js';
-import { DEFAULT_MODEL } from '../../lib/model/index.js';
+import { DEFAULT_MODEL } from '../../lib/config/index.js';
 
 describe('configuration', () => {
   it('defaults: anthropic provider, local sandbox, ./.deep-agent home, the default model, serve settings', () => {

@@ -68,7 +68,24 @@ describe('mcp config file', () => {
   });
 
   it('expandVars leaves unnamed text alone', () => {
-    expect(expandVars('$HOME and ${A}', { A: '1', HOME: '/h' })).toEqual({ value: '$HOME and 1', missing: [] });
+    expect(expandVars('$HOME and ${A}', { A: '1', HOME: '/h' })).toEqual({ value: '$HOME and 1', missing: [], secrets: ['1'] });
+  });
+
+  it('names every value a ${VAR} took from the environment as a secret, whatever the variable is called, but not HOME', () => {
+    // prepare: a value assembled at run time, under names that do not look secret
+    const value = ['opaque', 'value', String(Date.now())].join('-');
+    const text = JSON.stringify({
+      mcpServers: {
+        s: { command: 'node', args: ['--home', '${HOME}/x'], env: { UPSTREAM: '${PLAIN_NAME}' } },
+        h: { url: 'https://example.test/${DEFAULTED:-fallback-default}', headers: { 'X-Thing': 'v=${PLAIN_NAME}' } },
+      },
+    });
+    // act
+    const resolved = parseMcpConfig(text, '.mcp.json', { PLAIN_NAME: value, HOME: '/home/someone' });
+    // assess
+    expect(resolved.secrets).toEqual([value, value]);
+    expect(resolved.secrets).not.toContain('/home/someone');
+    expect(resolved.secrets).not.toContain('fallback-default');
   });
 });
 

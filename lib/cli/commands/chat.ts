@@ -41,14 +41,16 @@ class ChatJournal extends MemoryJournal {
 export const chatCommand: Command = {
   name: 'chat',
   summary: 'interactive session; type exit to quit',
-  usage: `deep-agent chat [--yes]
+  usage: `deep-agent chat [--yes] [--model ID]
+
+--model sets the model id for the session (default DEEP_AGENT_MODEL, else the built-in default).
 
 --yes approves tool calls that need approval (DEEP_AGENT_APPROVAL, DEEP_AGENT_APPROVE_TOOLS); without it they are denied.
 Type a message and press enter; the agent works on it in a sandbox kept for the whole session.
 Type exit (or press Ctrl-D) to quit.`,
   async run(args, io) {
-    const { values } = parseArgs({ args, allowPositionals: false, options: { yes: { type: 'boolean' } } });
-    const config = loadConfig(io.env, io.cwd);
+    const { values } = parseArgs({ args, allowPositionals: false, options: { yes: { type: 'boolean' }, model: { type: 'string' } } });
+    const config = loadConfig(values.model ? { ...io.env, DEEP_AGENT_MODEL: values.model } : io.env, io.cwd);
     const rt = await openCliAgent(config);
     const sandboxProvider = sessionSandbox(rt.agent.sandboxProvider);
     const progress = new ProgressPrinter(io.stderr, terminalOptions(io.stderr, config.cli));

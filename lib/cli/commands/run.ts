@@ -31,11 +31,12 @@ export const BUDGET_OPTIONS = {
 export const runCommand: Command = {
   name: 'run',
   summary: 'run one task locally, streaming progress to stderr',
-  usage: `deep-agent run "<task>" [--json] [--verbose] [--output text|stream-json] [--max-steps N] [--max-cost USD] [--timeout SECONDS] [--yes]
+  usage: `deep-agent run "<task>" [--json] [--verbose] [--output text|stream-json] [--model ID] [--max-steps N] [--max-cost USD] [--timeout SECONDS] [--yes]
 
   --json        print the final task record as JSON on stdout
   --verbose     show the first lines of each tool's output
   --output      stream-json: one JSON event per line on stdout (then {"type":"record","record":...}), no progress
+  --model       model id for this task (default DEEP_AGENT_MODEL, else the built-in default)
   --max-steps   model turns before the task stops with budget_exceeded (default 50)
   --max-cost    cost in USD before it stops (default 5)
   --timeout     seconds before it stops (default 3600)
@@ -46,7 +47,7 @@ Exit code 0 when the task succeeded, 1 when it failed or was cancelled.`,
     const { values, positionals } = parseArgs({
       args,
       allowPositionals: true,
-      options: { json: { type: 'boolean' }, yes: { type: 'boolean' }, verbose: { type: 'boolean', short: 'v' }, output: { type: 'string' }, ...BUDGET_OPTIONS },
+      options: { json: { type: 'boolean' }, yes: { type: 'boolean' }, verbose: { type: 'boolean', short: 'v' }, output: { type: 'string' }, model: { type: 'string' }, ...BUDGET_OPTIONS },
     });
     const prompt = positionals.join(' ').trim();
     if (!prompt) throw new UsageError('run needs a task, e.g. deep-agent run "write hello.py and run it"');
@@ -54,7 +55,7 @@ Exit code 0 when the task succeeded, 1 when it failed or was cancelled.`,
     const output = values.output ?? 'text';
     if (output !== 'text' && output !== 'stream-json') throw new UsageError(`--output takes text or stream-json, not "${values.output}"`);
 
-    const config = loadConfig(io.env, io.cwd);
+    const config = loadConfig(values.model ? { ...io.env, DEEP_AGENT_MODEL: values.model } : io.env, io.cwd);
     const rt = await openCliAgent(config);
     try {
       const { record } = await runOneTask(rt, io, { prompt, ...(budget ? { budget } : {}), autoApprove: values.yes === true, verbose: values.verbose === true, output });

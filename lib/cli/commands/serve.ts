@@ -2,7 +2,6 @@
 import { parseArgs } from 'node:util';
 import { assembleAgent } from '../../assembly/index.js';
 import { loadConfig } from '../../config/index.js';
-import { redactorFromEnv } from '../../secrets/index.js';
 import { openLocalMcpConnections } from '../../mcp-connections/index.js';
 import { ensureApiToken, LOCAL_ACCOUNT, startLocalService } from '../../local/index.js';
 import { serveTaskLog } from '../progress.js';
@@ -32,12 +31,13 @@ read-only ask too), DEEP_AGENT_MCP_CATALOG (extra MCP server definitions for dee
     const agent = await assembleAgent(config);
     const { token, file } = ensureApiToken(config.home, config.api.token);
     const onError = (e: unknown) => io.stderr.write(`deep-agent serve: ${(e as Error)?.message ?? String(e)}\n`);
-    // Connection servers need wrapSpawn: bubblewrap (or unsafe-local when so configured); E2B cannot pipe stdio.
     const connections = await openLocalMcpConnections({
+      redactor: agent.redactor,
       home: config.home,
       ...(config.serve.secretKey ? { secretKey: config.serve.secretKey } : {}),
       ...(config.mcp.catalogPath ? { catalogFile: config.mcp.catalogPath } : {}),
-      ...(config.sandbox.provider !== 'e2b' ? { sandboxProvider: agent.sandboxProvider } : {}),
+      // Connection servers run where the tasks' commands run: bubblewrap locally, their own sandbox on E2B.
+      sandboxProvider: agent.sandboxProvider,
       onError,
     });
     const svc = await startLocalService({
@@ -56,7 +56,7 @@ read-only ask too), DEEP_AGENT_MCP_CATALOG (extra MCP server definitions for dee
       mcpConnections: connections.manager,
       settings: config.serve,
       port,
-      redactor: redactorFromEnv(config.env),
+      redactor: agent.redactor,
       ...(config.serve.secretKey ? { secretKey: config.serve.secretKey } : {}),
       onError,
       onEvent: serveTaskLog(io.stderr),

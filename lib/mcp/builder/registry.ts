@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import * as z from 'zod';
-import type { Sandbox, SandboxProvider, SpawnSpec } from '../../sandbox/types.js';
+import type { Sandbox, SandboxProvider, SpawnSpec } from '../../sandbox/index.js';
 import type { ResolvedMcpServers, StdioServerSpec } from '../config.js';
 import { sandboxedStdio, type SandboxedStdio } from '../channel-transport.js';
 import { prepareServerRuntime, type McpServerRuntime } from './runtime.js';

@@ -9,7 +9,7 @@
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DeepAgentError } from '../../errors/index.js';
-import type { Sandbox } from '../../sandbox/types.js';
+import type { Sandbox } from '../../sandbox/index.js';
 
 /** Where the project's node_modules appears inside the sandbox. */
 export const SANDBOX_NODE_MODULES = '/opt/deep-agent/node_modules';

@@ -4,13 +4,13 @@
  */
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod';
 import { DeepAgentError, toErrorInfo } from '../../errors/index.js';
-import type { Sandbox } from '../../sandbox/types.js';
-import { defineTool, type Tool, type ToolContext } from '../../tools/types.js';
-import { toToolOutput, type McpHub } from '../hub.js';
+import type { Sandbox } from '../../sandbox/index.js';
+import { defineTool, type Tool, type ToolContext } from '../../tools/index.js';
+import { toToolOutput } from '../connection.js';
+import type { McpHub } from '../hub.js';
 import { sandboxedStdio, stdioTransport } from '../channel-transport.js';
 import { mcpToolName } from '../names.js';
 import { claudeConfigEntry, readRegistry, registryDir, type DeployManifest } from './registry.js';
@@ -116,6 +116,8 @@ export function createMcpBuilderTools(deps: McpBuilderDeps): Tool[] {
           stderr = (stderr + d).slice(-3000);
         },
       });
+      // Loaded on use, so that attaching the builder tools does not load the MCP client.
+      const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
       const client = new Client({ name: 'deep-agent-builder-test', version: '0.1.0' });
       try {
         try {
