@@ -36,21 +36,24 @@ const secrets = new SecretCache(tracer.captureAWSv3Client(new SecretsManagerClie
 const redactor = new Redactor();
 const s3 = tracer.captureAWSv3Client(new S3Client({}));
 const store = new S3TaskStore({ s3, bucket: aws.taskBucket, redactor });
+/** Connection sandboxes take the task sandboxes' template and lifetime cap; their keep-alive timer stays off (each call extends them). */
+const connectionProvider = (c: typeof config, network: 'per-command' | 'always-on') =>
+  new E2BSandboxProvider(c.sandbox.e2bApiKey!, {
+    redactor,
+    options: {
+      ...(c.sandbox.e2bTemplate ? { template: c.sandbox.e2bTemplate } : {}),
+      ...(c.sandbox.e2bMaxLifetimeSeconds ? { maxLifetimeSeconds: c.sandbox.e2bMaxLifetimeSeconds } : {}),
+      keepAlive: { intervalSeconds: 0 },
+      network,
+    },
+  });
 const connections = {
   store: new S3ConnectionStore({ s3, bucket: aws.taskBucket }),
   // This function may Decrypt: it starts the account's connection servers for the task.
   envelope: new CredentialEnvelope(tracer.captureAWSv3Client(new KMSClient({})), aws.connectionKeyArn),
   catalog: () => loadS3Catalog(s3, aws.taskBucket, config.aws.mcpCatalogKey),
-  // The connection sandboxes' keep-alive timer stays off: each tool call extends them, the keeper does the rest.
-  sandboxes: (c: typeof config) =>
-    new E2BSandboxProvider(c.sandbox.e2bApiKey!, {
-      redactor,
-      options: {
-        ...(c.sandbox.e2bTemplate ? { template: c.sandbox.e2bTemplate } : {}),
-        ...(c.sandbox.e2bMaxLifetimeSeconds ? { maxLifetimeSeconds: c.sandbox.e2bMaxLifetimeSeconds } : {}),
-        keepAlive: { intervalSeconds: 0 },
-      },
-    }),
+  sandboxes: (c: typeof config) => connectionProvider(c, 'per-command'),
+  networkSandboxes: (c: typeof config) => connectionProvider(c, 'always-on'),
   runtime: E2B_CONNECTION_RUNTIME,
 };
 

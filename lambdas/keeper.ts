@@ -47,10 +47,13 @@ export const handler = instrumentHandler({ logger, tracer }, async (event: unkno
   }
   const { Sandbox } = await import('e2b');
   // No keep-alive timer: this function ends; each round extends the sandboxes by 15 min, three rounds of the default 5-minute schedule.
-  const sandboxes = new E2BSandboxProvider(E2B_API_KEY, { options: { ...connectionSandboxOptions, keepAlive: { intervalSeconds: 0, extendBySeconds: 900 } } });
+  const provider = (network: 'per-command' | 'always-on') =>
+    new E2BSandboxProvider(E2B_API_KEY, { options: { ...connectionSandboxOptions, network, keepAlive: { intervalSeconds: 0, extendBySeconds: 900 } } });
+  const sandboxes = provider('per-command');
+  const networkSandboxes = provider('always-on');
   const target = keeperTarget(event);
   const result = await keepConnections(
-    { store, envelope, catalog: await loadS3Catalog(s3, aws.taskBucket, config.aws.mcpCatalogKey), sandboxes, listing: { api: Sandbox, apiKey: E2B_API_KEY }, runtime: E2B_CONNECTION_RUNTIME },
+    { store, envelope, catalog: await loadS3Catalog(s3, aws.taskBucket, config.aws.mcpCatalogKey), sandboxes, networkSandboxes, listing: { api: Sandbox, apiKey: E2B_API_KEY }, runtime: E2B_CONNECTION_RUNTIME },
     target,
   );
   metrics.addMetric('ConnectionsHealthy', MetricUnit.Count, result.healthy.length + result.started.length + result.restarted.length);

@@ -32,6 +32,12 @@ export interface ConnectionKeeperDeps {
   envelope: CredentialEnvelope;
   catalog: McpServerDefinition[];
   sandboxes: ConnectionSandboxes;
+  /**
+   * Sandboxes of definitions with `network: true`, with the internet always on. With per-command network,
+   * reattaching to a sandbox turns its internet off, which would cut a server another task is using.
+   * @default `sandboxes`
+   */
+  networkSandboxes?: ConnectionSandboxes;
   /** E2B's sandbox list (the sweeper's slice of the SDK) and its key, to find sandboxes of deleted connections. */
   listing: { api: SweeperSandboxApi; apiKey: string };
   runtime: ConnectionServerRuntime;
@@ -75,8 +81,12 @@ async function check(deps: ConnectionKeeperDeps, sandbox: Sandbox, definition: M
   }
 }
 
+/** The sandboxes a definition's server runs in (internet always on when it needs the network). */
+const sandboxesFor = (deps: Pick<ConnectionKeeperDeps, 'sandboxes' | 'networkSandboxes'>, definition: McpServerDefinition): ConnectionSandboxes =>
+  (definition.network && deps.networkSandboxes) || deps.sandboxes;
+
 async function newSandbox(deps: ConnectionKeeperDeps, record: AwsConnection, definition: McpServerDefinition): Promise<Sandbox> {
-  return deps.sandboxes.create({
+  return sandboxesFor(deps, definition).create({
     taskId: sandboxTaskId(record.id),
     timeoutSeconds: definition.defaultTimeoutSeconds,
     metadata: { purpose: CONNECTION_SANDBOX_PURPOSE, accountId: record.accountId, connectionId: record.id },
@@ -97,7 +107,7 @@ async function keepOne(deps: ConnectionKeeperDeps, record: AwsConnection, result
   let failure: string | undefined;
   if (record.sandboxId) {
     try {
-      const sandbox = await deps.sandboxes.connect(record.sandboxId, { taskId: sandboxTaskId(record.id) });
+      const sandbox = await sandboxesFor(deps, definition).connect(record.sandboxId, { taskId: sandboxTaskId(record.id) });
       await sandbox.extendLifetime?.();
       const tools = await check(deps, sandbox, definition, credentials);
       result.healthy.push(record.id);
@@ -189,7 +199,7 @@ export interface AccountConnections {
  * const agent = await assembleAgent(config, { tools: connections.tools });
  */
 export async function attachAccountConnections(
-  deps: Pick<ConnectionKeeperDeps, 'store' | 'envelope' | 'catalog' | 'sandboxes' | 'runtime' | 'healthTimeoutMs'> & { redactor: Redactor },
+  deps: Pick<ConnectionKeeperDeps, 'store' | 'envelope' | 'catalog' | 'sandboxes' | 'networkSandboxes' | 'runtime' | 'healthTimeoutMs'> & { redactor: Redactor },
   accountId: string,
 ): Promise<AccountConnections> {
   const started: Array<{ name: string; server: ConnectionServer; sandbox: Sandbox }> = [];
@@ -201,7 +211,7 @@ export async function attachAccountConnections(
       if (!definition) throw new DeepAgentError('not_found', `no definition "${record.definitionId}"`);
       const credentials = await credentialsOf(deps, record);
       for (const v of Object.values(credentials)) if (typeof v === 'string') deps.redactor.add(v);
-      const sandbox = await deps.sandboxes.connect(record.sandboxId, { taskId: sandboxTaskId(record.id) });
+      const sandbox = await sandboxesFor(deps, definition).connect(record.sandboxId, { taskId: sandboxTaskId(record.id) });
       const server = await startConnectionServer(sandbox, definition, credentials, {
         runtime: deps.runtime,
         timeoutMs: deps.healthTimeoutMs ?? 30_000,

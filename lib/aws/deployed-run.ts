@@ -47,6 +47,8 @@ export interface DeployedRunDeps {
     catalog(): Promise<McpServerDefinition[]>;
     /** The E2B provider of connection sandboxes (keep-alive timer off: calls extend them). */
     sandboxes(config: Config): ConnectionSandboxes;
+    /** The same with the internet always on, for definitions with `network: true`. @default `sandboxes` */
+    networkSandboxes?(config: Config): ConnectionSandboxes;
     runtime: ConnectionServerRuntime;
   };
   /** Tests bring a scripted model and a sandbox double; the function brings none. */
@@ -71,7 +73,15 @@ export async function prepareDeployedRun(record: TaskRecord, deps: DeployedRunDe
   if (record.accountId && deps.connections && config.sandbox.e2bApiKey) {
     const c = deps.connections;
     connections = await attachAccountConnections(
-      { store: c.store, envelope: c.envelope, catalog: await c.catalog(), sandboxes: c.sandboxes(config), runtime: c.runtime, redactor: deps.redactor },
+      {
+        store: c.store,
+        envelope: c.envelope,
+        catalog: await c.catalog(),
+        sandboxes: c.sandboxes(config),
+        ...(c.networkSandboxes ? { networkSandboxes: c.networkSandboxes(config) } : {}),
+        runtime: c.runtime,
+        redactor: deps.redactor,
+      },
       record.accountId,
     );
   }

@@ -20,6 +20,7 @@ import { runTask } from '../../lib/agent/index.js';
 import {
   AwsMcpConnections,
   CredentialEnvelope,
+  attachAccountConnections,
   S3ConnectionStore,
   S3TaskStore,
   SqsTaskQueue,
@@ -62,6 +63,7 @@ const OPERATOR_CATALOG = {
       startCommand: { command: '{node}', args: [ENV_SERVER] },
       credentialSchema: { GITHUB_PERSONAL_ACCESS_TOKEN: { description: 'a GitHub personal access token' } },
     },
+    { id: 'online', title: 'A server that needs the network', startCommand: { command: '{node}', args: [ENV_SERVER] }, network: true },
   ],
 };
 
@@ -137,6 +139,7 @@ describe('MCP connections on AWS (fauxqs S3, KMS stand-in, E2B double)', () => {
       envelope,
       catalog: await catalog(),
       sandboxes: new E2BSandboxProvider(E2B_KEY, { sdk: fake, options: { workdir: fake.workdir, keepAlive: { intervalSeconds: 0 } } }),
+      networkSandboxes: new E2BSandboxProvider(E2B_KEY, { sdk: fake, options: { workdir: fake.workdir, keepAlive: { intervalSeconds: 0 }, network: 'always-on' } }),
       listing: { api: fake.Sandbox, apiKey: E2B_KEY },
       // The double runs commands on this host: {node} is this Node.
       runtime: { node: process.execPath, nodeModules: fileURLToPath(new URL('../../node_modules', import.meta.url)) },
@@ -341,6 +344,22 @@ describe('MCP connections on AWS (fauxqs S3, KMS stand-in, E2B double)', () => {
     expect(swept.killed.filter((k) => live.some((s) => s.id === k.sandboxId))).toEqual([]);
     expect(live.every((s) => s.state === 'running')).toBe(true);
   });
+
+  it('a server that needs the network gets a sandbox whose internet stays on when a task reattaches', async () => {
+    // prepare
+    const installed = await call('POST', '/mcp-connections/install', 'acct-b', { definitionId: 'online' });
+    await keepConnections(keeper, { accountId: 'acct-b', connectionId: installed.body.id });
+    const record = (await store.get('acct-b', installed.body.id))!.record;
+    // act: a task of B attaches its connections (reconnecting to each sandbox)
+    const attached = await attachAccountConnections({ ...keeper, redactor: new Redactor() }, 'acct-b');
+    await attached.close();
+    // assess
+    expect(record.status).toBe('running');
+    expect(attached.attached).toEqual(expect.arrayContaining(['online']));
+    expect(fake.sandboxes.get(record.sandboxId!)!.allowInternetAccess).toBe(true);
+    const offline = (await store.list('acct-b')).find((c) => c.definitionId === 'github' && c.status === 'running')!;
+    expect(fake.sandboxes.get(offline.sandboxId!)!.allowInternetAccess).toBe(false);
+  }, 60_000);
 
   it('no credential appears in any S3 object, answer or log line', async () => {
     // act
