@@ -10,7 +10,7 @@ import { assembleAgent, type AssembledAgent } from '../assembly/index.js';
 import type { Config } from '../config/index.js';
 import { openDatabase, SqliteTaskStore } from '../local/index.js';
 import { observeEvents } from '../task/index.js';
-import { newTaskRecord, type Budget, type TaskRecord } from '../task/index.js';
+import { newTaskRecord, type Budget, type TaskNetwork, type TaskRecord } from '../task/index.js';
 import type { CliIo } from './io.js';
 import { ProgressPrinter, terminalOptions } from './progress.js';
 
@@ -83,6 +83,8 @@ export interface RunOneTaskOptions {
   autoApprove?: boolean;
   /** MCP servers the task may use. @default every attached server */
   mcpServers?: string[];
+  /** The task's egress allowlist (`--allow-net`). @default DEEP_AGENT_NETWORK_ALLOW, else none */
+  network?: TaskNetwork;
   /** Show the first lines of each tool's output. @default false */
   verbose?: boolean;
   /** `stream-json`: each event as one JSON line on stdout instead of progress on stderr. @default 'text' */
@@ -109,7 +111,7 @@ export async function runOneTask(rt: CliAgent, io: CliIo, options: RunOneTaskOpt
   try {
     const id = randomUUID();
     await store.create(
-      newTaskRecord({ id, prompt: options.prompt, source: 'cli', ...(options.budget ? { budget: options.budget } : {}), ...(options.mcpServers ? { mcpServers: options.mcpServers } : {}) }),
+      newTaskRecord({ id, prompt: options.prompt, source: 'cli', ...(options.budget ? { budget: options.budget } : {}), ...(options.mcpServers ? { mcpServers: options.mcpServers } : {}), ...(options.network ? { network: options.network } : {}) }),
     );
     await store.appendEvent(id, 'task.queued', { source: 'cli' });
     const record = await runTask({

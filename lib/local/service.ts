@@ -6,7 +6,6 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { ServerType } from '@hono/node-server';
 import type { ApprovalPolicy, RunTaskOptions } from '../agent/index.js';
 import { defaultSettings, type ServeSettings } from '../config/index.js';
 import { DeepAgentError } from '../errors/index.js';
@@ -200,7 +199,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
   });
 
   // Loaded here, not at the top: `deep-agent run` imports this folder and should not load an HTTP server.
-  const [{ bearerTokenAuth, createHttpApp }, { serve }] = await Promise.all([import('../http/index.js'), import('@hono/node-server')]);
+  const { bearerTokenAuth, createHttpApp, listenHttpApp } = await import('../http/index.js');
   const app = createHttpApp({
     service,
     authenticate: bearerTokenAuth(options.token, LOCAL_ACCOUNT),
@@ -210,11 +209,8 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
   });
 
   const hostname = options.hostname ?? '127.0.0.1';
-  const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: options.port ?? 8787, hostname }, () => resolve(s));
-    s.once('error', (e: NodeJS.ErrnoException) =>
-      reject(e.code === 'EADDRINUSE' ? new DeepAgentError('conflict', `port ${options.port} on ${hostname} is already in use; pick another with --port`) : e),
-    );
+  const server = await listenHttpApp(app, { port: options.port ?? 8787, hostname }).catch((e: NodeJS.ErrnoException) => {
+    throw e.code === 'EADDRINUSE' ? new DeepAgentError('conflict', `port ${options.port} on ${hostname} is already in use; pick another with --port`) : e;
   });
   const port = (server.address() as AddressInfo).port;
 

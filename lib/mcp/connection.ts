@@ -15,6 +15,7 @@ import { DeepAgentError, toErrorInfo } from '../errors/index.js';
 import { Redactor } from '../secrets/index.js';
 import type { Tool, ToolAnnotations, ToolOutput, ToolResultContent } from '../tools/index.js';
 import type { ToolNameAllocator } from './names.js';
+import { MCP_MAX_MESSAGE_BYTES, MESSAGE_TOO_LARGE } from './channel-transport.js';
 
 export type McpTransportKind = 'stdio' | 'http' | 'sse';
 
@@ -42,6 +43,8 @@ export interface McpServerConnectionOptions {
   clientInfo?: { name: string; version: string };
   /** Words for an error of the first transport's connect (e.g. `command not found: x`). @default its first line */
   describeConnectError?(error: unknown): string;
+  /** The stdio read limit, named when a result passes it. @default MCP_MAX_MESSAGE_BYTES (64 MB) */
+  maxMessageBytes?: number;
 }
 
 export type McpConnectionState = 'idle' | 'connecting' | 'connected' | 'failed' | 'closed';
@@ -71,6 +74,8 @@ export class McpServerConnection {
   private transport: Transport | undefined;
   /** Set when the transport closed under us; the next call reconnects. */
   private dropped = false;
+  /** set when the server sent a message past the read limit (the SDK then drops the connection) */
+  private oversized = false;
   private connecting: Promise<void> | undefined;
   private stderrTail = '';
   private readonly redactor: Redactor;
@@ -132,6 +137,11 @@ export class McpServerConnection {
         if (signal?.aborted) throw new DeepAgentError('cancelled', `call to ${this.name}/${tool} was cancelled`);
         if (err instanceof McpError && err.code === ErrorCode.RequestTimeout) {
           throw new DeepAgentError('mcp_error', `${this.name}/${tool} timed out after ${Math.round(this.callTimeoutMs / 1000)} s`);
+        }
+        if (this.oversized) {
+          this.oversized = false;
+          const mb = Math.round((this.options.maxMessageBytes ?? MCP_MAX_MESSAGE_BYTES) / 1024 / 1024);
+          throw new DeepAgentError('mcp_error', `${this.name}/${tool} answered with more than ${mb} MB, the most one MCP message may carry here; ask for less (a page, a filter, a range)`);
         }
         if (isConnectionError(err) && !reconnected) {
           reconnected = true;
@@ -237,6 +247,12 @@ export class McpServerConnection {
     };
     try {
       await client.connect(transport, { timeout: this.connectTimeoutMs });
+      // The client owns `onerror` once connected; an overflow is remembered so the call can say what happened.
+      const onerror = transport.onerror;
+      transport.onerror = (err) => {
+        if (MESSAGE_TOO_LARGE.test(err.message) && this.client === client) this.oversized = true;
+        onerror?.(err);
+      };
     } catch (err) {
       await client.close().catch(() => {});
       await transport.close().catch(() => {});

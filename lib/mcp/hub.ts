@@ -32,6 +32,8 @@ export interface McpHubOptions {
   callTimeoutMs?: number;
   /** Timeout of connecting and listing tools. @default 30_000 */
   connectTimeoutMs?: number;
+  /** Largest message read from a stdio server; a larger result is an error naming it. @default MCP_MAX_MESSAGE_BYTES (64 MB) */
+  maxMessageBytes?: number;
   /**
    * Basics a stdio server may inherit from the agent's environment besides what it declares.
    * @default PATH, HOME, LANG, LC_ALL, TMPDIR, TERM, USER, LOGNAME, SHELL taken from `env`
@@ -207,6 +209,7 @@ export class McpHub {
       redactor: this.redactor,
       ...(this.options.clientInfo ? { clientInfo: this.options.clientInfo } : {}),
       describeConnectError: (err) => describeSpecError(err, spec),
+      ...(this.options.maxMessageBytes ? { maxMessageBytes: this.options.maxMessageBytes } : {}),
     });
     this.entries.set(name, e);
     return e;
@@ -261,7 +264,7 @@ export class McpHub {
       const wrapped = await wrapSpawn({ command: spec.command, args: spec.args, env: spec.env, ...(spec.cwd ? { cwd: spec.cwd } : {}), network: spec.network ?? false }, e.name);
       how = 'kind' in wrapped ? wrapped : { kind: 'command', line: wrapped };
     }
-    return stdioTransport(how, { onStderr });
+    return stdioTransport(how, { onStderr, ...(this.options.maxMessageBytes ? { maxMessageBytes: this.options.maxMessageBytes } : {}) });
   }
 }
 

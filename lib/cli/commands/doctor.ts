@@ -54,21 +54,20 @@ function sandboxCheck(config: Config): Check {
   return { level: config.sandbox.provider === 'unsafe-local' ? 'warn' : 'ok', name: 'sandbox', detail };
 }
 
-const isSet = (env: CliIo['env'], name: string) => (env[name]?.trim() ? 'set' : 'not set');
+const isSet = (value: string | undefined) => (value ? 'set' : 'not set');
 
 function keyChecks(config: Config): Check[] {
-  const env = config.env;
   const anthropic = Boolean(config.model.anthropicApiKey || config.model.anthropicAuthToken);
   const needsAnthropic = config.model.provider === 'anthropic';
   return [
     {
       level: anthropic ? 'ok' : needsAnthropic ? 'fail' : 'info',
       name: 'ANTHROPIC_API_KEY',
-      detail: `${isSet(env, 'ANTHROPIC_API_KEY')}${config.model.anthropicAuthToken ? ' (ANTHROPIC_AUTH_TOKEN set)' : ''}${needsAnthropic ? '' : ' (provider is bedrock)'}`,
+      detail: `${isSet(config.model.anthropicApiKey)}${config.model.anthropicAuthToken ? ' (ANTHROPIC_AUTH_TOKEN set)' : ''}${needsAnthropic ? '' : ' (provider is bedrock)'}`,
     },
-    { level: config.sandbox.e2bApiKey ? 'ok' : 'info', name: 'E2B_API_KEY', detail: `${isSet(env, 'E2B_API_KEY')} (E2B cloud sandboxes; required to deploy to AWS)` },
-    { level: 'info', name: 'GITHUB_TOKEN', detail: `${isSet(env, 'GITHUB_TOKEN')} (the GitHub MCP preset)` },
-    { level: 'info', name: 'NOTION_TOKEN', detail: `${isSet(env, 'NOTION_TOKEN')} (the Notion MCP preset)` },
+    { level: config.sandbox.e2bApiKey ? 'ok' : 'info', name: 'E2B_API_KEY', detail: `${isSet(config.sandbox.e2bApiKey)} (E2B cloud sandboxes; required to deploy to AWS)` },
+    { level: 'info', name: 'GITHUB_TOKEN', detail: `${isSet(config.mcp.githubToken)} (the GitHub MCP preset)` },
+    { level: 'info', name: 'NOTION_TOKEN', detail: `${isSet(config.mcp.notionToken)} (the Notion MCP preset)` },
     { level: 'info', name: 'model', detail: `${config.model.id} via ${config.model.provider}` },
   ];
 }
