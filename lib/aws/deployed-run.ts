@@ -34,6 +34,18 @@ export function tenantSecrets<T extends Record<string, string | undefined>>(valu
   return out;
 }
 
+/**
+ * One tool per name: where an operator preset (allowed for tenants) and the account's own connection give the
+ * same `mcp__<name>__<tool>`, the account's own wins; the model API refuses duplicate tool names.
+ *
+ * @example
+ * withOwnToolsFirst([preset, own], [own]); // [own]
+ */
+export function withOwnToolsFirst<T extends { name: string }>(tools: T[], own: T[]): T[] {
+  const ownNames = new Set(own.map((t) => t.name));
+  return tools.filter((t) => !ownNames.has(t.name) || own.includes(t));
+}
+
 export interface DeployedRunDeps {
   /** The function's environment, read once at module scope. */
   environment: Env;
@@ -99,10 +111,12 @@ export async function prepareDeployedRun(record: TaskRecord, deps: DeployedRunDe
     ...(connections ? { tools: connections.tools } : {}),
     ...(unavailable ? { instructions: unavailable } : {}),
   });
+  const options = agent.taskOptions(record.mcpServers);
   return {
     model: agent.model,
     sandboxProvider: agent.sandboxProvider,
-    ...agent.taskOptions(record.mcpServers),
+    ...options,
+    ...(connections && options.tools ? { tools: withOwnToolsFirst(options.tools, connections.tools) } : {}),
     close: async () => {
       await connections?.close();
       await agent.close();

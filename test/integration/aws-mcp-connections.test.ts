@@ -31,6 +31,7 @@ import {
   prepareDeployedRun,
   sweepSandboxes,
   tenantSecrets,
+  withOwnToolsFirst,
   type ConnectionKeeperDeps,
   type LambdaSender,
 } from '../../lib/aws/index.js';
@@ -382,6 +383,13 @@ describe('MCP connections on AWS (fauxqs S3, KMS stand-in, E2B double)', () => {
 });
 
 describe('operator tokens for tenants', () => {
+  it("keeps the account's own connection tool where an allowed operator preset has the same name", () => {
+    const preset = { name: 'mcp__github__search', from: 'operator' };
+    const own = { name: 'mcp__github__search', from: 'account' };
+    const other = { name: 'mcp__notion__search', from: 'operator' };
+    expect(withOwnToolsFirst([preset, other, own], [own])).toEqual([other, own]);
+  });
+
   it("drops the operator's GitHub and Notion tokens unless the stack allows them", () => {
     const values = { ANTHROPIC_API_KEY: 'k', E2B_API_KEY: 'e', GITHUB_TOKEN: 'g', NOTION_TOKEN: 'n' };
     expect(tenantSecrets(values, false)).toEqual({ ANTHROPIC_API_KEY: 'k', E2B_API_KEY: 'e' });
