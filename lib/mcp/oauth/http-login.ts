@@ -10,20 +10,44 @@ import { DeepAgentError, toErrorInfo } from '../../errors/index.js';
 import type { Redactor } from '../../secrets/index.js';
 import type { HttpServerSpec } from '../config.js';
 import { StoredOAuthProvider } from './provider.js';
-import { OAuthRecords, type OAuthSecretStore } from './store.js';
+import { OAuthRecords, type OAuthRecord, type OAuthSecretStore } from './store.js';
 
 /** The credential-store account that holds pending logins (looked up by state alone: the callback is public). */
 const PENDING_ACCOUNT = '__mcp_oauth_pending__';
 const pendingKey = (state: string) => `mcp-oauth-state:${createHash('sha256').update(state).digest('hex')}`;
 
-interface PendingLogin {
+/** What a started login leaves for its callback: everything the code exchange needs, so the callback reads no other record. */
+export interface PendingLogin {
   accountId: string;
   server: string;
   redirectUrl: string;
   codeVerifier: string;
+  /** The client the start registered (or found), so the exchange uses the same one. */
+  clientInformation?: OAuthRecord['clientInformation'];
   resourceMetadataUrl?: string;
   scope?: string;
   expiresAt: number;
+}
+
+/**
+ * Where pending logins wait for their callback, looked up by `state` alone (the callback is public). `take`
+ * returns a login at most once, whoever asks twice at the same time.
+ */
+export interface PendingLoginStore {
+  create(state: string, login: PendingLogin): Promise<void>;
+  take(state: string): Promise<PendingLogin | undefined>;
+}
+
+/** Pending logins in the credential store itself (encrypted like the tokens), as `serve` keeps them. */
+export function credentialStorePendingLogins(store: OAuthSecretStore): PendingLoginStore {
+  return {
+    create: async (state, login) => store.put(PENDING_ACCOUNT, pendingKey(state), login),
+    take: async (state) => {
+      const login = store.get<PendingLogin>(PENDING_ACCOUNT, pendingKey(state));
+      store.delete(PENDING_ACCOUNT, pendingKey(state));
+      return login;
+    },
+  };
 }
 
 /** The port the HTTP routes call (`POST /mcp-connections/{id}/oauth/start`, `GET /oauth/callback`). */
@@ -36,8 +60,12 @@ export interface McpOAuthBackend {
 
 export interface HttpOAuthLoginsOptions {
   store: OAuthSecretStore;
+  /** @default in `store` (credentialStorePendingLogins) */
+  pending?: PendingLoginStore;
   /** The HTTP server an account may log in to under `server`, or undefined (answered 404). */
-  resolve(accountId: string, server: string): HttpServerSpec | undefined;
+  resolve(accountId: string, server: string): HttpServerSpec | undefined | Promise<HttpServerSpec | undefined>;
+  /** After tokens were stored or forgotten: a store that writes behind (S3) writes here. */
+  flush?(): Promise<void>;
   /** After tokens were stored (e.g. reconnect the server in the running hub). */
   onLogin?(accountId: string, server: string): Promise<void> | void;
   redactor?: Redactor;
@@ -53,13 +81,15 @@ export interface HttpOAuthLoginsOptions {
  */
 export class HttpOAuthLogins implements McpOAuthBackend {
   private readonly clock: () => number;
+  private readonly pending: PendingLoginStore;
 
   constructor(private readonly options: HttpOAuthLoginsOptions) {
     this.clock = options.clock ?? Date.now;
+    this.pending = options.pending ?? credentialStorePendingLogins(options.store);
   }
 
   async start(accountId: string, server: string, callbackUrl: string): Promise<{ authorizationUrl: string }> {
-    const spec = this.spec(accountId, server);
+    const spec = await this.spec(accountId, server);
     const records = new OAuthRecords(this.options.store, accountId);
     const previous = records.get(server, spec.url);
     const keepClient = previous?.clientInformation && previous.redirectUrl === callbackUrl;
@@ -83,26 +113,31 @@ export class HttpOAuthLogins implements McpOAuthBackend {
       server,
       redirectUrl: callbackUrl,
       codeVerifier: provider.codeVerifier(),
+      ...(records.get(server)?.clientInformation ? { clientInformation: records.get(server)!.clientInformation } : {}),
       ...(hints.resourceMetadataUrl ? { resourceMetadataUrl: hints.resourceMetadataUrl.toString() } : {}),
       ...(hints.scope ? { scope: hints.scope } : {}),
       expiresAt: this.clock() + (this.options.stateTtlMs ?? 600_000),
     };
-    this.options.store.put(PENDING_ACCOUNT, pendingKey(state), pending);
+    await this.pending.create(state, pending);
     return { authorizationUrl: authorizationUrl.toString() };
   }
 
   async complete(query: { state?: string; code?: string; error?: string; error_description?: string }): Promise<{ server: string; scopes?: string }> {
     if (!query.state) throw new DeepAgentError('invalid_input', 'the callback carries no state');
-    const key = pendingKey(query.state);
-    const pending = this.options.store.get<PendingLogin>(PENDING_ACCOUNT, key);
-    this.options.store.delete(PENDING_ACCOUNT, key); // single use, whatever happens next
+    const pending = await this.pending.take(query.state); // single use, whatever happens next
     if (!pending || pending.expiresAt <= this.clock()) {
       throw new DeepAgentError('invalid_input', 'this login link is unknown, already used or expired; start the login again');
     }
     if (query.error) throw new DeepAgentError('invalid_input', `the authorization server refused the login: ${query.error}${query.error_description ? ` (${query.error_description})` : ''}`);
     if (!query.code) throw new DeepAgentError('invalid_input', 'the callback carries no authorization code');
-    const spec = this.spec(pending.accountId, pending.server);
+    const spec = await this.spec(pending.accountId, pending.server);
     const records = new OAuthRecords(this.options.store, pending.accountId);
+    // The client of the start, whatever the record holds now (a store that cannot be read here, S3, holds nothing).
+    records.put(pending.server, {
+      ...(records.get(pending.server, spec.url) ?? { serverUrl: spec.url }),
+      redirectUrl: pending.redirectUrl,
+      ...(pending.clientInformation ? { clientInformation: pending.clientInformation } : {}),
+    });
     const provider = this.provider(records, pending.server, spec, pending.redirectUrl);
     provider.saveCodeVerifier(pending.codeVerifier);
     const { auth } = await import('@modelcontextprotocol/sdk/client/auth.js');
@@ -116,17 +151,20 @@ export class HttpOAuthLogins implements McpOAuthBackend {
     } catch (e) {
       throw new DeepAgentError('mcp_error', `the login to ${pending.server} failed: ${this.describe(e)}`);
     }
+    await this.options.flush?.();
     await this.options.onLogin?.(pending.accountId, pending.server);
     const scopes = provider.grantedScopes();
     return { server: pending.server, ...(scopes ? { scopes } : {}) };
   }
 
   async logout(accountId: string, server: string): Promise<boolean> {
-    return new OAuthRecords(this.options.store, accountId).delete(server);
+    const forgotten = new OAuthRecords(this.options.store, accountId).delete(server);
+    await this.options.flush?.();
+    return forgotten;
   }
 
-  private spec(accountId: string, server: string): HttpServerSpec {
-    const spec = this.options.resolve(accountId, server);
+  private async spec(accountId: string, server: string): Promise<HttpServerSpec> {
+    const spec = await this.options.resolve(accountId, server);
     if (!spec) throw new DeepAgentError('not_found', `no HTTP MCP server "${server}" to log in to`);
     return spec;
   }
