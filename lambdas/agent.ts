@@ -55,6 +55,8 @@ const connections = {
   sandboxes: (c: typeof config) => connectionProvider(c, 'per-command'),
   networkSandboxes: (c: typeof config) => connectionProvider(c, 'always-on'),
   runtime: E2B_CONNECTION_RUNTIME,
+  // Remote connections' OAuth tokens: decrypted here, refreshed tokens sealed back (GenerateDataKey).
+  oauth: { s3, bucket: aws.taskBucket },
 };
 
 export const handler = instrumentHandler(

@@ -13,6 +13,7 @@ import {
   S3ConnectionStore,
   S3TaskStore,
   SqsTaskQueue,
+  awsOAuthLogins,
   createApiHandler,
   instrumentHandler,
   loadS3Catalog,
@@ -39,10 +40,12 @@ const lambda = tracer.captureAWSv3Client(new LambdaClient({}));
 const s3 = tracer.captureAWSv3Client(new S3Client({}));
 // The operator's catalog is read at most once a minute per instance, so an upload counts without a redeploy.
 let catalog: { at: number; value: ReturnType<typeof loadS3Catalog> } | undefined;
+// This function may GenerateDataKey, and Decrypt only pending OAuth logins (a KMS condition on their context):
+// it seals credentials and tokens and can never read them back.
+const envelope = new CredentialEnvelope(tracer.captureAWSv3Client(new KMSClient({})), aws.connectionKeyArn);
 const mcpConnections = new AwsMcpConnections({
   store: new S3ConnectionStore({ s3, bucket: aws.taskBucket }),
-  // This function may only GenerateDataKey: it seals credentials and can never read them back.
-  envelope: new CredentialEnvelope(tracer.captureAWSv3Client(new KMSClient({})), aws.connectionKeyArn),
+  envelope,
   catalog: () => {
     if (!catalog || Date.now() - catalog.at > 60_000) {
       catalog = { at: Date.now(), value: loadS3Catalog(s3, aws.taskBucket, config.aws.mcpCatalogKey) };
@@ -61,6 +64,7 @@ const mcpConnections = new AwsMcpConnections({
 const app = createApiHandler({
   store: new S3TaskStore({ s3, bucket: aws.taskBucket }),
   mcpConnections,
+  mcpOAuth: awsOAuthLogins({ s3, bucket: aws.taskBucket, envelope, connections: mcpConnections }),
   queue: new SqsTaskQueue(tracer.captureAWSv3Client(new SQSClient({})), aws.taskQueueUrl),
   lambda,
   agentFunctionName: aws.agentFunctionName,

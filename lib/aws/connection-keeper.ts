@@ -98,6 +98,7 @@ async function keepOne(deps: ConnectionKeeperDeps, record: AwsConnection, result
   const now = (deps.now?.() ?? new Date()).toISOString();
   const definition = deps.catalog.find((d) => d.id === record.definitionId);
   if (!definition) return { ...record, status: 'failed', lastHealthAt: now, lastError: `the definition "${record.definitionId}" is no longer in the catalog` };
+  if (definition.url) return record; // a remote server: no sandbox to keep; the agent reaches it with the account's tokens
   let credentials: Record<string, unknown>;
   try {
     credentials = await credentialsOf(deps, record);

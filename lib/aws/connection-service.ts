@@ -8,7 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { DeepAgentError } from '../errors/index.js';
-import { catalogFromDocument, credentialEnv, InstallBodySchema, loadCatalog, type McpServerDefinition } from '../mcp-connections/index.js';
+import { catalogFromDocument, connectionLoginHint, credentialEnv, InstallBodySchema, loadCatalog, remoteServerSpec, type McpServerDefinition } from '../mcp-connections/index.js';
+import type { HttpServerSpec } from '../mcp/index.js';
 import type { McpConnectionBackend } from '../task/index.js';
 import type { CredentialEnvelope } from './connection-envelope.js';
 import type { AwsConnection, S3ConnectionStore } from './connection-store.js';
@@ -76,20 +77,44 @@ export class AwsMcpConnections implements McpConnectionBackend {
     if (!definition) throw new DeepAgentError('invalid_input', `no MCP server definition "${definitionId}"; known: ${catalog.map((d) => d.id).join(', ')}`);
     credentialEnv(definition, credentials);
     const id = this.deps.newId?.() ?? `mcpc_${randomUUID().replaceAll('-', '').slice(0, 20)}`;
+    const remote = definition.url !== undefined;
     const record: AwsConnection = {
       id,
       accountId,
       definitionId,
       name: parsed.data.name ?? definition.id,
-      status: 'pending',
+      // A remote server has nothing for the keeper to start: it waits for the account's login.
+      status: remote ? 'needs_login' : 'pending',
       tools: [],
       credentialFields: Object.keys(credentials).sort(),
       createdAt: (this.deps.now?.() ?? new Date()).toISOString(),
+      ...(remote ? { lastError: `needs a login: ${connectionLoginHint(id)}` } : {}),
     };
     const sealed = Object.keys(credentials).length ? await this.deps.envelope.seal({ accountId, connectionId: id }, credentials) : undefined;
     await this.deps.store.create(record, sealed);
-    await this.deps.notifyKeeper?.({ accountId, connectionId: id }).catch(() => {});
+    if (!remote) await this.deps.notifyKeeper?.({ accountId, connectionId: id }).catch(() => {});
     return record;
+  }
+
+  /** The HTTP server of the account's remote connection `id` (for its OAuth login); undefined otherwise. */
+  async remoteServer(accountId: string, id: string): Promise<HttpServerSpec | undefined> {
+    const got = await this.deps.store.get(accountId, id);
+    if (!got) return undefined;
+    const definition = (await this.deps.catalog()).find((d) => d.id === got.record.definitionId);
+    return definition ? remoteServerSpec(definition) : undefined;
+  }
+
+  /** Records a remote connection's login (or its loss): `running` or `needs_login`, with the reason. */
+  async setLoginState(accountId: string, id: string, loggedIn: boolean): Promise<void> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const got = await this.deps.store.get(accountId, id);
+      if (!got) return;
+      const { lastError: _drop, ...rest } = got.record;
+      const next: AwsConnection = loggedIn
+        ? { ...rest, status: 'running', lastHealthAt: (this.deps.now?.() ?? new Date()).toISOString() }
+        : { ...rest, status: 'needs_login', lastError: `needs a login: ${connectionLoginHint(id)}` };
+      if (await this.deps.store.update(next, got.etag)) return;
+    }
   }
 
   list(accountId: string): Promise<AwsConnection[]> {

@@ -19,7 +19,8 @@ import { isNoSuchKey, isPreconditionFailure, type S3Sender } from './s3-task-sto
 
 /** A connection as recorded on AWS: the local shape plus `pending` (installed, not started yet) and its sandbox. */
 export const AwsConnectionSchema = McpConnectionSchema.extend({
-  status: z.enum(['pending', 'running', 'failed', 'stopped']),
+  /** `needs_login`: a remote (OAuth) connection without a usable login; `running` once logged in. */
+  status: z.enum(['pending', 'running', 'failed', 'stopped', 'needs_login']),
   /** The E2B sandbox the keeper started the server's sandbox as. */
   sandboxId: z.string().optional(),
   /** When the keeper last restarted it after a failed check (one restart per failure). */
@@ -32,6 +33,8 @@ export const connectionKeys = {
   record: (accountId: string, id: string) => `connections/${seg(accountId)}/records/${seg(id)}.json`,
   credentials: (accountId: string, id: string) => `connections/${seg(accountId)}/credentials/${seg(id)}.json`,
   name: (accountId: string, name: string) => `connections/${seg(accountId)}/names/${seg(name)}.json`,
+  /** A remote connection's OAuth record, sealed (oauth-store.ts). */
+  oauth: (accountId: string, id: string) => `connections/${seg(accountId)}/oauth/${seg(id)}.json`,
 };
 
 /**
@@ -83,9 +86,14 @@ export class S3ConnectionStore {
     return this.readAll('connections/', (key) => /\/records\/[^/]+\.json$/.test(key));
   }
 
-  /** Deletes the record first (so the keeper stops treating it as live), then credentials and the name claim. */
+  /** Deletes the record first (so the keeper stops treating it as live), then credentials, OAuth tokens and the name claim. */
   async remove(record: AwsConnection): Promise<void> {
-    for (const key of [connectionKeys.record(record.accountId, record.id), connectionKeys.credentials(record.accountId, record.id), connectionKeys.name(record.accountId, record.name)]) {
+    for (const key of [
+      connectionKeys.record(record.accountId, record.id),
+      connectionKeys.credentials(record.accountId, record.id),
+      connectionKeys.oauth(record.accountId, record.id),
+      connectionKeys.name(record.accountId, record.name),
+    ]) {
       await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
     }
   }

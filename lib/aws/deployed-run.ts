@@ -15,6 +15,8 @@ import type { CredentialEnvelope } from './connection-envelope.js';
 import { attachAccountConnections, type AccountConnections, type ConnectionSandboxes } from './connection-keeper.js';
 import type { ConnectionServerRuntime } from './connection-server.js';
 import type { S3ConnectionStore } from './connection-store.js';
+import { attachRemoteConnections } from './remote-connections.js';
+import type { S3Sender } from './s3-task-store.js';
 import { configWithSecrets } from './secrets.js';
 
 /** The secret's keys that are the operator's own service tokens (as opposed to the stack's infrastructure keys). */
@@ -62,6 +64,8 @@ export interface DeployedRunDeps {
     /** The same with the internet always on, for definitions with `network: true`. @default `sandboxes` */
     networkSandboxes?(config: Config): ConnectionSandboxes;
     runtime: ConnectionServerRuntime;
+    /** The bucket of remote connections' sealed OAuth tokens; without it remote connections are not attached. */
+    oauth?: { s3: S3Sender; bucket: string };
   };
   /** Tests bring a scripted model and a sandbox double; the function brings none. */
   overrides?: Pick<AssemblyOverrides, 'model' | 'sandboxProvider'>;
@@ -96,6 +100,23 @@ export async function prepareDeployedRun(record: TaskRecord, deps: DeployedRunDe
       },
       record.accountId,
     );
+  }
+  // Remote (OAuth) connections need no sandbox: the account's tokens, decrypted here, reach them from this function.
+  if (record.accountId && deps.connections?.oauth) {
+    const c = deps.connections;
+    const remote = await attachRemoteConnections(
+      { s3: c.oauth!.s3, bucket: c.oauth!.bucket, envelope: c.envelope, store: c.store, catalog: await c.catalog(), redactor: deps.redactor },
+      record.accountId,
+    );
+    const local = connections;
+    connections = {
+      tools: [...(local?.tools ?? []), ...remote.tools],
+      attached: [...(local?.attached ?? []), ...remote.attached],
+      unavailable: [...(local?.unavailable ?? []), ...remote.unavailable],
+      close: async () => {
+        await Promise.all([local?.close(), remote.close()]);
+      },
+    };
   }
   const unavailable = connections?.unavailable.length
     ? `These MCP connections of the account could not be started for this task: ${connections.unavailable.map((u) => `${u.name} (${u.error})`).join('; ')}.`

@@ -17,4 +17,6 @@ export * from './connection-store.js';
 export * from './connection-server.js';
 export * from './connection-service.js';
 export * from './connection-keeper.js';
+export * from './oauth-store.js';
+export * from './remote-connections.js';
 export * from './deployed-run.js';

@@ -27,7 +27,7 @@ export interface NaggedStack extends IConstruct {
   readonly authorizerFunction: lambda.Function;
   readonly sweeperFunction: lambda.Function;
   readonly keeperFunction: lambda.Function;
-  readonly api: Pick<TaskApi, 'dashboardRoutes'>;
+  readonly api: Pick<TaskApi, 'dashboardRoutes' | 'oauthCallbackRoutes'>;
   readonly agentFailureQueue: sqs.Queue;
   readonly config: { readonly modelProvider: 'anthropic' | 'bedrock' };
 }
@@ -75,6 +75,13 @@ export function suppressStackFindings(stack: NaggedStack): void {
       route,
       'APIG4',
       'The dashboard\'s static files (index.html, app.js, app.css, favicon) are public so a browser can load the sign-in page; they carry no data, and every API route the page calls stays behind the Lambda authorizer.',
+    );
+  }
+  for (const route of stack.api.oauthCallbackRoutes) {
+    acknowledge(
+      route,
+      'APIG4',
+      "The OAuth callback of remote MCP connections is public because the authorization server redirects the person's browser to it, and a redirect carries no bearer token. It acts only on the state of a login started behind the authorizer: single use (a conditional delete of its S3 document), bound to the account and connection that started it, expiring after 10 minutes; any other request gets a 400.",
     );
   }
   for (const fn of [...storeFunctions, stack.sweeperFunction]) {

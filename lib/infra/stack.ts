@@ -26,6 +26,9 @@ export interface DeepAgentStackProps extends StackProps {
   readonly config?: DeepAgentStackConfig;
 }
 
+/** lib/aws's PENDING_LOGIN_ACCOUNT (the infra does not load the AWS runtime; a test holds the two equal). */
+export const PENDING_LOGIN_CONTEXT_ACCOUNT = '__mcp_oauth_pending__';
+
 /** Invocation timeout of the dispatcher; the task queue's visibility timeout is six times this. */
 export const DISPATCHER_TIMEOUT = Duration.seconds(30);
 /** Alias through which the durable agent is invoked (durable invokes need a qualified ARN). */
@@ -132,8 +135,10 @@ export class DeepAgentStack extends Stack {
         DEEP_AGENT_OPERATOR_TOKENS_FOR_TENANTS: String(config.operatorTokensForTenants),
       },
     });
-    // The agent starts the account's connection servers for a task: it may decrypt their credentials.
+    // The agent starts the account's connection servers for a task: it may decrypt their credentials, and seals
+    // the OAuth tokens of remote connections it refreshed.
     this.connectionKey.grantDecrypt(this.agentFunction);
+    this.agentFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:GenerateDataKey'], resources: [this.connectionKey.keyArn] }));
     this.store.grantConnectionAccess(this.agentFunction, 'readWrite');
     this.agentAlias = new lambda.Alias(this, 'AgentLive', {
       aliasName: AGENT_ALIAS_NAME,
@@ -257,8 +262,16 @@ export class DeepAgentStack extends Stack {
         KEEPER_FUNCTION_NAME: this.keeperFunction.functionName,
       },
     });
-    // The API seals credentials and can never read them back: GenerateDataKey only, no Decrypt.
+    // The API seals credentials and OAuth tokens and can never read them back: GenerateDataKey, and Decrypt only
+    // of pending OAuth logins (their encryption context names PENDING_LOGIN_ACCOUNT), which its callback takes.
     this.apiFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:GenerateDataKey'], resources: [this.connectionKey.keyArn] }));
+    this.apiFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt'],
+        resources: [this.connectionKey.keyArn],
+        conditions: { StringEquals: { 'kms:EncryptionContext:accountId': PENDING_LOGIN_CONTEXT_ACCOUNT } },
+      }),
+    );
     this.store.grantTaskAccess(this.apiFunction, 'readWrite');
     this.store.grantApprovalCleanup(this.apiFunction);
     this.store.grantConnectionAccess(this.apiFunction, 'manage');

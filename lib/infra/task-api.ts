@@ -21,6 +21,8 @@ export const API_ROUTES: ReadonlyArray<{ path: string; methods: apigw.HttpMethod
   { path: '/mcp-connections', methods: [GET] },
   { path: '/mcp-connections/install', methods: [POST] },
   { path: '/mcp-connections/{id}', methods: [DELETE] },
+  { path: '/mcp-connections/{id}/oauth/start', methods: [POST] },
+  { path: '/mcp-connections/{id}/oauth', methods: [DELETE] },
   // Anything else still reaches the app (authorized), so unknown paths get its JSON error shape.
   { path: '/{proxy+}', methods: [ANY] },
 ];
@@ -34,6 +36,13 @@ export const DASHBOARD_ROUTES: ReadonlyArray<{ path: string; methods: apigw.Http
   { path: '/dashboard/{file}', methods: [GET] },
   { path: '/favicon.ico', methods: [GET] },
 ];
+
+/**
+ * The OAuth callback of remote MCP connections, without the authorizer: the authorization server redirects the
+ * person's browser here, and a browser redirect carries no bearer token. The app trusts only the `state` of a
+ * login the account started behind the authorizer (single use, bound to the account and the connection, 10 minutes).
+ */
+export const OAUTH_CALLBACK_ROUTE = { path: '/oauth/callback', methods: [GET] } as const;
 
 /** Props of {@link TaskApi}. */
 export interface TaskApiProps {
@@ -74,6 +83,8 @@ export class TaskApi extends Construct {
   readonly accessLogs: logs.LogGroup;
   /** The unauthenticated routes of the dashboard's static files ({@link DASHBOARD_ROUTES}). */
   readonly dashboardRoutes: apigw.HttpRoute[];
+  /** The unauthenticated OAuth callback route ({@link OAUTH_CALLBACK_ROUTE}). */
+  readonly oauthCallbackRoutes: apigw.HttpRoute[];
 
   constructor(scope: Construct, id: string, props: TaskApiProps) {
     super(scope, id);
@@ -95,6 +106,7 @@ export class TaskApi extends Construct {
     }
     const none = new apigw.HttpNoneAuthorizer();
     this.dashboardRoutes = DASHBOARD_ROUTES.flatMap((route) => this.httpApi.addRoutes({ path: route.path, methods: route.methods, integration, authorizer: none }));
+    this.oauthCallbackRoutes = this.httpApi.addRoutes({ path: OAUTH_CALLBACK_ROUTE.path, methods: [...OAUTH_CALLBACK_ROUTE.methods], integration, authorizer: none });
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: props.logRetention });
     this.stage = this.httpApi.addStage('DefaultStage', {
       stageName: '$default',

@@ -8,7 +8,8 @@ import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { DeepAgentStack, TOKEN_SECRET_KEYS } from '../../lib/infra/index.js';
+import { DeepAgentStack, PENDING_LOGIN_CONTEXT_ACCOUNT, TOKEN_SECRET_KEYS } from '../../lib/infra/index.js';
+import { PENDING_LOGIN_ACCOUNT } from '../../lib/aws/oauth-store.js';
 
 type Resource = { Type: string; Properties: Record<string, any> };
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
@@ -182,12 +183,12 @@ describe('task bucket', () => {
 });
 
 describe('api', () => {
-  it('authorizes every route with the Lambda REQUEST authorizer, except the dashboard\'s static files', () => {
+  it('authorizes every route with the Lambda REQUEST authorizer, except the dashboard\'s static files and the OAuth callback', () => {
     const [authorizerId, authorizer] = only('AWS::ApiGatewayV2::Authorizer');
     expect(authorizer.Properties.AuthorizerType).toBe('REQUEST');
     expect(authorizer.Properties.IdentitySource).toEqual(['$request.header.Authorization']);
     const all = ofType('AWS::ApiGatewayV2::Route');
-    const publicKeys = ['GET /', 'GET /dashboard/{file}', 'GET /favicon.ico'];
+    const publicKeys = ['GET /', 'GET /dashboard/{file}', 'GET /favicon.ico', 'GET /oauth/callback'];
     const open = all.filter(([, r]) => publicKeys.includes(r.Properties.RouteKey));
     expect(open.map(([, r]) => [r.Properties.RouteKey, r.Properties.AuthorizationType]).sort()).toEqual(publicKeys.map((k) => [k, 'NONE']).sort());
     const routes = all.filter(([, r]) => !publicKeys.includes(r.Properties.RouteKey));
@@ -197,7 +198,7 @@ describe('api', () => {
       expect(route.Properties.AuthorizerId, route.Properties.RouteKey).toEqual({ Ref: authorizerId });
     }
     const keys = routes.map(([, r]) => r.Properties.RouteKey);
-    expect(keys).toEqual(expect.arrayContaining(['POST /tasks', 'GET /tasks', 'GET /tasks/{id}/events', 'POST /tasks/{id}/approvals/{approvalId}', 'DELETE /schedules/{id}']));
+    expect(keys).toEqual(expect.arrayContaining(['POST /tasks', 'GET /tasks', 'GET /tasks/{id}/events', 'POST /tasks/{id}/approvals/{approvalId}', 'DELETE /schedules/{id}', 'POST /mcp-connections/{id}/oauth/start', 'DELETE /mcp-connections/{id}/oauth']));
   });
 
   it('logs access on its stage', () => {
@@ -313,13 +314,19 @@ describe('MCP connections', () => {
   };
   const kmsActions = (fnResource: Resource) => statementsOf(fnResource).flatMap((s) => asList(s.Action)).filter((a) => a.startsWith('kms:')).sort();
 
-  it('creates a rotating KMS key; the API may only generate data keys, the keeper and the agent decrypt', () => {
+  it('creates a rotating KMS key; the API may only generate data keys (and decrypt pending OAuth logins), the keeper and the agent decrypt', () => {
     const [keyId, key] = only('AWS::KMS::Key');
     expect(key.Properties.EnableKeyRotation).toBe(true);
     const [, api] = fn('deep-agent-api');
     const [, agent] = fn('deep-agent-agent');
     const [, keeper] = fn('deep-agent-keeper');
-    expect(kmsActions(api)).toEqual(['kms:GenerateDataKey']);
+    expect(kmsActions(api)).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+    // The API's Decrypt holds only for the encryption context of pending logins, never a connection's or tokens'.
+    const apiDecrypt = statementsOf(api).filter((st) => asList(st.Action).includes('kms:Decrypt'));
+    expect(apiDecrypt).toHaveLength(1);
+    expect(apiDecrypt[0]!.Condition).toEqual({ StringEquals: { 'kms:EncryptionContext:accountId': PENDING_LOGIN_ACCOUNT } });
+    expect(PENDING_LOGIN_CONTEXT_ACCOUNT).toBe(PENDING_LOGIN_ACCOUNT);
+    expect(kmsActions(agent)).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
     expect(kmsActions(agent)).toContain('kms:Decrypt');
     expect(kmsActions(keeper)).toContain('kms:Decrypt');
     for (const f of [api, agent, keeper]) expect(f.Properties.Environment.Variables.CONNECTION_KEY_ARN).toEqual(getAtt(keyId));

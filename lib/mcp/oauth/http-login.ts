@@ -119,6 +119,7 @@ export class HttpOAuthLogins implements McpOAuthBackend {
       expiresAt: this.clock() + (this.options.stateTtlMs ?? 600_000),
     };
     await this.pending.create(state, pending);
+    await this.options.flush?.();
     return { authorizationUrl: authorizationUrl.toString() };
   }
 
