@@ -5,7 +5,8 @@
  * the S3 task store relies on S3's conditional writes. So S3 traffic goes through a small gate in front of
  * fauxqs that implements S3's documented semantics for conditional PUTs (412 PreconditionFailed when the
  * condition fails, 404 NoSuchKey for If-Match on a missing key), serialising conditional PUTs per key so the
- * check and the write are atomic, as on S3. Every other request is passed through untouched.
+ * check and the write are atomic, as on S3. Conditional deletes (DeleteObject with If-Match, which fauxqs
+ * ignores too) get the same semantics. Every other request is passed through untouched.
  */
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -83,7 +84,9 @@ export async function startFauxqsHarness(): Promise<FauxqsHarness> {
     const ifNoneMatch = req.headers['if-none-match'];
     const ifMatch = req.headers['if-match'];
     const isPlainPut = req.method === 'PUT' && !req.headers['x-amz-copy-source'] && !(req.url ?? '').includes('uploadId=');
-    if (!isPlainPut || (ifNoneMatch === undefined && ifMatch === undefined)) return forward(target, req, res);
+    // An object's DELETE (the SDK adds `?x-id=DeleteObject`), not a bucket's or a multipart upload's.
+    const isObjectDelete = req.method === 'DELETE' && !(req.url ?? '').includes('uploadId=') && (req.url ?? '/').split('?')[0]!.split('/').filter(Boolean).length > 1;
+    if (!(isPlainPut || isObjectDelete) || (ifNoneMatch === undefined && ifMatch === undefined)) return forward(target, req, res);
     const path = (req.url ?? '/').split('?')[0]!;
     const previous = locks.get(path) ?? Promise.resolve();
     let release!: () => void;
@@ -103,7 +106,7 @@ export async function startFauxqsHarness(): Promise<FauxqsHarness> {
         req.resume();
         return xmlError(res, 404, 'NoSuchKey', 'The specified key does not exist.');
       }
-      if (ifMatch !== undefined && ifMatch !== etag) {
+      if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== etag) {
         refused++;
         req.resume();
         return xmlError(res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
