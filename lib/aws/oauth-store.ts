@@ -54,9 +54,14 @@ export class S3OAuthTokenStore implements OAuthSecretStore {
   private writes: Promise<void> = Promise.resolve();
   private failure: unknown;
 
+  /**
+   * @param options.persist false keeps changes in memory only (a login's start: what its callback needs travels
+   *   in the sealed pending login, and the stored tokens stay usable until the callback replaces them). @default true
+   */
   constructor(
     private readonly deps: S3OAuthDeps,
     private readonly connectionOf: (accountId: string, server: string) => string = (_a, server) => server,
+    private readonly options: { persist?: boolean } = {},
   ) {}
 
   /** Reads and decrypts the record of `server` into memory; false when there is none. */
@@ -110,6 +115,7 @@ export class S3OAuthTokenStore implements OAuthSecretStore {
   }
 
   private behind(write: () => Promise<void>): void {
+    if (this.options.persist === false) return;
     // In order, so the last token saved is the one in the bucket.
     this.writes = this.writes.then(write).catch((e: unknown) => {
       this.failure ??= e;
@@ -190,8 +196,8 @@ export interface AwsOAuthLoginsDeps extends S3OAuthDeps {
  * createApiHandler({ ..., mcpOAuth: awsOAuthLogins({ s3, bucket, envelope, connections }) });
  */
 export function awsOAuthLogins(deps: AwsOAuthLoginsDeps): McpOAuthBackend {
-  const logins = () => {
-    const tokens = new S3OAuthTokenStore(deps);
+  const logins = (persist = true) => {
+    const tokens = new S3OAuthTokenStore(deps, undefined, { persist });
     return new HttpOAuthLogins({
       store: tokens,
       pending: new S3PendingLogins(deps),
@@ -204,7 +210,7 @@ export function awsOAuthLogins(deps: AwsOAuthLoginsDeps): McpOAuthBackend {
     });
   };
   return {
-    start: (accountId, id, callbackUrl) => logins().start(accountId, id, callbackUrl),
+    start: (accountId, id, callbackUrl) => logins(false).start(accountId, id, callbackUrl),
     complete: (query) => logins().complete(query),
     logout: async (accountId, id) => {
       if (!(await deps.connections.remoteServer(accountId, id))) throw new DeepAgentError('not_found', `no HTTP MCP server "${id}" to log in to`);

@@ -259,8 +259,11 @@ describe('MCP OAuth on AWS (fauxqs S3, KMS stand-in, local OAuth server)', () =>
   });
 
   it('no issued token appears in any S3 object or answer', async () => {
-    // Log in once more, so the bucket holds live tokens while we look.
-    expect((await call('GET', await login(), undefined)).status).toBe(200);
+    // Log in once more, so the bucket holds live tokens while we look; a started login leaves the stored tokens alone.
+    const sealedBefore = (await objects()).find((o) => o.key === oauthKeys.tokens('acct-a', id))?.body;
+    const callback = await login();
+    expect((await objects()).find((o) => o.key === oauthKeys.tokens('acct-a', id))?.body).toBe(sealedBefore);
+    expect((await call('GET', callback, undefined)).status).toBe(200);
     const all = await objects();
     expect(all.some((o) => o.key === oauthKeys.tokens('acct-a', id) && o.body.includes('encryptedDataKey'))).toBe(true);
     expect(remote.issued.length).toBeGreaterThanOrEqual(6);
