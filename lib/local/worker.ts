@@ -21,7 +21,7 @@ export interface TaskWorkerOptions {
   tools?: Tool[];
   approvalPolicy?: ApprovalPolicy;
   /** Per-task tools and instructions (e.g. only the MCP servers a task selected); wins over `tools`. */
-  taskOptions?(record: TaskRecord): Partial<Pick<RunTaskOptions, 'tools' | 'latestTools' | 'approvalPolicy' | 'instructions' | 'startInfo'>>;
+  taskOptions?(record: TaskRecord): Partial<Pick<RunTaskOptions, 'tools' | 'latestTools' | 'approvalPolicy' | 'instructions' | 'startInfo' | 'resources'>>;
   /** Tasks run at once. @default 2 */
   concurrency?: number;
   /** A received message stays hidden this long; a heartbeat extends it while the task runs. @default 60 */
