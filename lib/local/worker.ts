@@ -125,9 +125,15 @@ export class TaskWorker {
   /** A parked run leaves a cloud sandbox paused for its next run; a task that ends without one closes it here. */
   private async closeLeftSandbox(taskId: string): Promise<void> {
     const { sandboxProvider } = this.options;
+    const record = await this.options.store.get(taskId);
+    // What the task owned besides its sandbox (the E2B MCP gateway, left paused by the parked run).
+    for (const resource of (record && this.options.taskOptions?.(record).resources) ?? []) {
+      const id = record?.resourceSandboxIds?.[resource.name];
+      if (id) await resource.release({ parked: false, id }).catch(() => {});
+    }
     if (!sandboxProvider.connect) return;
     // The run records each sandbox it creates on the task record.
-    const sandboxIds = (await this.options.store.get(taskId))?.sandboxIds ?? [];
+    const sandboxIds = record?.sandboxIds ?? [];
     for (const sandboxId of sandboxIds) {
       // Best effort: a sandbox that an earlier run already closed (or that expired) is simply not there.
       await sandboxProvider
