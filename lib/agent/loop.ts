@@ -243,6 +243,8 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
     });
 
   let parked = false;
+  /** The queue will run the task again (a transient error was rethrown): what it owns waits, paused, for that run. */
+  let retried = false;
   let final: TaskRecord | undefined;
   try {
     totals.usage = emptyUsage();
@@ -269,7 +271,8 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
   } catch (e) {
     // A run parked on an approval ends here and resumes later.
     parked = isSuspension(e);
-    if (parked || (options.rethrowTransient && isRetryable(e))) throw e;
+    retried = Boolean(options.rethrowTransient && isRetryable(e));
+    if (parked || retried) throw e;
     const info = toErrorInfo(e);
     const cancelled = info.code === 'cancelled';
     final = await finish({ status: cancelled ? 'cancelled' : 'failed', error: info }, cancelled ? 'task.cancelled' : 'task.failed', {
@@ -282,7 +285,7 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
     abort.dispose();
     await sandbox.release({ parked, ...(final ? { record: final } : {}) }).catch(() => {});
     const ids = final?.resourceSandboxIds;
-    await resources.release({ parked, ...(ids ? { ids } : {}) });
+    await resources.release({ parked: parked || retried, ...(ids ? { ids } : {}) });
   }
 }
 

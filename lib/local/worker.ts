@@ -265,6 +265,8 @@ export class TaskWorker {
       } else if (outcome.state === 'dead') {
         const failed = await store.update(taskId, { status: 'failed', error: info, finishedAt: new Date().toISOString(), attempts: receiveCount });
         await store.appendEvent(taskId, 'task.failed', { error: info, attempts: receiveCount, usage: failed.usage, steps: failed.steps });
+        // No run follows: what the last one left paused for its retry (the MCP gateway) is killed here.
+        await this.closeLeftSandbox(taskId);
       }
     } finally {
       clearInterval(heartbeat);
