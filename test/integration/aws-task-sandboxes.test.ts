@@ -12,7 +12,8 @@ import * as z from 'zod';
 import { withDurableExecution, type DurableContext } from '@aws/durable-execution-sdk-js';
 import { LocalDurableTestRunner } from '@aws/durable-execution-sdk-js-testing';
 import { runTask } from '../../lib/agent/index.js';
-import { createAgentHandler, DurableJournal, sweepSandboxes, type PendingApproval } from '../../lib/aws/index.js';
+import { createAgentHandler, DurableJournal, DurableTaskService, sweepSandboxes, type LambdaSender, type PendingApproval } from '../../lib/aws/index.js';
+import { ListDurableExecutionsByFunctionCommand } from '@aws-sdk/client-lambda';
 import { loadConfig } from '../../lib/config/index.js';
 import { attachMcp, type AttachedMcp } from '../../lib/mcp/index.js';
 import type { ContentBlock, ModelClient, ModelRequest, ModelResponse } from '../../lib/model/types.js';
@@ -89,7 +90,7 @@ async function harness(o: Options) {
   const store = new FlakyStore();
   const approvals = new ApprovalDocs();
   const taskId = `task-${Math.random().toString(36).slice(2, 10)}`;
-  await store.create(newTaskRecord({ id: taskId, prompt: 'main', source: 'http', ...(o.mcpServers ? { mcpServers: o.mcpServers } : {}) }));
+  await store.create(newTaskRecord({ id: taskId, prompt: 'main', source: 'http', accountId: 'acct-1', ...(o.mcpServers ? { mcpServers: o.mcpServers } : {}) }));
   const config = loadConfig({ ...ENV, DEEP_AGENT_HOME: mkdtempSync(join(tmpdir(), 'gw-')) });
   const model = new TurnModel(o.turns);
   const sandboxProvider = createE2BSandboxProvider(config, { sdk: fake, options: { workdir: fake.workdir } });
@@ -225,6 +226,33 @@ describe("a task's sandboxes on durable functions (E2B double)", () => {
     expect(noToken.taskOptions().resources).toBeUndefined();
     expect(noToken.taskOptions(['e2b']).resources).toBeUndefined();
     expect(fake.callsOf('create').filter((c) => (c.args as { mcp?: unknown }).mcp)).toHaveLength(0);
+  });
+
+  it('cancel while paused on an approval: the stop by ARN has the sweeper kill the task sandbox and the gateway the run made', async () => {
+    // prepare: the run made both sandboxes, then parked on an approval (both paused)
+    const h = await harness({ turns: [[command, echo], [{ name: 'guarded', input: {} }]] });
+    void h.runner.run({ payload: { taskId: h.taskId } });
+    await until(async () => h.approvals.pending()[0], Boolean, 20_000, 5);
+    await until(async () => h.invocations.ended === h.invocations.started, Boolean, 20_000, 5);
+    const lambda: LambdaSender = {
+      send: (async (command: unknown) =>
+        command instanceof ListDurableExecutionsByFunctionCommand ? { DurableExecutions: [{ DurableExecutionArn: 'arn:execution' }] } : {}) as LambdaSender['send'],
+    };
+    const service = new DurableTaskService({
+      store: h.store as never,
+      queue: {} as never,
+      lambda,
+      agentFunctionName: 'agent:live',
+      onExecutionStopped: async (taskId) => void (await sweepSandboxes({ sandboxes: fake.Sandbox, apiKey: E2B_API_KEY, store: h.store }, { taskId })),
+    });
+    const paused = live().map((s) => [s.metadata.purpose ?? 'task', s.state]);
+    // act
+    const answer = await service.cancel('acct-1', h.taskId);
+    // assess
+    expect(paused.sort()).toEqual([['mcp-gateway', 'paused'], ['task', 'paused']]);
+    expect(answer.status).toBe('cancelled');
+    expect(live()).toEqual([]);
+    expect(fake.callsOf('kill')).toHaveLength(2);
   });
 
   it('an approval nobody decides: the task ends budget_exceeded and its paused sandbox and gateway are killed', async () => {
