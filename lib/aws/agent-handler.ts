@@ -3,7 +3,9 @@
  * secrets, and run the core with a `DurableJournal`. `lambdas/agent.ts` wraps it in `withDurableExecution`.
  *
  * Everything outside a journal step runs again on every replay, so this function does only reads and
- * construction there; the core puts each write (record updates, events) inside a step.
+ * construction there; the core puts each write (record updates, events) inside a step. The one exception is
+ * an execution that fails (a throw out of `prepare` or the core): no replay follows it, so the failure is
+ * written to the record and the task's sandboxes are killed there and then.
  */
 import type { DurableContext } from '@aws/durable-execution-sdk-js';
 import { isSuspension, type RunTaskOptions, type StepJournal } from '../agent/index.js';
