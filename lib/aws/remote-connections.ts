@@ -4,7 +4,7 @@
  * refreshed without a person (before expiry and on a 401); a refreshed token is sealed back into the bucket.
  * A connection whose login is gone (a revoked refresh token) is recorded `needs_login` and left out.
  */
-import { remoteServerSpec, type McpServerDefinition } from '../mcp-connections/index.js';
+import { connectionLoginHint, remoteServerSpec, type McpServerDefinition } from '../mcp-connections/index.js';
 import { McpHub, OAuthRecords, type HttpServerSpec } from '../mcp/index.js';
 import type { Redactor } from '../secrets/index.js';
 import type { Tool } from '../tools/index.js';
@@ -30,17 +30,21 @@ export async function attachRemoteConnections(
   accountId: string,
 ): Promise<{ tools: Tool[]; attached: string[]; unavailable: { name: string; error: string }[]; close(): Promise<void> }> {
   const remote: Array<{ record: AwsConnection; spec: HttpServerSpec }> = [];
+  const waiting: { name: string; error: string }[] = [];
   for (const record of await deps.store.list(accountId)) {
-    if (record.accountId !== accountId || record.status !== 'running') continue;
+    if (record.accountId !== accountId) continue;
+    // Known to wait for a person: the model is told how to log in, no request is made.
+    if (record.status === 'needs_login') waiting.push({ name: record.name, error: loginHint(record.id) });
+    if (record.status !== 'running') continue;
     const definition = deps.catalog.find((d) => d.id === record.definitionId);
     const spec = definition && remoteServerSpec(definition);
     if (spec) remote.push({ record, spec });
   }
-  if (remote.length === 0) return { tools: [], attached: [], unavailable: [], close: async () => {} };
+  if (remote.length === 0) return { tools: [], attached: [], unavailable: waiting, close: async () => {} };
   // The hub names servers by connection name; their records are the connection ids'.
   const idOf = new Map(remote.map(({ record }) => [record.name, record.id]));
   const tokens = new S3OAuthTokenStore(deps, (_account, server) => idOf.get(server) ?? server);
-  const unavailable: { name: string; error: string }[] = [];
+  const unavailable: { name: string; error: string }[] = [...waiting];
   const servers: Record<string, HttpServerSpec> = {};
   for (const { record, spec } of remote) {
     try {
@@ -54,7 +58,7 @@ export async function attachRemoteConnections(
   const statuses = await hub.start();
   for (const s of statuses) {
     if (s.state === 'connected') continue;
-    unavailable.push({ name: s.name, error: s.state === 'needs_login' ? `needs a login: POST /mcp-connections/${idOf.get(s.name)}/oauth/start` : (s.reason ?? s.state) });
+    unavailable.push({ name: s.name, error: s.state === 'needs_login' ? loginHint(idOf.get(s.name)!) : (s.reason ?? s.state) });
     if (s.state === 'needs_login') await markNeedsLogin(deps.store, accountId, idOf.get(s.name)!);
   }
   await tokens.flush().catch(() => {}); // a refresh during connect
@@ -72,5 +76,7 @@ export async function attachRemoteConnections(
 async function markNeedsLogin(store: S3ConnectionStore, accountId: string, id: string): Promise<void> {
   const got = await store.get(accountId, id);
   if (!got) return;
-  await store.update({ ...got.record, status: 'needs_login', lastError: `needs a login: POST /mcp-connections/${id}/oauth/start` }, got.etag);
+  await store.update({ ...got.record, status: 'needs_login', lastError: loginHint(id) }, got.etag);
 }
+
+const loginHint = (id: string) => `needs a login: ${connectionLoginHint(id)}`;

@@ -256,6 +256,10 @@ describe('MCP OAuth on AWS (fauxqs S3, KMS stand-in, local OAuth server)', () =>
     expect(revoked.unavailable).toEqual([{ name: 'remote', error: `needs a login: POST /mcp-connections/${id}/oauth/start` }]);
     await revoked.close();
     expect((await store.get('acct-a', id))?.record.status).toBe('needs_login');
+    // The next task is told without asking the server again.
+    const unasked = remote.grants.length;
+    expect((await attachRemoteConnections({ ...connections(), catalog }, 'acct-a')).unavailable).toEqual([{ name: 'remote', error: `needs a login: POST /mcp-connections/${id}/oauth/start` }]);
+    expect(remote.grants.length).toBe(unasked);
   });
 
   it('no issued token appears in any S3 object or answer', async () => {
