@@ -12,6 +12,8 @@ import { openDatabase, SqliteTaskStore } from '../local/index.js';
 import { observeEvents } from '../task/index.js';
 import { newTaskRecord, type Budget, type TaskNetwork, type TaskRecord } from '../task/index.js';
 import type { CliIo } from './io.js';
+import type { InteractiveAuthorizer } from '../mcp/index.js';
+import { lazyLocalOAuth } from './oauth.js';
 import { ProgressPrinter, terminalOptions } from './progress.js';
 
 /** The assembled agent plus what the CLI adds: tasks in the SQLite store under DEEP_AGENT_HOME, logs beside it. */
@@ -29,13 +31,23 @@ export interface CliAgent {
  * const cli = await openCliAgent(loadConfig(io.env, io.cwd));
  * try { await runOneTask(cli, io, { prompt }); } finally { await cli.close(); }
  */
-export async function openCliAgent(config: Config): Promise<CliAgent> {
-  const agent = await assembleAgent(config);
+export async function openCliAgent(config: Config, options: { oauthAuthorizer?: InteractiveAuthorizer } = {}): Promise<CliAgent> {
+  const oauth = lazyLocalOAuth(config);
+  const mcpOAuth = { records: oauth.records, ...(options.oauthAuthorizer ? { authorizer: options.oauthAuthorizer } : {}) };
+  let agent: AssembledAgent;
+  try {
+    // The assembly's one redactor (the store's below) learns every OAuth token the hub uses.
+    agent = await assembleAgent(config, { mcpOAuth });
+  } catch (e) {
+    oauth.close();
+    throw e;
+  }
   let db: ReturnType<typeof openDatabase>;
   try {
     db = openDatabase(config.home);
   } catch (e) {
     await agent.close();
+    oauth.close();
     throw e;
   }
   const store = new SqliteTaskStore(db, { redactor: agent.redactor });
@@ -45,6 +57,7 @@ export async function openCliAgent(config: Config): Promise<CliAgent> {
     logDir: join(config.home, 'logs'),
     async close() {
       await agent.close();
+      oauth.close();
       db.close();
     },
   };

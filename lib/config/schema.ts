@@ -288,6 +288,12 @@ export const CONFIG_SCHEMA = {
         .transform((v) => v === '1'),
       description: '`1` prints stack traces for unexpected errors (the CLI reads it before the rest, so a bad configuration can be debugged too)',
     }),
+    browser: variable({
+      name: 'BROWSER',
+      schema: text(),
+      description: 'the program `mcp login` (and a CLI run asked for more OAuth scope) opens authorization pages with; `%s` in it stands for the URL',
+      default: 'the URL is printed',
+    }),
     noColor: variable({
       name: 'NO_COLOR',
       schema: z

@@ -13,6 +13,7 @@ import type { createHttpApp, LiveEventOptions } from '../http/index.js';
 import type { Clock } from './database.js';
 import { scheduleSlotKey, Scheduler } from './scheduler.js';
 import { openLocalStorage, type LocalStorage } from './storage.js';
+import type { McpOAuthBackend } from '../mcp/index.js';
 import type { ModelClient } from '../model/index.js';
 import type { SandboxProvider } from '../sandbox/index.js';
 import type { Redactor } from '../secrets/index.js';
@@ -88,6 +89,8 @@ export interface LocalServiceOptions {
   /** Errors of the service itself (never of tasks). */
   onError?(error: unknown): void;
   mcpConnections?: McpConnectionBackend;
+  /** OAuth logins of remote MCP servers over HTTP (`POST /mcp-connections/{id}/oauth/start`, `GET /oauth/callback`). */
+  mcpOAuth?: McpOAuthBackend;
 }
 
 export interface LocalService {
@@ -204,6 +207,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     service,
     authenticate: bearerTokenAuth(options.token, LOCAL_ACCOUNT),
     ...(options.mcpConnections ? { mcpConnections: options.mcpConnections } : {}),
+    ...(options.mcpOAuth ? { mcpOAuth: options.mcpOAuth } : {}),
     ...(options.onError ? { onError: options.onError } : {}),
     liveEvents: { streaming: true, notifier, ...options.liveEvents },
   });

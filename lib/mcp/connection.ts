@@ -45,6 +45,11 @@ export interface McpServerConnectionOptions {
   describeConnectError?(error: unknown): string;
   /** The stdio read limit, named when a result passes it. @default MCP_MAX_MESSAGE_BYTES (64 MB) */
   maxMessageBytes?: number;
+  /**
+   * Errors of a call the holder handles itself (the hub's OAuth: a login needed, a step-up to finish): thrown
+   * unchanged, never retried as a lost connection. @default none
+   */
+  passThrough?(error: unknown): boolean;
 }
 
 export type McpConnectionState = 'idle' | 'connecting' | 'connected' | 'failed' | 'closed';
@@ -135,6 +140,7 @@ export class McpServerConnection {
         return toToolOutput(result);
       } catch (err) {
         if (signal?.aborted) throw new DeepAgentError('cancelled', `call to ${this.name}/${tool} was cancelled`);
+        if (this.options.passThrough?.(err)) throw err;
         if (err instanceof McpError && err.code === ErrorCode.RequestTimeout) {
           throw new DeepAgentError('mcp_error', `${this.name}/${tool} timed out after ${Math.round(this.callTimeoutMs / 1000)} s`);
         }
@@ -245,6 +251,11 @@ export class McpServerConnection {
     client.onclose = () => {
       if (this.client === client) this.dropped = true;
     };
+    // We declare neither elicitation nor sampling; a server that asks anyway gets a clear JSON-RPC error at
+    // once (no person is asked mid-task, no model call is lent out), never a request left hanging.
+    client.fallbackRequestHandler = async (request) => {
+      throw new McpError(ErrorCode.MethodNotFound, refusalOf(request.method));
+    };
     try {
       await client.connect(transport, { timeout: this.connectTimeoutMs });
       // The client owns `onerror` once connected; an overflow is remembered so the call can say what happened.
@@ -286,6 +297,13 @@ export class McpServerConnection {
   private redact(s: string): string {
     return this.redactor.redactString(s);
   }
+}
+
+/** Why a server's request to the client is refused. */
+export function refusalOf(method: string): string {
+  if (method === 'elicitation/create') return 'deep-agent does not answer elicitation requests: no person is asked for input during a task';
+  if (method === 'sampling/createMessage') return "deep-agent does not answer sampling requests: servers may not use the agent's model";
+  return `deep-agent does not handle ${method} requests`;
 }
 
 const firstLine = (err: unknown): string => toErrorInfo(err).message.split('\n')[0]!;

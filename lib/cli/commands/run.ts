@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/index.js';
 import { TaskNetworkSchema, type Budget, type TaskNetwork } from '../../task/index.js';
 import { openCliAgent, runOneTask } from '../run-one-task.js';
+import { terminalAuthorizer } from '../oauth.js';
 import { UsageError, type Command } from '../io.js';
 
 export function parseBudget(values: { 'max-steps'?: string; 'max-cost'?: string; timeout?: string }): Budget | undefined {
@@ -69,7 +70,9 @@ Exit code 0 when the task succeeded, 1 when it failed or was cancelled.`,
     if (output !== 'text' && output !== 'stream-json') throw new UsageError(`--output takes text or stream-json, not "${values.output}"`);
 
     const config = loadConfig(values.model ? { ...io.env, DEEP_AGENT_MODEL: values.model } : io.env, io.cwd);
-    const rt = await openCliAgent(config);
+    // A person at a terminal (or $BROWSER) can approve a server's request for more scope mid-task.
+    const authorizer = terminalAuthorizer(io, config);
+    const rt = await openCliAgent(config, authorizer ? { oauthAuthorizer: authorizer } : {});
     try {
       const { record } = await runOneTask(rt, io, { prompt, ...(budget ? { budget } : {}), ...(network ? { network } : {}), autoApprove: values.yes === true, verbose: values.verbose === true, output });
       if (output === 'stream-json') io.stdout.write(`${JSON.stringify({ type: 'record', record })}\n`);
