@@ -255,7 +255,12 @@ export class McpConnectionManager implements McpConnectionBackend {
     return definition ? remoteServerSpec(definition) : undefined;
   }
 
-  /** Connects a connection again (after a login stored its tokens); its record says how that went. */
+  /**
+   * Connects a connection again (after a login stored its tokens); its record says how that went.
+   *
+   * @example
+   * (await manager.reconnect('local', id))?.status; // 'running' once logged in
+   */
   async reconnect(accountId: string, id: string): Promise<McpConnection | undefined> {
     const record = this.records.get(accountId, id);
     if (!record) return undefined;
@@ -266,6 +271,9 @@ export class McpConnectionManager implements McpConnectionBackend {
   /**
    * The account's remote connections that wait for a login, as `task.started` lists servers, with the way
    * to log in (a task goes on without them).
+   *
+   * @example
+   * manager.unavailable('local'); // [{ name: 'notion', state: 'needs_login', login: 'POST /mcp-connections/mcpc_…/oauth/start', ... }]
    */
   unavailable(accountId: string): { name: string; state: string; reason?: string; login?: string }[] {
     return this.records

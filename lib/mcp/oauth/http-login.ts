@@ -38,7 +38,12 @@ export interface PendingLoginStore {
   take(state: string): Promise<PendingLogin | undefined>;
 }
 
-/** Pending logins in the credential store itself (encrypted like the tokens), as `serve` keeps them. */
+/**
+ * Pending logins in the credential store itself (encrypted like the tokens), as `serve` keeps them.
+ *
+ * @example
+ * new HttpOAuthLogins({ store, pending: credentialStorePendingLogins(store), resolve });
+ */
 export function credentialStorePendingLogins(store: OAuthSecretStore): PendingLoginStore {
   return {
     create: async (state, login) => store.put(PENDING_ACCOUNT, pendingKey(state), login),
