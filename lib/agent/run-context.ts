@@ -15,8 +15,10 @@ export interface RunContext {
   clock: () => number;
   emit(type: EventType, data: Record<string, unknown>): Promise<void>;
   sandbox: TaskSandbox;
-  /** Built-in tools and the runtime's. */
+  /** Built-in tools and the runtime's (withheld ones too). */
   allTools: Tool[];
+  /** MCP tools the client-side tool search withholds from requests until `search_tools` finds them. */
+  withheldTools?: Map<string, Tool>;
   toolContext: ToolContext;
   /** The task's running totals (progress on the record; the main agent's budget). */
   totals: { usage: Usage; steps: number; plan: PlanItem[] };
