@@ -27,6 +27,7 @@ import {
   type CallKind,
 } from './budgets.js';
 import { compactIfLarge } from './compaction.js';
+import { ConversationSize } from './context-size.js';
 import { isSuspension } from './journal.js';
 import type { AgentScope, RunContext } from './run-context.js';
 import { TaskSandbox } from './sandbox-lifecycle.js';
@@ -186,11 +187,12 @@ function refreshTools(run: RunContext, scope: AgentScope): void {
 async function converse(run: RunContext, journal: CountedJournal, scope: AgentScope): Promise<string> {
   const system = run.options.instructions ? `${SYSTEM_PROMPT}\n\n${run.options.instructions}` : SYSTEM_PROMPT;
   const messages: MessageParam[] = [{ role: 'user', content: scope.prompt }];
+  const size = new ConversationSize(messages);
   const gate = bounded(run.limits.toolConcurrency);
   const reserve = reserveOf(scope);
   for (let turn = 1; ; turn++) {
     run.budget.check(scope.view, journal, OPERATIONS.turn + reserve);
-    await compactIfLarge(run, journal, scope.prefix, scope.agent, turn, messages);
+    await compactIfLarge(run, journal, scope.prefix, scope.agent, turn, messages, size);
     refreshTools(run, scope);
     const res = await modelStep(run, journal, scope, system, messages, turn);
     run.totals.steps++;

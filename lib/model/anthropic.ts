@@ -44,12 +44,16 @@ export function withCacheBreakpoints(req: Omit<ModelRequest, 'tools'> & { tools:
   const last = req.tools.findLastIndex((t) => (t as { defer_loading?: boolean }).defer_loading !== true);
   const tools: any[] = req.tools.map((t, i) => (i === last ? { ...t, cache_control: EPHEMERAL } : { ...t }));
   const system: any[] = [{ type: 'text', text: req.system, cache_control: EPHEMERAL }];
-  const messages: any[] = req.messages.map((m) => ({ ...m, content: typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : [...m.content] }));
+  // Only the (at most two) marked messages are copied: copying every message each turn made the garbage of a
+  // turn grow with the conversation.
+  const messages: any[] = [...req.messages];
   const mark = (mi: number) => {
     const m = messages[mi];
-    if (!m || m.content.length === 0) return;
-    const last = m.content.length - 1;
-    m.content[last] = { ...m.content[last], cache_control: EPHEMERAL };
+    if (!m) return;
+    const content: any[] = typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : m.content;
+    if (content.length === 0) return;
+    const last = content.length - 1;
+    messages[mi] = { ...m, content: content.map((b, j) => (j === last ? { ...b, cache_control: EPHEMERAL } : b)) };
   };
   mark(messages.length - 1);
   let prevUser = -1;
