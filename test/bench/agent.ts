@@ -41,12 +41,12 @@ function stepScript(steps: number, stamps: number[], server?: () => ScriptedMode
   };
 }
 
-/** The median over the last fifth of a run (at least 10 values): the cost of a step at that conversation length. */
-const late = (xs: number[]) => median(xs.slice(-Math.max(10, Math.floor(xs.length / 5))));
+/** The last fifth of a run (at least 10 values): steps at that conversation length. */
+const late = (xs: number[]) => xs.slice(-Math.max(10, Math.floor(xs.length / 5)));
 /** Time between consecutive requests at the server: a whole step (SDK, HTTP, server and loop). */
-const stepTime = (stamps: number[]) => late(stamps.slice(1).map((t, i) => t - stamps[i]!));
+const stepTimes = (stamps: number[]) => late(stamps.slice(1).map((t, i) => t - stamps[i]!));
 /** Time from one model answer to the next model call: the loop's own work per step. */
-const ownTime = (calls: Array<[number, number]>) => late(calls.slice(1).map(([start], i) => start - calls[i]![1]));
+const ownTimes = (calls: Array<[number, number]>) => late(calls.slice(1).map(([start], i) => start - calls[i]![1]));
 
 /** The model client, stamping when each call starts and returns. */
 function stamped(model: ModelClient, calls: Array<[number, number]>): ModelClient {
@@ -93,8 +93,15 @@ async function agentRun(server: ScriptedModelServer, store: TaskStore, options: 
   return runTask({ taskId, store, model: options.calls ? stamped(model, options.calls) : model, sandboxProvider: noSandbox, journal: new MemoryJournal(), limits: LIMITS });
 }
 
-/** Per-step time of the agent (SQLite store, as `run` uses) and of the bare loop, at `steps` steps. */
-async function perStep(store: TaskStore, steps: number): Promise<{ agent: number; bare: number; agentOwn: number; bareOwn: number }> {
+interface StepSamples {
+  agent: number[];
+  bare: number[];
+  agentOwn: number[];
+  bareOwn: number[];
+}
+
+/** Per-step times (late steps) of the agent (SQLite store, as `run` uses) and of the bare loop, at `steps` steps. */
+async function perStep(store: TaskStore, steps: number): Promise<StepSamples> {
   const bareStamps: number[] = [];
   const agentStamps: number[] = [];
   const bareCalls: Array<[number, number]> = [];
@@ -104,7 +111,7 @@ async function perStep(store: TaskStore, steps: number): Promise<{ agent: number
   try {
     await bareLoop(bareServer, { caching: true, calls: bareCalls });
     await agentRun(agentServer, store, { calls: agentCalls });
-    return { agent: stepTime(agentStamps), bare: stepTime(bareStamps), agentOwn: ownTime(agentCalls), bareOwn: ownTime(bareCalls) };
+    return { agent: stepTimes(agentStamps), bare: stepTimes(bareStamps), agentOwn: ownTimes(agentCalls), bareOwn: ownTimes(bareCalls) };
   } finally {
     await bareServer.close();
     await agentServer.close();
@@ -171,14 +178,25 @@ export async function benchAgent(): Promise<Record<string, number | string>> {
     await perStep(store, 20); // warm-up
     const figures: Record<string, number | string> = {};
     const overhead: Record<number, number> = {};
-    // Runs per size (short runs give fewer late steps, so they get more runs), each interleaved with the
-    // baseline inside perStep; the median over runs damps a busy machine.
-    for (const [steps, repeats] of [[20, 9], [100, 5], [300, 3]] as const) {
-      const runs: Array<Awaited<ReturnType<typeof perStep>>> = [];
-      for (let i = 0; i < repeats; i++) runs.push(await perStep(store, steps));
-      const of = (k: keyof (typeof runs)[number]) => median(runs.map((r) => r[k]));
+    // Rounds interleave the sizes, so a change in the machine's load (it is shared) falls on every size alike;
+    // short runs give fewer late steps, so they run more often. Each size's figure is the median of all its
+    // late steps pooled (hundreds), the baseline's alike.
+    const sizes = [[20, 3], [100, 2], [300, 1]] as const;
+    const pooled = new Map<number, StepSamples>(sizes.map(([steps]) => [steps, { agent: [], bare: [], agentOwn: [], bareOwn: [] }]));
+    for (let round = 0; round < 4; round++) {
+      for (const [steps, runs] of sizes) {
+        for (let i = 0; i < runs; i++) {
+          const got = await perStep(store, steps);
+          const pool = pooled.get(steps)!;
+          for (const k of ['agent', 'bare', 'agentOwn', 'bareOwn'] as const) pool[k].push(...got[k]);
+        }
+      }
+    }
+    for (const [steps] of sizes) {
+      const pool = pooled.get(steps)!;
+      const of = (k: keyof StepSamples) => median(pool[k]);
       overhead[steps] = of('agentOwn');
-      figures[`at ${steps} steps, whole step: agent / bare SDK loop (median ms)`] = `${ms(of('agent'))} / ${ms(of('bare'))}`;
+      figures[`at ${steps} steps, whole step: agent / bare SDK loop (median ms of ${pool.agent.length} late steps)`] = `${ms(of('agent'))} / ${ms(of('bare'))}`;
       figures[`at ${steps} steps, loop overhead (model answer to next call): agent / bare (ms)`] = `${ms(of('agentOwn'))} / ${ms(of('bareOwn'))}`;
     }
     figures['loop overhead at 300 steps / at 20 (target <= 1.3)'] = Number((overhead[300]! / overhead[20]!).toFixed(2));
