@@ -15,8 +15,13 @@ export class TaskSandbox {
   constructor(
     private readonly provider: SandboxProvider,
     private readonly store: TaskStore,
-    private readonly record: Pick<TaskRecord, 'id' | 'accountId'>,
+    private readonly record: Pick<TaskRecord, 'id' | 'accountId' | 'network'>,
   ) {}
+
+  /** The task's egress allowlist, which bounds every command of its sandbox (on create and on reconnect). */
+  private get network(): { network?: NonNullable<TaskRecord['network']> } {
+    return this.record.network ? { network: this.record.network } : {};
+  }
 
   /** The sandbox, opened once per run: reconnected when the record names one, else created and recorded. */
   get(): Promise<Sandbox> {
@@ -27,8 +32,8 @@ export class TaskSandbox {
     const taskId = this.record.id;
     const known = (await this.store.get(taskId))?.sandboxIds ?? [];
     const last = known.at(-1);
-    if (last && this.provider.connect) return this.provider.connect(last, { taskId });
-    const created = await this.provider.create({ taskId, metadata: { taskId, ...(this.record.accountId ? { accountId: this.record.accountId } : {}) } });
+    if (last && this.provider.connect) return this.provider.connect(last, { taskId, ...this.network });
+    const created = await this.provider.create({ taskId, ...this.network, metadata: { taskId, ...(this.record.accountId ? { accountId: this.record.accountId } : {}) } });
     await this.store.update(taskId, { sandboxIds: [...known, created.id] });
     return created;
   }

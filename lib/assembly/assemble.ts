@@ -6,7 +6,7 @@
  */
 import { requireModelCredentials, requireSandboxCredentials, type Config } from '../config/index.js';
 import { createModelClient, type ModelClient } from '../model/index.js';
-import type { AttachedMcp } from '../mcp/index.js';
+import type { AttachedMcp, McpHubOptions } from '../mcp/index.js';
 import type { SandboxProvider } from '../sandbox/index.js';
 import { redactorFromEnv, type Redactor } from '../secrets/index.js';
 import type { Tool } from '../tools/index.js';
@@ -34,6 +34,8 @@ export interface AssemblyOverrides {
   approvalPolicy?: ApprovalPolicy;
   /** Added to the system prompt of every task, before the note on unavailable MCP servers. */
   instructions?: string;
+  /** OAuth records for HTTP MCP servers that log in (and, in a CLI run, a browser for step-up). */
+  mcpOAuth?: McpHubOptions['oauth'];
   /**
    * The run's one redactor: MCP registers every secret of its servers with it (secret headers and env, every
    * `${VAR}` value), and the caller's store must write through the same instance.
@@ -68,14 +70,19 @@ export interface AssembledAgent {
  */
 export async function assembleMcp(
   config: Config,
-  overrides: Pick<AssemblyOverrides, 'sandboxProvider' | 'mcpBuilder' | 'redactor'> = {},
+  overrides: Pick<AssemblyOverrides, 'sandboxProvider' | 'mcpBuilder' | 'mcpOAuth' | 'redactor'> = {},
 ): Promise<{ sandboxProvider: SandboxProvider; mcp: AttachedMcp }> {
   const { attachMcp, mcpServerRuntime } = await import('../mcp/index.js');
   const runtime = (overrides.mcpBuilder ?? !overrides.sandboxProvider) ? mcpServerRuntime() : undefined;
   const sandboxProvider =
     overrides.sandboxProvider ??
     (await (await import('../sandbox/index.js')).createSandboxProvider(config, runtime ? { readOnlyMounts: runtime.mounts } : {}));
-  const mcp = await attachMcp(config, { sandboxProvider, ...(runtime ? { runtime } : {}), ...(overrides.redactor ? { redactor: overrides.redactor } : {}) });
+  const mcp = await attachMcp(config, {
+    sandboxProvider,
+    ...(runtime ? { runtime } : {}),
+    ...(overrides.mcpOAuth ? { oauth: overrides.mcpOAuth } : {}),
+    ...(overrides.redactor ? { redactor: overrides.redactor } : {}),
+  });
   return { sandboxProvider, mcp };
 }
 

@@ -10,8 +10,10 @@ import { assembleAgent, type AssembledAgent } from '../assembly/index.js';
 import type { Config } from '../config/index.js';
 import { openDatabase, SqliteTaskStore } from '../local/index.js';
 import { observeEvents } from '../task/index.js';
-import { newTaskRecord, type Budget, type TaskRecord } from '../task/index.js';
+import { newTaskRecord, type Budget, type TaskNetwork, type TaskRecord } from '../task/index.js';
 import type { CliIo } from './io.js';
+import type { InteractiveAuthorizer } from '../mcp/index.js';
+import { lazyLocalOAuth } from './oauth.js';
 import { ProgressPrinter, terminalOptions } from './progress.js';
 
 /** The assembled agent plus what the CLI adds: tasks in the SQLite store under DEEP_AGENT_HOME, logs beside it. */
@@ -29,13 +31,23 @@ export interface CliAgent {
  * const cli = await openCliAgent(loadConfig(io.env, io.cwd));
  * try { await runOneTask(cli, io, { prompt }); } finally { await cli.close(); }
  */
-export async function openCliAgent(config: Config): Promise<CliAgent> {
-  const agent = await assembleAgent(config);
+export async function openCliAgent(config: Config, options: { oauthAuthorizer?: InteractiveAuthorizer } = {}): Promise<CliAgent> {
+  const oauth = lazyLocalOAuth(config);
+  const mcpOAuth = { records: oauth.records, ...(options.oauthAuthorizer ? { authorizer: options.oauthAuthorizer } : {}) };
+  let agent: AssembledAgent;
+  try {
+    // The assembly's one redactor (the store's below) learns every OAuth token the hub uses.
+    agent = await assembleAgent(config, { mcpOAuth });
+  } catch (e) {
+    oauth.close();
+    throw e;
+  }
   let db: ReturnType<typeof openDatabase>;
   try {
     db = openDatabase(config.home);
   } catch (e) {
     await agent.close();
+    oauth.close();
     throw e;
   }
   const store = new SqliteTaskStore(db, { redactor: agent.redactor });
@@ -45,6 +57,7 @@ export async function openCliAgent(config: Config): Promise<CliAgent> {
     logDir: join(config.home, 'logs'),
     async close() {
       await agent.close();
+      oauth.close();
       db.close();
     },
   };
@@ -83,6 +96,8 @@ export interface RunOneTaskOptions {
   autoApprove?: boolean;
   /** MCP servers the task may use. @default every attached server */
   mcpServers?: string[];
+  /** The task's egress allowlist (`--allow-net`). @default DEEP_AGENT_NETWORK_ALLOW, else none */
+  network?: TaskNetwork;
   /** Show the first lines of each tool's output. @default false */
   verbose?: boolean;
   /** `stream-json`: each event as one JSON line on stdout instead of progress on stderr. @default 'text' */
@@ -109,7 +124,7 @@ export async function runOneTask(rt: CliAgent, io: CliIo, options: RunOneTaskOpt
   try {
     const id = randomUUID();
     await store.create(
-      newTaskRecord({ id, prompt: options.prompt, source: 'cli', ...(options.budget ? { budget: options.budget } : {}), ...(options.mcpServers ? { mcpServers: options.mcpServers } : {}) }),
+      newTaskRecord({ id, prompt: options.prompt, source: 'cli', ...(options.budget ? { budget: options.budget } : {}), ...(options.mcpServers ? { mcpServers: options.mcpServers } : {}), ...(options.network ? { network: options.network } : {}) }),
     );
     await store.appendEvent(id, 'task.queued', { source: 'cli' });
     const record = await runTask({

@@ -10,8 +10,8 @@ import * as z from 'zod';
  * (a unit test checks this against the SDK's own `Model` type and deprecation table).
  */
 export const DEFAULT_MODEL = 'claude-sonnet-5-5';
-// The file, not lib/model's index: the index loads the Anthropic SDK, which the API and dispatcher Lambdas
-// (that read this schema) never need.
+// The sandbox-runtime's host pattern check, the one the sandboxes and the task schema use (a small pure module).
+import { isValidAllowedDomainEntry } from '@anthropic-ai/sandbox-runtime/dist/sandbox/domain-pattern.js';
 
 /** One environment variable: where it is read from, how it is parsed, and what the README says about it. */
 export interface Variable<S extends z.ZodType = z.ZodType> {
@@ -149,6 +149,34 @@ export const CONFIG_SCHEMA = {
       description: 'processes of one task\'s sandbox at once (a fork bomb is contained by it)',
       default: '`512`',
     }),
+    networkAllow: variable({
+      name: 'DEEP_AGENT_NETWORK_ALLOW',
+      schema: list()
+        .transform((hosts) => hosts.map((h) => h.toLowerCase()))
+        .refine((hosts) => hosts.every(isValidAllowedDomainEntry), { error: 'must list hosts such as pkg.example.org, *.cdn.example.org or api.example.com:443 ("*" and "*.com" are too broad)' }),
+      description:
+        'default egress allowlist of a task that brings none (comma-separated hosts, `*.domain`, `host:port`); every command of the task, `network: true` included, reaches only these hosts, through a proxy',
+      default: 'none: `network: true` is the whole network',
+    }),
+    secrets: variable({
+      name: 'DEEP_AGENT_SANDBOX_SECRETS',
+      schema: text()
+        .transform((v, ctx) => {
+          const out: { name: string; hosts: string[] }[] = [];
+          for (const part of (v ?? '').split(';').map((p) => p.trim()).filter(Boolean)) {
+            const [name = '', hosts = ''] = part.split('=', 2).map((x) => x.trim());
+            const list = hosts.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+            if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || list.length === 0 || !list.every(isValidAllowedDomainEntry)) {
+              ctx.addIssue({ code: 'custom', message: `must be VAR=host1,host2;VAR2=host3 (at "${part}")` });
+              return z.NEVER;
+            }
+            out.push({ name, hosts: list });
+          }
+          return out;
+        }),
+      description:
+        '`VAR=host1,host2;VAR2=host3`: inside the sandbox each `VAR` holds a sentinel; its real value (from this environment) is put in only on HTTPS requests to those hosts, by the egress proxy (a command reaches them with a host list or a task allowlist)',
+    }),
     diskMb: variable({
       name: 'DEEP_AGENT_SANDBOX_DISK_MB',
       schema: positiveWholeNumber(),
@@ -268,6 +296,12 @@ export const CONFIG_SCHEMA = {
         .optional()
         .transform((v) => v === '1'),
       description: '`1` prints stack traces for unexpected errors (the CLI reads it before the rest, so a bad configuration can be debugged too)',
+    }),
+    browser: variable({
+      name: 'BROWSER',
+      schema: text(),
+      description: 'the program `mcp login` (and a CLI run asked for more OAuth scope) opens authorization pages with; `%s` in it stands for the URL',
+      default: 'the URL is printed',
     }),
     noColor: variable({
       name: 'NO_COLOR',

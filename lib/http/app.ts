@@ -7,6 +7,8 @@ import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { DeepAgentError, toErrorInfo } from '../errors/index.js';
 import type { McpConnectionBackend, TaskService } from '../task/index.js';
+import type { McpOAuthBackend } from '../mcp/index.js';
+import { mountOAuthCallback, mountOAuthStart } from './oauth-routes.js';
 import { serveDashboard } from './dashboard.js';
 import { MAX_WAIT_SECONDS, streamTaskEvents, waitForEvents, type LiveEventOptions } from './live-events.js';
 
@@ -22,6 +24,10 @@ export interface HttpAppDeps {
   authenticate(request: Request, env: unknown): Promise<string | undefined> | string | undefined;
   /** The MCP connection manager; its routes answer 501 without it. */
   mcpConnections?: McpConnectionBackend;
+  /** OAuth logins of remote MCP servers; their routes answer 501 without it. */
+  mcpOAuth?: McpOAuthBackend;
+  /** The URL the API is reached at, for the OAuth redirect URI. @default the request's origin */
+  publicUrl?: string;
   /** @default 256 KB */
   bodyLimitBytes?: number;
   /** Live events: SSE streaming (serve), the in-process notifier and poll intervals. @default long-poll only */
@@ -86,6 +92,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono<Env> {
   // The dashboard's files are public (they hold no data); everything they show comes from the API with the token.
   if (deps.dashboard !== false) serveDashboard(app);
 
+  mountOAuthCallback(app, deps.mcpOAuth); // public: before the bearer check
   app.use('*', async (c, next) => {
     const accountId = await deps.authenticate(c.req.raw, c.env);
     if (!accountId) {
@@ -146,6 +153,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono<Env> {
     return c.json(await backend.install(c.var.accountId, await jsonBody(c)) as object, 201);
   });
   app.get('/mcp-connections', async (c) => c.json({ connections: await mcp().list(c.var.accountId) }));
+  mountOAuthStart(app, deps.mcpOAuth, deps.publicUrl);
   app.delete('/mcp-connections/:id', async (c) => {
     await mcp().remove(c.var.accountId, c.req.param('id'));
     return c.json({ deleted: c.req.param('id') });

@@ -3,7 +3,7 @@
  * lives in `<home>/deep-agent.db` so that the CLI and a `serve` process can share it: WAL lets readers and
  * one writer work at once, and the busy timeout makes a second writer wait instead of failing.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 
@@ -28,8 +28,13 @@ export interface OpenDatabaseOptions {
  */
 export function openDatabase(home: string, options: OpenDatabaseOptions = {}): DatabaseSync {
   mkdirSync(home, { recursive: true, mode: 0o700 });
-  const db = new DatabaseSync(join(home, DATABASE_FILE), { timeout: options.busyTimeoutMs ?? 10_000 });
+  const file = join(home, DATABASE_FILE);
+  // The file holds prompts, results and encrypted credentials: owner-only from its first byte. SQLite gives
+  // the -wal and -shm files the database file's mode; the chmod below also fixes files made before this rule.
+  closeSync(openSync(file, 'a', 0o600));
+  const db = new DatabaseSync(file, { timeout: options.busyTimeoutMs ?? 10_000 });
   db.exec('PRAGMA journal_mode = WAL');
+  for (const path of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(path)) chmodSync(path, 0o600);
   // NORMAL is durable across process crashes in WAL mode; only a power loss can drop the last commits.
   db.exec('PRAGMA synchronous = NORMAL');
   return db;

@@ -215,8 +215,9 @@ export class SqliteQueue {
   /**
    * Records a failed attempt: the message becomes visible again after `retryDelaySeconds` (default 0), or,
    * when it has used its `maxReceiveCount` receives, goes to the dead state with `error` as its last error.
+   * `permanent` (an error that cannot succeed on another attempt) sends it to the dead state at once.
    */
-  fail(receiptHandle: string, error: string, opts: { retryDelaySeconds?: number } = {}): FailOutcome {
+  fail(receiptHandle: string, error: string, opts: { retryDelaySeconds?: number; permanent?: boolean } = {}): FailOutcome {
     const now = this.clock();
     error = this.redactor.redactString(error);
     return transaction(this.db, () => {
@@ -224,7 +225,7 @@ export class SqliteQueue {
         .prepare("SELECT * FROM queue_messages WHERE receipt = ? AND state = 'pending'")
         .get(receiptHandle) as unknown as Row | undefined;
       if (!row) return { state: 'stale' } as const;
-      if (row.receive_count >= this.maxReceiveCount) {
+      if (opts.permanent || row.receive_count >= this.maxReceiveCount) {
         this.kill(row.id, now, error);
         return { state: 'dead', message: this.deadMessage(row.id) } as const;
       }

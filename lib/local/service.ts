@@ -6,7 +6,6 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { ServerType } from '@hono/node-server';
 import type { ApprovalPolicy, RunTaskOptions } from '../agent/index.js';
 import { defaultSettings, type ServeSettings } from '../config/index.js';
 import { DeepAgentError } from '../errors/index.js';
@@ -14,6 +13,7 @@ import type { createHttpApp, LiveEventOptions } from '../http/index.js';
 import type { Clock } from './database.js';
 import { scheduleSlotKey, Scheduler } from './scheduler.js';
 import { openLocalStorage, type LocalStorage } from './storage.js';
+import type { McpOAuthBackend } from '../mcp/index.js';
 import type { ModelClient } from '../model/index.js';
 import type { SandboxProvider } from '../sandbox/index.js';
 import type { Redactor } from '../secrets/index.js';
@@ -89,6 +89,8 @@ export interface LocalServiceOptions {
   /** Errors of the service itself (never of tasks). */
   onError?(error: unknown): void;
   mcpConnections?: McpConnectionBackend;
+  /** OAuth logins of remote MCP servers over HTTP (`POST /mcp-connections/{id}/oauth/start`, `GET /oauth/callback`). */
+  mcpOAuth?: McpOAuthBackend;
 }
 
 export interface LocalService {
@@ -200,21 +202,19 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
   });
 
   // Loaded here, not at the top: `deep-agent run` imports this folder and should not load an HTTP server.
-  const [{ bearerTokenAuth, createHttpApp }, { serve }] = await Promise.all([import('../http/index.js'), import('@hono/node-server')]);
+  const { bearerTokenAuth, createHttpApp, listenHttpApp } = await import('../http/index.js');
   const app = createHttpApp({
     service,
     authenticate: bearerTokenAuth(options.token, LOCAL_ACCOUNT),
     ...(options.mcpConnections ? { mcpConnections: options.mcpConnections } : {}),
+    ...(options.mcpOAuth ? { mcpOAuth: options.mcpOAuth } : {}),
     ...(options.onError ? { onError: options.onError } : {}),
     liveEvents: { streaming: true, notifier, ...options.liveEvents },
   });
 
   const hostname = options.hostname ?? '127.0.0.1';
-  const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: options.port ?? 8787, hostname }, () => resolve(s));
-    s.once('error', (e: NodeJS.ErrnoException) =>
-      reject(e.code === 'EADDRINUSE' ? new DeepAgentError('conflict', `port ${options.port} on ${hostname} is already in use; pick another with --port`) : e),
-    );
+  const server = await listenHttpApp(app, { port: options.port ?? 8787, hostname }).catch((e: NodeJS.ErrnoException) => {
+    throw e.code === 'EADDRINUSE' ? new DeepAgentError('conflict', `port ${options.port} on ${hostname} is already in use; pick another with --port`) : e;
   });
   const port = (server.address() as AddressInfo).port;
 

@@ -3,7 +3,7 @@
  * journal, so a crashed or stopped worker's tasks resume where they were.
  */
 import { isSuspension, runTask, type ApprovalPolicy, type RunTaskOptions } from '../agent/index.js';
-import { hasCode, toErrorInfo } from '../errors/index.js';
+import { hasCode, isRetryable, toErrorInfo } from '../errors/index.js';
 import type { ReceivedMessage } from './queue.js';
 import type { LocalStorage } from './storage.js';
 import type { ModelClient } from '../model/index.js';
@@ -46,7 +46,8 @@ interface InFlight {
  * Runs queued tasks, `concurrency` at a time.
  *
  * - A transient failure (model or sandbox infrastructure) is retried through the queue (`task.retrying`);
- *   after the queue's last attempt the task is `failed` with the last error.
+ *   after the queue's last attempt the task is `failed` with the last error. A non-retryable error (a model
+ *   400/401/403/404/413) is `failed` after one attempt: by the loop, or dead at once when it reaches the queue.
  * - `attempts` on the record counts deliveries.
  * - A task that needs a person's approval is parked, as a durable function suspends on a callback: its run
  *   stops, its message is deleted and its slot is free, while the record stays `waiting_approval` and the
@@ -251,7 +252,8 @@ export class TaskWorker {
       }
       if (!this.running && hasCode(e, 'cancelled')) return; // stopping: the message is released by stop()
       const info = toErrorInfo(e);
-      const outcome = queue.fail(receiptHandle, `${info.code}: ${info.message}`, { retryDelaySeconds: this.options.retryDelaySeconds ?? 1 });
+      // The loop records a non-retryable failure itself; one thrown from elsewhere is dead at once, not retried.
+      const outcome = queue.fail(receiptHandle, `${info.code}: ${info.message}`, { retryDelaySeconds: this.options.retryDelaySeconds ?? 1, permanent: !isRetryable(e) });
       if (outcome.state === 'retry') {
         await store.appendEvent(taskId, 'task.retrying', { scope: 'task', attempt: receiveCount, maxAttempts: queue.maxReceiveCount, error: info });
       } else if (outcome.state === 'dead') {
@@ -264,3 +266,4 @@ export class TaskWorker {
     await this.options.onTaskDone?.(taskId);
   }
 }
+

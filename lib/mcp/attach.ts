@@ -8,7 +8,7 @@ import type { Config } from '../config/index.js';
 import type { SandboxProvider } from '../sandbox/index.js';
 import type { Tool } from '../tools/index.js';
 import { createDeployedServerSpawner, createMcpBuilderTools, type McpServerRuntime } from './builder/index.js';
-import { McpHub, type McpServerStatus } from './hub.js';
+import { McpHub, type McpHubOptions, type McpServerStatus } from './hub.js';
 import { resolveMcpServers, type ResolveMcpServersOptions } from './servers.js';
 import { describePresets, E2B_GATEWAY_SERVER } from './presets.js';
 import { toErrorInfo } from '../errors/index.js';
@@ -48,7 +48,9 @@ export async function attachMcp(
     runtime?: McpServerRuntime;
     resolve?: ResolveMcpServersOptions;
     e2bSdk?: E2BSdk;
-    /** The run's redactor (the task store's). @default one that knows the configuration's keys */
+    /** OAuth records (and, in a CLI run, a browser authorizer) for HTTP servers that log in. */
+    oauth?: McpHubOptions['oauth'];
+    /** The run's redactor (the task store's); OAuth tokens are added to it. @default one that knows the configuration's keys */
     redactor?: Redactor;
   },
 ): Promise<AttachedMcp> {
@@ -58,7 +60,7 @@ export async function attachMcp(
   if (gateway?.ok) resolved.servers[E2B_GATEWAY_SERVER] = { transport: 'http', url: gateway.ok.url, headers: gateway.ok.headers, source: 'e2b-gateway' };
   if (gateway?.error) resolved.disabled[E2B_GATEWAY_SERVER] = gateway.error;
   const redactor = deps.redactor ?? redactorFromEnv(config.env);
-  const hub = new McpHub({ ...resolved, env: config.env, redactor, ...(spawner ? { wrapSpawn: spawner.wrapSpawn } : {}) });
+  const hub = new McpHub({ ...resolved, env: config.env, redactor, ...(spawner ? { wrapSpawn: spawner.wrapSpawn } : {}), ...(deps.oauth ? { oauth: deps.oauth } : {}) });
   await hub.start();
   const builder = deps.runtime ? createMcpBuilderTools({ hub, home: config.home, runtime: deps.runtime }) : [];
   const attached: AttachedMcp = {
@@ -71,7 +73,7 @@ export async function attachMcp(
     },
     status: () => hub.status(),
     unavailableNote() {
-      const down = hub.status().filter((s) => s.state === 'failed' || s.state === 'disabled');
+      const down = hub.status().filter((s) => s.state === 'failed' || s.state === 'disabled' || s.state === 'needs_login');
       if (down.length === 0) return undefined;
       return `These MCP servers are not available in this task: ${down.map((s) => `${s.name} (${s.reason ?? s.state})`).join('; ')}. Work without them or say what is missing.`;
     },
@@ -83,7 +85,7 @@ export async function attachMcp(
         // A server attached while the task runs (deploy_mcp_server) joins even a task that chose its servers.
         latestTools: () => attached.toolsFor(servers && [...servers, ...hub.status().map((s) => s.name).filter((name) => !atStart.has(name))]),
         ...(note ? { instructions: note } : {}),
-        startInfo: { mcpServers: hub.status().map((s) => ({ name: s.name, state: s.state, ...(s.reason ? { reason: s.reason } : {}) })) },
+        startInfo: { mcpServers: hub.status().map((s) => ({ name: s.name, state: s.state, ...(s.reason ? { reason: s.reason } : {}), ...(s.login ? { login: s.login } : {}) })) },
       };
     },
     async close() {

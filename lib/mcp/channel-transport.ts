@@ -41,15 +41,38 @@ export function sandboxedStdio(sandbox: Sandbox, spec: SpawnSpec): SandboxedStdi
 }
 
 /**
+ * The largest JSON-RPC line read from a stdio server (the SDK's default is 10 MB). A larger result is not
+ * readable at all, so it is an error naming this limit; anything below reaches the loop, which truncates it
+ * for the model with a note.
+ */
+export const MCP_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+/** The SDK's words when a line passes the read limit; the hub recognises the overflow by them. */
+export const MESSAGE_TOO_LARGE = /ReadBuffer exceeded maximum size/;
+
+export interface StdioTransportOptions {
+  onStderr?: (chunk: string) => void;
+  /** @default MCP_MAX_MESSAGE_BYTES (64 MB) */
+  maxMessageBytes?: number;
+}
+
+/**
  * The client transport for a sandboxed server; nothing starts until the client connects (`start()`).
  *
  * @example
  * const transport = stdioTransport(sandboxedStdio(sandbox, spec), { onStderr: (s) => (tail += s) });
  */
-export function stdioTransport(how: SandboxedStdio, options: { onStderr?: (chunk: string) => void } = {}): SandboxedTransport {
+export function stdioTransport(how: SandboxedStdio, options: StdioTransportOptions = {}): SandboxedTransport {
   if (how.kind === 'channel') return new ChannelClientTransport(how.open, options);
   const { line } = how;
-  const transport = new StdioClientTransport({ command: line.command, args: line.args, env: line.env, stderr: 'pipe', ...(line.cwd ? { cwd: line.cwd } : {}) });
+  const transport = new StdioClientTransport({
+    command: line.command,
+    args: line.args,
+    env: line.env,
+    stderr: 'pipe',
+    maxBufferSize: options.maxMessageBytes ?? MCP_MAX_MESSAGE_BYTES,
+    ...(line.cwd ? { cwd: line.cwd } : {}),
+  });
   if (options.onStderr) {
     const onStderr = options.onStderr;
     transport.stderr?.on('data', (chunk: Buffer) => onStderr(chunk.toString('utf8')));
@@ -71,15 +94,17 @@ export class ChannelClientTransport implements SandboxedTransport {
   onerror?: (error: Error) => void;
   onmessage?: <T extends JSONRPCMessage>(message: T) => void;
   private channel: StdioChannel | undefined;
-  private readonly buffer = new ReadBuffer();
+  private readonly buffer: ReadBuffer;
   private started = false;
   private closed = false;
   private writes: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly open: () => Promise<StdioChannel>,
-    private readonly options: { onStderr?: (chunk: string) => void } = {},
-  ) {}
+    private readonly options: StdioTransportOptions = {},
+  ) {
+    this.buffer = new ReadBuffer({ maxBufferSize: options.maxMessageBytes ?? MCP_MAX_MESSAGE_BYTES });
+  }
 
   get pid(): number | undefined {
     return this.channel?.pid;

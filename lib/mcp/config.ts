@@ -15,11 +15,27 @@ export const StdioEntrySchema = z.object({
   cwd: z.string().optional(),
 });
 
+/**
+ * OAuth settings of an HTTP server (all optional): a pre-registered client (`clientId`, `clientSecret`), a
+ * Client ID Metadata Document URL, the scopes to ask for when the server names none, and a fixed loopback
+ * callback port for clients registered with one redirect URI. Without them the client registers itself.
+ */
+export const OAuthEntrySchema = z
+  .object({
+    clientId: z.string().min(1).optional(),
+    clientSecret: z.string().min(1).optional(),
+    scopes: z.union([z.string(), z.array(z.string())]).optional(),
+    clientMetadataUrl: z.string().min(1).optional(),
+    callbackPort: z.number().int().min(1).max(65_535).optional(),
+  })
+  .strict();
+
 /** An HTTP server as written in `.mcp.json`; `type: "sse"` skips the streamable HTTP attempt. */
 export const HttpEntrySchema = z.object({
   type: z.enum(['http', 'streamable-http', 'streamableHttp', 'sse']).optional(),
   url: z.url({ protocol: /^https?$/, error: 'url must be an http(s) URL' }),
   headers: z.record(z.string(), z.string()).default({}),
+  oauth: OAuthEntrySchema.optional(),
 });
 
 export const McpConfigFileSchema = z.object({
@@ -45,6 +61,16 @@ export const McpConfigFileSchema = z.object({
 export type StdioEntry = z.infer<typeof StdioEntrySchema>;
 export type HttpEntry = z.infer<typeof HttpEntrySchema>;
 
+/** OAuth settings of an HTTP server, `${VAR}` references expanded. */
+export interface OAuthSettings {
+  clientId?: string;
+  clientSecret?: string;
+  /** Space-separated, as OAuth writes them. */
+  scopes?: string;
+  clientMetadataUrl?: string;
+  callbackPort?: number;
+}
+
 /** Where a server came from: the config file, a preset, or the builder's registry. */
 export type McpServerSource = 'config' | 'preset' | 'deployed' | 'runtime' | 'e2b-gateway';
 
@@ -68,6 +94,8 @@ export interface HttpServerSpec {
   transport: 'http' | 'sse';
   url: string;
   headers: Record<string, string>;
+  /** OAuth settings from the config entry; a server without an `Authorization` header may log in either way. */
+  oauth?: OAuthSettings;
   source?: McpServerSource;
 }
 
@@ -144,7 +172,13 @@ export function parseMcpConfig(text: string, path: string, env: Record<string, s
     const spec: McpServerSpec =
       'command' in entry
         ? { transport: 'stdio', command: expand(entry.command), args: entry.args.map(expand), env: expandAll(entry.env), ...(entry.cwd ? { cwd: expand(entry.cwd) } : {}), source: 'config' }
-        : { transport: entry.type === 'sse' ? 'sse' : 'http', url: expand(entry.url), headers: expandAll(entry.headers), source: 'config' };
+        : {
+            transport: entry.type === 'sse' ? 'sse' : 'http',
+            url: expand(entry.url),
+            headers: expandAll(entry.headers),
+            ...(entry.oauth ? { oauth: expandOAuth(entry.oauth, expand) } : {}),
+            source: 'config',
+          };
     if (missing.length) {
       result.disabled[name] = `${[...new Set(missing)].join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set (named in ${path})`;
     } else {
@@ -152,6 +186,17 @@ export function parseMcpConfig(text: string, path: string, env: Record<string, s
     }
   }
   return result;
+}
+
+function expandOAuth(o: z.infer<typeof OAuthEntrySchema>, expand: (v: string) => string): OAuthSettings {
+  const scopes = Array.isArray(o.scopes) ? o.scopes.map(expand).join(' ') : o.scopes !== undefined ? expand(o.scopes) : undefined;
+  return {
+    ...(o.clientId ? { clientId: expand(o.clientId) } : {}),
+    ...(o.clientSecret ? { clientSecret: expand(o.clientSecret) } : {}),
+    ...(scopes?.trim() ? { scopes: scopes.trim() } : {}),
+    ...(o.clientMetadataUrl ? { clientMetadataUrl: expand(o.clientMetadataUrl) } : {}),
+    ...(o.callbackPort ? { callbackPort: o.callbackPort } : {}),
+  };
 }
 
 /**

@@ -15,6 +15,7 @@ import { DeepAgentError, toErrorInfo } from '../errors/index.js';
 import { Redactor } from '../secrets/index.js';
 import type { Tool, ToolAnnotations, ToolOutput, ToolResultContent } from '../tools/index.js';
 import type { ToolNameAllocator } from './names.js';
+import { MCP_MAX_MESSAGE_BYTES, MESSAGE_TOO_LARGE } from './channel-transport.js';
 
 export type McpTransportKind = 'stdio' | 'http' | 'sse';
 
@@ -42,6 +43,13 @@ export interface McpServerConnectionOptions {
   clientInfo?: { name: string; version: string };
   /** Words for an error of the first transport's connect (e.g. `command not found: x`). @default its first line */
   describeConnectError?(error: unknown): string;
+  /** The stdio read limit, named when a result passes it. @default MCP_MAX_MESSAGE_BYTES (64 MB) */
+  maxMessageBytes?: number;
+  /**
+   * Errors of a call the holder handles itself (the hub's OAuth: a login needed, a step-up to finish): thrown
+   * unchanged, never retried as a lost connection. @default none
+   */
+  passThrough?(error: unknown): boolean;
 }
 
 export type McpConnectionState = 'idle' | 'connecting' | 'connected' | 'failed' | 'closed';
@@ -71,6 +79,8 @@ export class McpServerConnection {
   private transport: Transport | undefined;
   /** Set when the transport closed under us; the next call reconnects. */
   private dropped = false;
+  /** set when the server sent a message past the read limit (the SDK then drops the connection) */
+  private oversized = false;
   private connecting: Promise<void> | undefined;
   private stderrTail = '';
   private readonly redactor: Redactor;
@@ -130,8 +140,14 @@ export class McpServerConnection {
         return toToolOutput(result);
       } catch (err) {
         if (signal?.aborted) throw new DeepAgentError('cancelled', `call to ${this.name}/${tool} was cancelled`);
+        if (this.options.passThrough?.(err)) throw err;
         if (err instanceof McpError && err.code === ErrorCode.RequestTimeout) {
           throw new DeepAgentError('mcp_error', `${this.name}/${tool} timed out after ${Math.round(this.callTimeoutMs / 1000)} s`);
+        }
+        if (this.oversized) {
+          this.oversized = false;
+          const mb = Math.round((this.options.maxMessageBytes ?? MCP_MAX_MESSAGE_BYTES) / 1024 / 1024);
+          throw new DeepAgentError('mcp_error', `${this.name}/${tool} answered with more than ${mb} MB, the most one MCP message may carry here; ask for less (a page, a filter, a range)`);
         }
         if (isConnectionError(err) && !reconnected) {
           reconnected = true;
@@ -235,8 +251,19 @@ export class McpServerConnection {
     client.onclose = () => {
       if (this.client === client) this.dropped = true;
     };
+    // We declare neither elicitation nor sampling; a server that asks anyway gets a clear JSON-RPC error at
+    // once (no person is asked mid-task, no model call is lent out), never a request left hanging.
+    client.fallbackRequestHandler = async (request) => {
+      throw new McpError(ErrorCode.MethodNotFound, refusalOf(request.method));
+    };
     try {
       await client.connect(transport, { timeout: this.connectTimeoutMs });
+      // The client owns `onerror` once connected; an overflow is remembered so the call can say what happened.
+      const onerror = transport.onerror;
+      transport.onerror = (err) => {
+        if (MESSAGE_TOO_LARGE.test(err.message) && this.client === client) this.oversized = true;
+        onerror?.(err);
+      };
     } catch (err) {
       await client.close().catch(() => {});
       await transport.close().catch(() => {});
@@ -270,6 +297,13 @@ export class McpServerConnection {
   private redact(s: string): string {
     return this.redactor.redactString(s);
   }
+}
+
+/** Why a server's request to the client is refused. */
+export function refusalOf(method: string): string {
+  if (method === 'elicitation/create') return 'deep-agent does not answer elicitation requests: no person is asked for input during a task';
+  if (method === 'sampling/createMessage') return "deep-agent does not answer sampling requests: servers may not use the agent's model";
+  return `deep-agent does not handle ${method} requests`;
 }
 
 const firstLine = (err: unknown): string => toErrorInfo(err).message.split('\n')[0]!;

@@ -15,7 +15,7 @@
 // The HTTP transports load when a server connects over HTTP: a run with no remote server never loads them.
 import type { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { DeepAgentError } from '../errors/index.js';
+import { DeepAgentError, toErrorInfo } from '../errors/index.js';
 import { Redactor } from '../secrets/index.js';
 import type { SpawnSpec } from '../sandbox/index.js';
 import type { ToolOutput } from '../tools/index.js';
@@ -23,6 +23,9 @@ import type { McpServerSpec, StdioServerSpec } from './config.js';
 import { stdioTransport, type SandboxedStdio, type SandboxedTransport, type WrappedCommand } from './channel-transport.js';
 import { describeConnectError, McpServerConnection, type McpConnectionState, type McpTool, type McpTransportCandidate, type McpTransportKind } from './connection.js';
 import { ToolNameAllocator } from './names.js';
+// The provider's file, not the oauth index: the login flows there load the MCP client, which a run loads late.
+import { isLoginRequired, loginCommand, StoredOAuthProvider, type InteractiveAuthorizer } from './oauth/provider.js';
+import type { OAuthRecords } from './oauth/store.js';
 
 export interface McpHubOptions {
   servers?: Record<string, McpServerSpec>;
@@ -32,6 +35,8 @@ export interface McpHubOptions {
   callTimeoutMs?: number;
   /** Timeout of connecting and listing tools. @default 30_000 */
   connectTimeoutMs?: number;
+  /** Largest message read from a stdio server; a larger result is an error naming it. @default MCP_MAX_MESSAGE_BYTES (64 MB) */
+  maxMessageBytes?: number;
   /**
    * Basics a stdio server may inherit from the agent's environment besides what it declares.
    * @default PATH, HOME, LANG, LC_ALL, TMPDIR, TERM, USER, LOGNAME, SHELL taken from `env`
@@ -52,15 +57,23 @@ export interface McpHubOptions {
   /** Values that are secret whatever their name (what a `.mcp.json` `${VAR}` expanded). */
   secrets?: string[];
   clientInfo?: { name: string; version: string };
+  /**
+   * OAuth for HTTP servers that carry no `Authorization` header (or an `oauth` entry): tokens from `records`,
+   * refreshed before expiry and on 401. Without `authorizer` a flow that needs a person marks the server
+   * `needs_login`; with it (a CLI run) a tool call's step-up opens the browser.
+   */
+  oauth?: { records: OAuthRecords; authorizer?: InteractiveAuthorizer };
 }
 
-export type McpServerState = 'connecting' | 'connected' | 'failed' | 'disabled';
+export type McpServerState = 'connecting' | 'connected' | 'failed' | 'disabled' | 'needs_login';
 
 export interface McpServerStatus {
   name: string;
   state: McpServerState;
-  /** Why it failed or is disabled. */
+  /** Why it failed, is disabled or needs a login. */
   reason?: string;
+  /** For `needs_login`: the command that logs in. */
+  login?: string;
   transport?: 'stdio' | 'http' | 'sse';
   source?: string;
   toolCount: number;
@@ -75,6 +88,10 @@ interface ServerEntry {
   connection?: McpServerConnection;
   /** a per-server sandbox wrapper (a server deployed during a task runs in that task's sandbox) */
   wrapSpawn?: McpHubOptions['wrapSpawn'];
+  /** OAuth state of an HTTP server that may log in */
+  oauth?: StoredOAuthProvider;
+  /** Why the server waits for a person to log in (set by a connect or a call that needed one). */
+  needsLogin?: string;
 }
 
 /** A server's state as `status()` shows it, from its connection's. */
@@ -158,7 +175,7 @@ export class McpHub {
     const out: McpTool[] = [];
     for (const e of this.entries.values()) {
       if (wanted && !wanted.includes(e.name)) continue;
-      if (e.connection?.state !== 'connected') continue;
+      if (e.connection?.state !== 'connected' || e.needsLogin) continue;
       // Routed by name: a server replaced later (redeployed) still answers the tools a running task holds.
       out.push(...e.connection.agentTools(this.names, { call: (tool, args, signal) => this.callTool(e.name, tool, args, signal) }));
     }
@@ -172,9 +189,56 @@ export class McpHub {
    * const out = await hub.callTool('everything', 'echo', { message: 'hi' });
    */
   async callTool(server: string, tool: string, args: Record<string, unknown>, signal?: AbortSignal): Promise<ToolOutput> {
-    const connection = this.entries.get(server)?.connection;
-    if (!connection) throw new DeepAgentError('mcp_error', `MCP server "${server}" is not configured`);
-    return connection.callTool(tool, args, signal);
+    const e = this.entries.get(server);
+    const connection = e?.connection;
+    if (!e || !connection) throw new DeepAgentError('mcp_error', `MCP server "${server}" is not configured`);
+    const oauth = e.oauth;
+    if (!oauth) return connection.callTool(tool, args, signal);
+    if (oauth.expiresSoon()) await this.refreshLogin(e, oauth);
+    for (let steppedUp = false; ; steppedUp = true) {
+      // Only here may a browser open (a step-up on insufficient_scope), and only where an authorizer exists.
+      oauth.interactive = this.options.oauth?.authorizer !== undefined;
+      try {
+        return await connection.callTool(tool, args, signal);
+      } catch (err) {
+        oauth.interactive = false;
+        if (isLoginRequired(err)) throw this.markNeedsLogin(e, err);
+        if (!isUnauthorized(err)) throw err;
+        if (steppedUp) throw new DeepAgentError('mcp_error', `${server}/${tool} failed: the server still refuses after a new authorization`);
+        await this.finishAuthorization(e, oauth);
+      } finally {
+        oauth.interactive = false;
+      }
+    }
+  }
+
+  /** Renews an access token that is about to expire (the SDK itself refreshes only after a 401). */
+  private async refreshLogin(e: ServerEntry, oauth: StoredOAuthProvider): Promise<void> {
+    const { auth } = await import('@modelcontextprotocol/sdk/client/auth.js');
+    try {
+      await auth(oauth, { serverUrl: oauth.serverUrl });
+    } catch (err) {
+      if (isLoginRequired(err)) throw this.markNeedsLogin(e, err);
+      // Anything else (the authorization server is down): call with the token we have; a 401 retries.
+    }
+  }
+
+  /** Exchanges the code of a step-up the browser just approved; the next request carries the new token. */
+  private async finishAuthorization(e: ServerEntry, oauth: StoredOAuthProvider): Promise<void> {
+    try {
+      const code = await oauth.takeAuthorizationCode();
+      const { auth } = await import('@modelcontextprotocol/sdk/client/auth.js');
+      await auth(oauth, { serverUrl: oauth.serverUrl, authorizationCode: code });
+    } catch (err) {
+      if (isLoginRequired(err)) throw this.markNeedsLogin(e, err);
+      throw new DeepAgentError('mcp_error', `${e.name}: the login for more scope failed: ${this.redactor.redactString(toErrorInfo(err).message)}`);
+    }
+  }
+
+  /** The server is left out until someone logs in; the error (for the model) says how. */
+  private markNeedsLogin(e: ServerEntry, err: DeepAgentError): DeepAgentError {
+    e.needsLogin = this.redactor.redactString(err.message);
+    return new DeepAgentError('mcp_error', e.needsLogin, { needsLogin: true, server: e.name, command: loginCommand(e.name) });
   }
 
   /** Closes every client and kills every stdio child. Idempotent. */
@@ -199,6 +263,12 @@ export class McpHub {
       }
     }
     const e: ServerEntry = { name, spec };
+    const records = this.options.oauth?.records;
+    if (spec.transport !== 'stdio' && records && (spec.oauth || !Object.keys(spec.headers).some((h) => h.toLowerCase() === 'authorization'))) {
+      const authorizer = this.options.oauth?.authorizer;
+      e.oauth = new StoredOAuthProvider({ server: name, serverUrl: spec.url, records, settings: spec.oauth ?? {}, redactor: this.redactor, ...(authorizer ? { authorizer } : {}) });
+      e.oauth.interactive = false; // connecting never opens a browser
+    }
     e.connection = new McpServerConnection({
       name,
       transports: (onStderr) => this.transportsOf(e, spec, onStderr),
@@ -206,7 +276,13 @@ export class McpHub {
       callTimeoutMs: this.callTimeoutMs,
       redactor: this.redactor,
       ...(this.options.clientInfo ? { clientInfo: this.options.clientInfo } : {}),
-      describeConnectError: (err) => describeSpecError(err, spec),
+      ...(this.options.maxMessageBytes ? { maxMessageBytes: this.options.maxMessageBytes } : {}),
+      describeConnectError: (err) => {
+        if (!isLoginRequired(err)) return describeSpecError(err, spec);
+        e.needsLogin = this.redactor.redactString(err.message);
+        return e.needsLogin;
+      },
+      passThrough: (err) => isLoginRequired(err) || isUnauthorized(err),
     });
     this.entries.set(name, e);
     return e;
@@ -214,14 +290,16 @@ export class McpHub {
 
   private statusOf(e: ServerEntry): McpServerStatus {
     const c = e.connection;
-    const state: McpServerState = c ? SERVER_STATE[c.state] : 'disabled';
-    const reason = e.disabledReason ?? (c?.state === 'failed' ? c.reason : c?.state === 'closed' ? 'the MCP hub is closed' : undefined);
+    const waiting = e.needsLogin !== undefined && c?.state !== 'closed';
+    const state: McpServerState = waiting ? 'needs_login' : c ? SERVER_STATE[c.state] : 'disabled';
+    const reason = e.disabledReason ?? (waiting ? e.needsLogin : c?.state === 'failed' ? c.reason : c?.state === 'closed' ? 'the MCP hub is closed' : undefined);
     const transport: McpTransportKind | undefined = c?.transportKind ?? e.spec?.transport;
-    const tools = c?.state === 'connected' ? c.tools : [];
+    const tools = c?.state === 'connected' && !waiting ? c.tools : [];
     return {
       name: e.name,
       state,
       ...(reason ? { reason } : {}),
+      ...(waiting ? { login: loginCommand(e.name) } : {}),
       ...(transport ? { transport } : {}),
       ...(e.spec?.source ? { source: e.spec.source } : {}),
       toolCount: tools.length,
@@ -232,17 +310,19 @@ export class McpHub {
   /** How to reach a server: its stdio command (maybe in a sandbox), or its URL (streamable HTTP, then SSE). */
   private async transportsOf(e: ServerEntry, spec: McpServerSpec, onStderr: (chunk: string) => void): Promise<McpTransportCandidate[]> {
     if (this.closed) throw new DeepAgentError('mcp_error', 'the MCP hub is closed');
+    e.needsLogin = undefined; // a fresh connect finds out again
     if (spec.transport === 'stdio') {
       const transport = await this.stdioTransport(e, spec, onStderr);
       return [{ kind: 'stdio', open: () => transport }];
     }
-    const sse: McpTransportCandidate = { kind: 'sse', open: () => sseTransport(spec.url, spec.headers) };
+    const authProvider = e.oauth;
+    const sse: McpTransportCandidate = { kind: 'sse', open: () => sseTransport(spec.url, spec.headers, authProvider) };
     if (spec.transport === 'sse') return [sse];
     const http: McpTransportCandidate = {
       kind: 'http',
       open: async () => {
         const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
-        return new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: spec.headers } });
+        return new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: spec.headers }, ...(authProvider ? { authProvider } : {}) });
       },
     };
     return [http, sse];
@@ -261,18 +341,24 @@ export class McpHub {
       const wrapped = await wrapSpawn({ command: spec.command, args: spec.args, env: spec.env, ...(spec.cwd ? { cwd: spec.cwd } : {}), network: spec.network ?? false }, e.name);
       how = 'kind' in wrapped ? wrapped : { kind: 'command', line: wrapped };
     }
-    return stdioTransport(how, { onStderr });
+    return stdioTransport(how, { onStderr, ...(this.options.maxMessageBytes ? { maxMessageBytes: this.options.maxMessageBytes } : {}) });
   }
 }
 
-async function sseTransport(url: string, headers: Record<string, string>): Promise<SSEClientTransport> {
+async function sseTransport(url: string, headers: Record<string, string>, authProvider?: StoredOAuthProvider): Promise<SSEClientTransport> {
   const { SSEClientTransport } = await import('@modelcontextprotocol/sdk/client/sse.js');
   return new SSEClientTransport(new URL(url), {
+    ...(authProvider ? { authProvider } : {}),
     requestInit: { headers },
     eventSourceInit: {
       fetch: (input, init) => fetch(input, { ...init, headers: { ...Object.fromEntries(new Headers(init?.headers).entries()), ...headers } }),
     },
   });
+}
+
+/** The SDK's `UnauthorizedError` (an authorization was opened, or refused), known by name: its module loads late. */
+function isUnauthorized(err: unknown): boolean {
+  return err instanceof Error && err.constructor.name === 'UnauthorizedError';
 }
 
 function describeSpecError(err: unknown, spec: McpServerSpec): string {

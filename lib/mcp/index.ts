@@ -24,3 +24,4 @@ export * from './approval.js';
 export * from './builder/index.js';
 export * from './servers.js';
 export * from "./attach.js";
+export * from "./oauth/index.js";

@@ -32,6 +32,11 @@ export interface ModelClientOptions {
 }
 
 const RETRYABLE = (status: number | undefined) => status === undefined || status === 408 || status === 409 || status === 429 || status >= 500;
+/**
+ * Answers that the same request can never turn into a success (bad request, key, permission, model id, size):
+ * their error is `retryable: false`, so neither this client, the loop nor a queue tries them again.
+ */
+const PERMANENT = new Set([400, 401, 403, 404, 413]);
 const EPHEMERAL = { type: 'ephemeral' } as const;
 
 /**
@@ -138,7 +143,8 @@ export class MessagesModelClient implements ModelClient {
         if (!apiError || !RETRYABLE(status) || attempt > this.opts.maxRetries) {
           const code = status === 429 ? 'rate_limited' : 'model_error';
           const hint = status === 401 ? ' (check ANTHROPIC_API_KEY)' : '';
-          throw new DeepAgentError(code, `model call failed${status ? ` (${status})` : ''}: ${message}${hint}`, { status }, { cause: err });
+          const permanent = status !== undefined && PERMANENT.has(status);
+          throw new DeepAgentError(code, `model call failed${status ? ` (${status})` : ''}: ${message}${hint}`, { status }, { cause: err, ...(permanent ? { retryable: false } : {}) });
         }
         const delayMs = retryDelayMs(err, attempt, this.opts);
         hooks.onRetry?.({ attempt, ...(status ? { status } : {}), delayMs, message });

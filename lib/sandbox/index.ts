@@ -21,7 +21,15 @@ export type SandboxProviderOverrides = Partial<BubblewrapSandboxProviderOptions>
  * await using sandbox = await provider.create({ taskId });
  */
 export async function createSandboxProvider(config: Config, overrides: SandboxProviderOverrides = {}): Promise<SandboxProvider> {
-  const options = { ...overrides, home: overrides.home ?? config.home, resourceLimits: { ...sandboxLimitsOf(config), ...overrides.resourceLimits } };
+  const networkAllow = overrides.networkAllow ?? (config.sandbox.networkAllow?.length ? config.sandbox.networkAllow : undefined);
+  const maskedCredentials = overrides.maskedCredentials ?? maskedCredentialsFrom(config);
+  const options = {
+    ...overrides,
+    ...(maskedCredentials.length ? { maskedCredentials } : {}),
+    home: overrides.home ?? config.home,
+    resourceLimits: { ...sandboxLimitsOf(config), ...overrides.resourceLimits },
+    ...(networkAllow ? { networkAllow } : {}),
+  };
   switch (config.sandbox.provider) {
     case 'local':
       return new BubblewrapSandboxProvider(options);
@@ -32,6 +40,15 @@ export async function createSandboxProvider(config: Config, overrides: SandboxPr
     default:
       throw new DeepAgentError('invalid_input', `unknown sandbox provider "${String(config.sandbox.provider)}"`);
   }
+}
+
+/** `DEEP_AGENT_SANDBOX_SECRETS` with each variable's value from the configuration's environment. */
+function maskedCredentialsFrom(config: Config): { name: string; value: string; hosts: string[] }[] {
+  return (config.sandbox.secrets ?? []).map(({ name, hosts }) => {
+    const value = config.env[name];
+    if (!value) throw new DeepAgentError('missing_config', `DEEP_AGENT_SANDBOX_SECRETS names ${name}, which is not set: set it, or leave it out of the list.`);
+    return { name, value, hosts };
+  });
 }
 
 /**

@@ -1,5 +1,5 @@
 /** The sandbox port: where the agent's commands and file edits happen (bubblewrap locally, E2B in the cloud). */
-import type { EnforcedLimits } from './shared/index.js';
+import type { EnforcedLimits, NetworkRequest, TaskNetwork } from './shared/index.js';
 
 export type SandboxProviderName = 'local' | 'unsafe-local' | 'e2b';
 
@@ -10,8 +10,11 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Start and return at once with a handle id; output goes to a log file in the workspace. */
   background?: boolean;
-  /** default false: no network at all */
-  network?: boolean;
+  /**
+   * default false: no network at all. `true`: the network, bounded by the task's allowlist when it has one;
+   * a list of hosts (`pkg.example.org`, `*.cdn.example.org`, `api.example.com:443`): only those.
+   */
+  network?: NetworkRequest;
   env?: Record<string, string>;
   signal?: AbortSignal;
   onStdout?(chunk: string): void;
@@ -55,7 +58,7 @@ export interface SpawnSpec {
   args: string[];
   env?: Record<string, string>;
   cwd?: string;
-  network?: boolean;
+  network?: NetworkRequest;
 }
 
 /**
@@ -120,6 +123,8 @@ export interface CreateSandboxOptions {
   metadata?: Record<string, string>;
   /** seconds; a cloud sandbox's lifetime before it is extended */
   timeoutSeconds?: number;
+  /** The task's egress allowlist: no command of this sandbox gets more. @default the provider's (DEEP_AGENT_NETWORK_ALLOW), else none */
+  network?: TaskNetwork;
 }
 
 export interface SandboxProvider {

@@ -3,6 +3,7 @@
  * inferred from them.
  */
 import * as z from 'zod';
+import { isValidAllowedDomainEntry } from '@anthropic-ai/sandbox-runtime/dist/sandbox/domain-pattern.js';
 
 export const TASK_STATUSES = ['queued', 'running', 'waiting_approval', 'succeeded', 'failed', 'cancelled'] as const;
 export const TaskStatusSchema = z.enum(TASK_STATUSES);
@@ -60,6 +61,27 @@ export const BudgetSchema = z
   .strict();
 export type Budget = z.infer<typeof BudgetSchema>;
 
+/**
+ * A task's egress allowlist: hosts (`pkg.example.org`), `*.domain`, `host:port`; it bounds every command of the
+ * task (`run_command`'s `network: true` becomes this list). The patterns are the sandbox-runtime's.
+ */
+export const TaskNetworkSchema = z
+  .object({
+    allow: z
+      .array(
+        z
+          .string()
+          .trim()
+          .toLowerCase()
+          .min(1)
+          .max(260)
+          .refine(isValidAllowedDomainEntry, { message: 'must be a host such as "pkg.example.org", "*.cdn.example.org" or "api.example.com:443" ("*" and "*.com" are too broad)' }),
+      )
+      .max(100),
+  })
+  .strict();
+export type TaskNetwork = z.infer<typeof TaskNetworkSchema>;
+
 export const ErrorInfoSchema = z.object({ code: z.string(), message: z.string() });
 export type ErrorInfo = z.infer<typeof ErrorInfoSchema>;
 
@@ -81,6 +103,7 @@ export const TaskRecordSchema = z.object({
   steps: z.number().int().nonnegative(),
   budget: BudgetSchema.optional(),
   mcpServers: z.array(z.string()).optional(),
+  network: TaskNetworkSchema.optional(),
   /** AWS runtime: the durable execution running the task, so cancel stops exactly that one. */
   durableExecutionArn: z.string().optional(),
   /** Sandboxes the task created (provider ids), written when one is created, so cancel and a sweeper can kill them. */
@@ -95,6 +118,7 @@ export const SubmitTaskSchema = z
     idempotencyKey: z.string().min(1).max(128).optional(),
     budget: BudgetSchema.optional(),
     mcpServers: z.array(z.string().min(1).max(64)).max(32).optional(),
+    network: TaskNetworkSchema.optional(),
   })
   .strict();
 export type SubmitTask = z.infer<typeof SubmitTaskSchema>;
@@ -236,6 +260,7 @@ export function newTaskRecord(input: SubmitTask & { id: string; source: TaskSour
     steps: 0,
     ...(input.budget ? { budget: input.budget } : {}),
     ...(input.mcpServers ? { mcpServers: input.mcpServers } : {}),
+    ...(input.network ? { network: input.network } : {}),
   };
 }
 

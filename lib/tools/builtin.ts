@@ -35,7 +35,9 @@ export const writeTodos = defineTool({
 export const runCommand = defineTool({
   name: 'run_command',
   description:
-    'Run a shell command (bash -lc) in the sandbox workspace. No network unless network is true. ' +
+    'Run a shell command (bash -lc) in the sandbox workspace. No network unless network is true or a list of hosts ' +
+    '("pkg.example.org", "*.cdn.example.org", "api.example.com:443"); a list reaches only those hosts, over HTTP(S) through a proxy named by HTTP_PROXY/HTTPS_PROXY. ' +
+    'The task may bound the network further; a host outside its allowlist is refused. ' +
     'Returns stdout, stderr and the exit code. Use background for servers; their output goes to a log file. ' +
     'Memory, processes and workspace disk are limited (see sandbox_info); a command that hits a limit is stopped with an error naming it.',
   input: z.object({
@@ -43,7 +45,10 @@ export const runCommand = defineTool({
     cwd: z.string().optional().describe('directory relative to the workspace'),
     timeoutSeconds: z.number().int().positive().max(MAX_TIMEOUT_SECONDS).optional().describe('default 120; background commands have none unless given'),
     background: z.boolean().optional(),
-    network: z.boolean().optional().describe('allow network access for this command'),
+    network: z
+      .union([z.boolean(), z.array(z.string().min(1).max(260)).max(100)])
+      .optional()
+      .describe('true for network access (within the task allowlist), or the only hosts this command may reach'),
   }),
   run: async ({ command, cwd, timeoutSeconds, background, network }, ctx) => {
     const sandbox = await ctx.sandbox();
@@ -52,7 +57,7 @@ export const runCommand = defineTool({
       // A background process (a server) lives until the task ends unless a timeout is asked for.
       ...(timeoutSeconds || !background ? { timeoutMs: (timeoutSeconds ?? 120) * 1000 } : {}),
       ...(background ? { background } : {}),
-      ...(network ? { network } : {}),
+      ...(network === true || (Array.isArray(network) && network.length) ? { network } : {}),
       signal: ctx.signal,
     });
     return textOutput(formatCommandResult(r), !r.backgroundId && r.exitCode !== 0);

@@ -69,6 +69,8 @@ export interface FakeSandboxState {
   envs: Record<string, string>;
   metadata: Record<string, string>;
   allowInternetAccess: boolean;
+  /** the egress allowlist last set with updateNetwork (empty: none) */
+  allowOut?: string[];
   mcp?: McpServer;
   mcpToken?: string;
   processes: Set<ChildProcess>;
@@ -299,9 +301,13 @@ export class FakeE2B implements E2BSdk {
         fake.record('setTimeout', id, { timeoutMs });
         fake.lookup(id).endAt = new Date(Date.now() + timeoutMs);
       },
-      async updateNetwork(network: { allowInternetAccess?: boolean }): Promise<void> {
+      async updateNetwork(network: { allowInternetAccess?: boolean; allowOut?: string[]; denyOut?: string[] }): Promise<void> {
         fake.record('updateNetwork', id, network);
-        fake.lookup(id).allowInternetAccess = network.allowInternetAccess ?? true;
+        // As E2B: omitted fields are cleared. The double cannot filter by host: an allowOut list is recorded and
+        // counts as network on; the rules themselves are checked from the recorded calls.
+        const sandbox = fake.lookup(id);
+        sandbox.allowInternetAccess = network.allowInternetAccess ?? true;
+        sandbox.allowOut = network.allowOut ?? [];
       },
       async kill(): Promise<boolean> {
         return fake.killById(id);

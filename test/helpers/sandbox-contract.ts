@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +41,12 @@ export interface SandboxContractOptions {
   cannotHold?: Partial<Record<ResourceName, string>>;
   /** Host path of a sandbox's workspace, for providers whose workspace lives on this machine. */
   hostWorkspace?(sandbox: Sandbox): string | undefined;
+  /**
+   * True when a host list in `network` is held per command on this machine (bubblewrap's egress proxy): the
+   * allowlist checks run against listeners on this machine's loopback.
+   * @default false
+   */
+  enforcesHostLists?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -77,6 +84,22 @@ async function startHostListener(): Promise<{ port: number; close(): Promise<voi
     close: () => new Promise<void>((res) => server.close(() => res())),
   };
 }
+
+/** An HTTP listener on this machine's loopback that names itself: what an allowlisted command may reach. */
+async function startHttpListener(name: string): Promise<{ port: number; close(): Promise<void> }> {
+  const server = createHttpServer((_req, res) => res.end(`hello from ${name}\n`));
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((res) => {
+      server.closeAllConnections();
+      server.close(() => res());
+    }),
+  };
+}
+
+/** curl through the proxy the sandbox's environment names (prints the body, or the proxy's refusal, or curl's error). */
+const httpProbe = (url: string) => `curl -sS -m 5 ${url} 2>&1; echo`;
 
 const tcpProbe = (port: number) => `timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${port}; cat <&3' || echo unreachable`;
 
@@ -297,6 +320,43 @@ export function describeSandboxContract(
           if (opts.sharesHostNetwork ?? true) expect(on.stdout).toBe('hello from the host\n');
         } finally {
           await listener.close();
+        }
+      });
+
+      it.runIf(opts.enforcesHostLists ?? false)('with network: ["127.0.0.1:<A>"] reaches port A, not port B (by proxy or raw TCP), nor names', async () => {
+        const a = await startHttpListener('A');
+        const b = await startHttpListener('B');
+        try {
+          const r = await sandbox.run(
+            [httpProbe(`http://127.0.0.1:${a.port}/`), httpProbe(`http://127.0.0.1:${b.port}/`), httpProbe(`http://localhost:${a.port}/`), httpProbe('https://example.org/'), tcpProbe(b.port)].join('; '),
+            { network: [`127.0.0.1:${a.port}`], timeoutMs: 30_000 },
+          );
+          const lines = r.stdout.split('\n').filter(Boolean);
+          expect(lines[0]).toBe('hello from A');
+          expect(lines.slice(1)).not.toContain('hello from B');
+          expect(r.stdout.match(/hello from/g)).toHaveLength(1);
+          expect(r.stdout).toMatch(/blocked by network allowlist/);
+          expect(lines.at(-1)).toBe('unreachable');
+          // the next command without network has none
+          expect((await sandbox.run(httpProbe(`http://127.0.0.1:${a.port}/`))).stdout).not.toContain('hello from A');
+        } finally {
+          await a.close();
+          await b.close();
+        }
+      });
+
+      it.runIf(opts.enforcesHostLists ?? false)("a task's allowlist bounds a command that asks for network: true, and refuses a host outside it", async () => {
+        const a = await startHttpListener('A');
+        const b = await startHttpListener('B');
+        const bounded = await provider.create({ taskId: taskId('bounded'), network: { allow: [`127.0.0.1:${a.port}`] } });
+        extra.push(bounded);
+        try {
+          const r = await bounded.run([httpProbe(`http://127.0.0.1:${a.port}/`), httpProbe(`http://127.0.0.1:${b.port}/`), tcpProbe(b.port)].join('; '), { network: true, timeoutMs: 30_000 });
+          expect(r.stdout.split('\n').filter(Boolean)).toEqual(['hello from A', expect.stringMatching(/blocked by network allowlist/), 'unreachable']);
+          expect(await rejection(bounded.run('true', { network: [`127.0.0.1:${b.port}`] }))).toMatchObject({ code: 'network_disabled', message: expect.stringContaining(`127.0.0.1:${b.port}`) });
+        } finally {
+          await a.close();
+          await b.close();
         }
       });
 

@@ -148,11 +148,12 @@ describe('the plan-execute loop', () => {
 
   it('does not re-run finished steps when replayed with the same journal', async () => {
     const log: { name: string; at: number; edge: 'start' | 'end' }[] = [];
-    server = await startScriptedModel([{ toolUses: [{ name: 'sleepy', input: { label: 'once' } }] }, { error: { status: 400, message: 'crash here' } }, { text: 'done' }]);
+    // A retryable failure (a 500 the client does not retry here): a 400 is not retryable, so the loop would fail the task.
+    server = await startScriptedModel([{ toolUses: [{ name: 'sleepy', input: { label: 'once' } }] }, { error: { status: 500, message: 'crash here' } }, { text: 'done' }]);
     const store = memoryStore();
     const taskId = await queuedTask(store);
     const journal = new MemoryJournal();
-    const model = await modelFor(server);
+    const model = await modelFor(server, { maxRetries: 0 });
     await expect(
       runTask({ taskId, store, model, sandboxProvider: noSandbox, journal, tools: [sleepyTool(log, 1)], rethrowTransient: true }),
     ).rejects.toMatchObject({ code: 'model_error' });

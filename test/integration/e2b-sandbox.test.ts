@@ -122,6 +122,30 @@ describe('E2B sandbox network', () => {
     expect(after.networkPolicy).toContain('allowInternetAccess=false');
   });
 
+  it('a host list becomes allowOut (ports dropped) over denyOut 0.0.0.0/0 while it runs, then internet is off again', async () => {
+    const sb = await open();
+
+    await sb.run('echo listed', { network: ['pkg.example.org', '*.cdn.example.org', 'api.example.com:443'] });
+
+    const updates = fake.callsOf('updateNetwork').map((c) => c.args);
+    expect(updates).toEqual([{ allowOut: ['pkg.example.org', '*.cdn.example.org', 'api.example.com'], denyOut: ['0.0.0.0/0'] }, { allowInternetAccess: false }]);
+    expect(fake.only().allowInternetAccess).toBe(false);
+  });
+
+  it("a task's allowlist bounds network: true, and a host outside it is refused before anything opens", async () => {
+    const provider = createE2BSandboxProvider(loadConfig({ E2B_API_KEY: E2B_KEY, DEEP_AGENT_NETWORK_ALLOW: 'pkg.example.org' }), {
+      sdk: fake,
+      options: { workdir: fake.workdir, keepAlive: { intervalSeconds: 0 } },
+    });
+    sandbox = await provider.create({ taskId: 'task-1' });
+
+    await sandbox.run('echo bounded', { network: true });
+    await expect(sandbox.run('echo outside', { network: ['evil.example.net'] })).rejects.toMatchObject({ code: 'network_disabled' });
+
+    expect(fake.callsOf('updateNetwork').map((c) => c.args)).toEqual([{ allowOut: ['pkg.example.org'], denyOut: ['0.0.0.0/0'] }, { allowInternetAccess: false }]);
+    expect(fake.commands.map((c) => c.cmd.split('\n').at(-1))).not.toContain('echo outside');
+  });
+
   it('keeps the network on while a background network process lives, then turns it off', async () => {
     const sb = await open();
 

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -53,6 +53,28 @@ describe('openLocalStorage', () => {
     expect(receivedHere.map((m) => m.taskId)).toEqual(['t2']);
     expect(existsSync(join(dir, 'deep-agent.db'))).toBe(true);
     cli.close();
+  });
+
+  it('keeps deep-agent.db, its WAL and shared memory owner-only (0600), a file made earlier included', async () => {
+    // prepare: a database file left world-readable by an older version, and a permissive umask
+    writeFileSync(join(home, 'deep-agent.db'), '');
+    chmodSync(join(home, 'deep-agent.db'), 0o644);
+    const umask = process.umask(0o022);
+    try {
+      // act
+      const storage = openLocalStorage(home);
+      await storage.tasks.create(newTaskRecord({ id: 'm1', prompt: 'private prompt', source: 'cli' }));
+      // assess
+      for (const file of ['deep-agent.db', 'deep-agent.db-wal', 'deep-agent.db-shm']) {
+        expect(statSync(join(home, file)).mode & 0o777, file).toBe(0o600);
+      }
+      storage.close();
+      const fresh = join(home, 'fresh');
+      openLocalStorage(fresh).close();
+      expect(statSync(join(fresh, 'deep-agent.db')).mode & 0o777).toBe(0o600);
+    } finally {
+      process.umask(umask);
+    }
   });
 
   it('creates the key file only when credentials are first used, and closes on dispose', async () => {

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { McpHub, type McpTool } from '../../lib/mcp/index.js';
+import { McpHub, type McpServerSpec, type McpTool } from '../../lib/mcp/index.js';
 import { hasCode } from '../../lib/errors/index.js';
 import type { ToolContext, ToolOutput } from '../../lib/tools/types.js';
 import { alive, until } from '../helpers/wait.js';
@@ -154,5 +155,26 @@ describe('McpHub with several servers', () => {
     expect(seen.PATH).toBeTruthy();
     expect(JSON.stringify(seen)).not.toContain('canary-7f3a9c1d');
     expect(seen.ANTHROPIC_API_KEY).toBeUndefined();
+  });
+});
+
+describe('McpHub with results past the stdio message limit', () => {
+  const LARGE_RESULT_SERVER = fileURLToPath(new URL('../helpers/mcp-large-result-server.ts', import.meta.url));
+  const largeResult = (): McpServerSpec => ({ transport: 'stdio', command: process.execPath, args: ['--import', 'tsx', LARGE_RESULT_SERVER], env: {} });
+
+  it('reads a 12 MB result (past the SDK default of 10 MB) instead of reporting the connection lost', async () => {
+    await using hub = new McpHub({ servers: { big: largeResult() }, env: process.env });
+    await hub.start();
+    const out = await hub.callTool('big', 'large_text', { chars: 12_000_000 });
+    expect(textOf(out)).toHaveLength(12_000_000);
+  });
+
+  it('names the limit when a result is larger than it, does not retry, and the next call works', async () => {
+    await using hub = new McpHub({ servers: { big: largeResult() }, env: process.env, maxMessageBytes: 1024 * 1024 });
+    await hub.start();
+    const error = await hub.callTool('big', 'large_text', { chars: 2_000_000 }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'mcp_error', message: expect.stringContaining('more than 1 MB') });
+    expect((error as Error).message).not.toMatch(/lost/);
+    expect(textOf(await hub.callTool('big', 'large_text', { chars: 10 }))).toBe('x'.repeat(10));
   });
 });

@@ -24,7 +24,7 @@ const ctx: ToolContext = { taskId: 't', sandbox: () => Promise.reject(new Error(
 interface Setup {
   sandbox: Sandbox;
   /** server-everything as the sandbox sees it */
-  everything: SpawnSpec;
+  everything: Omit<SpawnSpec, 'network'>;
   /** kills the server from outside (a crash), given its channel */
   crash(channel: StdioChannel): void;
   /** How this provider must run a stdio server: spawned here through wrapSpawn, or over openStdio. */

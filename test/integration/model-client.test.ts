@@ -62,6 +62,18 @@ describe('model client over the real SDK and HTTP', () => {
     expect(server.requests).toHaveLength(1);
   });
 
+  it('marks 400, 401, 403, 404 and 413 not retryable (for the queue), and a 500 it gave up on retryable', async () => {
+    for (const status of [400, 401, 403, 404, 413, 500]) {
+      server = await startScriptedModel(() => ({ error: { status, message: `status ${status}` } }));
+      const model = await clientFor(server, { maxRetries: 1 });
+      const error = await model.createMessage({ system: 's', messages: [{ role: 'user', content: 'go' }], tools }).catch((e: unknown) => e);
+      expect((error as { data?: unknown }).data, String(status)).toEqual({ status });
+      expect((error as { retryable?: unknown }).retryable, String(status)).toBe(status === 500);
+      expect(server.requests, String(status)).toHaveLength(status === 500 ? 2 : 1);
+      await server.close();
+    }
+  });
+
   it('gives up after maxRetries with rate_limited', async () => {
     server = await startScriptedModel(() => ({ error: { status: 429, retryAfterSeconds: 0 } }));
     const model = await clientFor(server, { maxRetries: 2 });

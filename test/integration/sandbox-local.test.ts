@@ -1,6 +1,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -26,12 +27,38 @@ describeSandboxContract('bubblewrap', () => new BubblewrapSandboxProvider({ home
   maxOutputBytes: CAP,
   hostWorkspace,
   makeLimitedProvider: (resourceLimits) => new BubblewrapSandboxProvider({ home, resourceLimits }),
+  enforcesHostLists: true,
 });
 describeSandboxContract('unsafe-local', () => new UnsafeLocalSandboxProvider({ home, maxOutputBytes: CAP }), {
   maxOutputBytes: CAP,
   hostWorkspace,
   makeLimitedProvider: (resourceLimits) => new UnsafeLocalSandboxProvider({ home, resourceLimits }),
   isolated: false,
+});
+
+describe('bubblewrap egress proxy', () => {
+  it('refuses a listed name that resolves to loopback, link-local, metadata or private space, unless that address is listed too', async () => {
+    const listener = createHttpServer((_req, res) => res.end('hello from the host\n'));
+    await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+    const port = (listener.address() as { port: number }).port;
+    const provider = new BubblewrapSandboxProvider({
+      home,
+      hostOverrides: { 'loop.test': '127.0.0.1', 'meta.test': '169.254.169.254', 'private.test': '10.1.2.3', 'v6meta.test': 'fd00:ec2::254' },
+    });
+    await using sandbox = await provider.create({ taskId: 'egress-guard' });
+    try {
+      const probe = (host: string) => `curl -sS -m 5 http://${host}:${port}/ 2>&1; echo`;
+      const names = ['loop.test', 'meta.test', 'private.test', 'v6meta.test'];
+      const refused = await sandbox.run(names.map(probe).join('; '), { network: names, timeoutMs: 30_000 });
+      expect(refused.stdout).not.toContain('hello from the host');
+      expect(refused.stdout.match(/403|blocked|denied|refused/gi)?.length ?? 0).toBeGreaterThanOrEqual(names.length);
+      // listed literally, the loopback address is what the name may reach
+      const listed = await sandbox.run(probe('loop.test'), { network: ['loop.test', `127.0.0.1:${port}`], timeoutMs: 30_000 });
+      expect(listed.stdout).toBe('hello from the host\n\n');
+    } finally {
+      listener.close();
+    }
+  });
 });
 
 describe('bubblewrap sandbox', () => {

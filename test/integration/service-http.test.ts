@@ -1,5 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer as createHttpServer } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approvalPolicyFor } from '../../lib/assembly/index.js';
@@ -25,6 +27,12 @@ const SCRIPTS: Record<string, (turn: number, req: CapturedRequest) => ScriptedRe
   approve: (turn) => (turn === 1 ? { toolUses: [{ name: 'write_file', input: { path: 'approved.txt', content: 'approved run' } }] } : { text: 'done after approval' }),
   deny: (turn) => (turn === 1 ? { toolUses: [{ name: 'write_file', input: { path: 'important.txt', content: 'overwritten' } }] } : { text: 'gave up' }),
   broken: () => ({ error: { status: 400, message: 'scripted permanent failure' } }),
+  flaky: () => ({ error: { status: 500, message: 'scripted server failure' } }),
+  // The port of this machine's listener comes in the prompt: "netbound <port>".
+  netbound: (turn, req) =>
+    turn === 1
+      ? { toolUses: [{ name: 'run_command', input: { command: `curl -sS -m 5 http://127.0.0.1:${firstUserText(req).split(' ')[1]}/ 2>&1`, network: true } }] }
+      : { text: 'fetched' },
   quick: () => ({ text: 'quick answer' }),
 };
 
@@ -114,6 +122,58 @@ describe('POST /tasks validation', () => {
     const mcp = await api('/mcp-server-definitions');
     expect(mcp.status).toBe(501);
     expect(await mcp.json()).toMatchObject({ error: { code: 'not_implemented' } });
+  });
+});
+
+describe('requests the app cannot represent', () => {
+  it('answers `OPTIONS *` and a backslash path with 400 JSON in the error shape, not an empty body', async () => {
+    for (const target of ['*', '/tasks\\..\\x']) {
+      // act: raw HTTP, since fetch cannot send an asterisk-form target
+      const raw = await new Promise<string>((resolve, reject) => {
+        const sock = connect(svc.port, '127.0.0.1', () => sock.write(`OPTIONS ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`));
+        let out = '';
+        sock.on('data', (d) => (out += d));
+        sock.on('end', () => resolve(out));
+        sock.on('error', reject);
+      });
+      // assess
+      expect(raw, target).toMatch(/^HTTP\/1\.1 400 /);
+      expect(raw).toMatch(/content-type: application\/json/i);
+      const body = JSON.parse(raw.slice(raw.indexOf('{'), raw.lastIndexOf('}') + 1)) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('invalid_input');
+    }
+  });
+});
+
+describe('network allowlists over HTTP', () => {
+  it('refuses a task network.allow that is too broad or not a host, queueing nothing', async () => {
+    for (const allow of [['*'], ['*.com'], ['not a host'], 'pkg.example.org']) {
+      const res = await api('/tasks', { method: 'POST', body: JSON.stringify({ prompt: 'quick', network: { allow } }) });
+      expect(res.status, JSON.stringify(allow)).toBe(400);
+      expect(await res.json()).toMatchObject({ error: { code: 'invalid_input' } });
+    }
+  });
+
+  it("keeps a task's network.allow on its record, and a command asking for network: true reaches only those hosts", async () => {
+    const listener = createHttpServer((_req, res) => res.end('hello from the listed host\n'));
+    await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+    const port = (listener.address() as { port: number }).port;
+    try {
+      const allowed = await submit({ prompt: `netbound ${port}`, network: { allow: [`127.0.0.1:${port}`] } });
+      const other = await submit({ prompt: `netbound ${port}`, network: { allow: [`127.0.0.1:${port + 1}`] } });
+      const [a, b] = await Promise.all([settled(allowed.body.taskId, 'succeeded'), settled(other.body.taskId, 'succeeded')]);
+      expect(a.network).toEqual({ allow: [`127.0.0.1:${port}`] });
+      // Both tasks ran the same command: one reached the listener, the other was refused by its proxy.
+      const outputs = server.requests
+        .filter((r) => firstUserText(r) === `netbound ${port}` && lastToolResults(r).size > 0)
+        .map((r) => [...lastToolResults(r).values()][0]!.text);
+      expect(outputs).toHaveLength(2);
+      expect(outputs.filter((t) => t.includes('hello from the listed host'))).toHaveLength(1);
+      expect(outputs.filter((t) => t.includes('blocked by network allowlist'))).toHaveLength(1);
+      expect(b.status).toBe('succeeded');
+    } finally {
+      listener.close();
+    }
   });
 });
 
@@ -207,14 +267,27 @@ describe('approvals', () => {
 });
 
 describe('failures', () => {
-  it('a task whose model always fails is failed after N attempts with its error recorded', async () => {
-    const { body } = await submit({ prompt: 'broken model' });
+  it('a task whose model always fails (500) is failed after N attempts with its error recorded', async () => {
+    const { body } = await submit({ prompt: 'flaky model' });
     const record = await settled(body.taskId, 'failed');
     expect(record.attempts).toBe(2);
-    expect(record.error).toMatchObject({ code: 'model_error', message: expect.stringContaining('scripted permanent failure') });
+    expect(record.error).toMatchObject({ code: 'model_error', message: expect.stringContaining('scripted server failure') });
     const types = (await events(body.taskId)).map((e) => e.type);
     expect(types.filter((t) => t === 'task.retrying')).toHaveLength(1);
     expect(types.at(-1)).toBe('task.failed');
     expect(svc.storage.queue.listDead().map((m) => m.taskId)).toContain(body.taskId);
+  });
+
+  it('a model answer that cannot succeed (400) is not retried: failed after one attempt, its message gone from the queue', async () => {
+    const { body } = await submit({ prompt: 'broken model' });
+    const record = await settled(body.taskId, 'failed');
+    expect(record.attempts).toBe(1);
+    expect(record.error).toMatchObject({ code: 'model_error', message: expect.stringContaining('scripted permanent failure') });
+    const types = (await events(body.taskId)).map((e) => e.type);
+    expect(types.filter((t) => t === 'task.retrying')).toHaveLength(0);
+    expect(types.at(-1)).toBe('task.failed');
+    // the scripted model saw exactly one request for it: neither the client nor the queue tried again
+    expect(server.requests.filter((r) => firstUserText(r).startsWith('broken'))).toHaveLength(1);
+    await until(() => Promise.resolve(svc.storage.queue.stats()), (s) => s.inFlight === 0 && s.visible === 0);
   });
 });

@@ -9,7 +9,7 @@ import { readApiToken } from '../../local/index.js';
 import type { TaskEvent, TaskRecord } from '../../task/index.js';
 import { ProgressPrinter, terminalOptions } from '../progress.js';
 import { UsageError, type CliIo, type Command } from '../io.js';
-import { BUDGET_OPTIONS, parseBudget } from './run.js';
+import { ALLOW_NET_OPTION, BUDGET_OPTIONS, parseAllowNet, parseBudget } from './run.js';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8787';
 const API_OPTION = { api: { type: 'string' } } as const;
@@ -28,7 +28,7 @@ const json = (io: CliIo, value: unknown) => io.stdout.write(`${JSON.stringify(va
 export const submitCommand: Command = {
   name: 'submit',
   summary: 'queue a task on a running service (deep-agent serve or the deployed API)',
-  usage: `deep-agent submit "<task>" [--json] [--idempotency-key K] [--max-steps N] [--max-cost USD] [--timeout SECONDS] [--api URL]
+  usage: `deep-agent submit "<task>" [--json] [--idempotency-key K] [--max-steps N] [--max-cost USD] [--timeout SECONDS] [--allow-net HOSTS] [--api URL]
 
 Prints the task id (or {taskId, status} with --json). The same --idempotency-key returns the same task.
 --api defaults to DEEP_AGENT_API_URL or ${DEFAULT_API_URL}; the token is DEEP_AGENT_API_TOKEN or DEEP_AGENT_HOME/api-token.`,
@@ -36,15 +36,17 @@ Prints the task id (or {taskId, status} with --json). The same --idempotency-key
     const { values, positionals } = parseArgs({
       args,
       allowPositionals: true,
-      options: { json: { type: 'boolean' }, 'idempotency-key': { type: 'string' }, ...BUDGET_OPTIONS, ...API_OPTION },
+      options: { json: { type: 'boolean' }, 'idempotency-key': { type: 'string' }, ...BUDGET_OPTIONS, ...ALLOW_NET_OPTION, ...API_OPTION },
     });
     const prompt = positionals.join(' ').trim();
     if (!prompt) throw new UsageError('submit needs a task, e.g. deep-agent submit "summarise README.md"');
     const budget = parseBudget(values);
+    const network = parseAllowNet(values['allow-net']);
     const answer = await clientFor(io, values.api).submit({
       prompt,
       ...(values['idempotency-key'] ? { idempotencyKey: values['idempotency-key'] } : {}),
       ...(budget ? { budget } : {}),
+      ...(network ? { network } : {}),
     });
     if (values.json) json(io, answer);
     else io.stdout.write(`${answer.taskId}\n`);

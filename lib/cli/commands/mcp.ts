@@ -5,16 +5,23 @@ import { loadConfig, type Config } from '../../config/index.js';
 import { ApiClient } from '../../http/index.js';
 import { readApiToken } from '../../local/index.js';
 import { describePresets, type AttachedMcp } from '../../mcp/index.js';
+import { lazyLocalOAuth } from '../oauth.js';
 import { UsageError, type CliIo, type Command } from '../io.js';
+import { mcpLogin, mcpLogout } from './mcp-login.js';
 
 /** The MCP servers exactly as a run attaches them (lib/assembly), without a model. */
 async function withMcp<T>(io: CliIo, fn: (mcp: AttachedMcp, config: Config) => Promise<T>): Promise<T> {
   const config = loadConfig(io.env, io.cwd);
-  const { mcp } = await assembleMcp(config);
+  const oauth = lazyLocalOAuth(config);
+  const { mcp } = await assembleMcp(config, { mcpOAuth: { records: oauth.records } }).catch((e) => {
+    oauth.close();
+    throw e;
+  });
   try {
     return await fn(mcp, config);
   } finally {
     await mcp.close();
+    oauth.close();
   }
 }
 
@@ -94,17 +101,24 @@ deep-agent mcp tools [--server NAME] [--json]
 deep-agent mcp connections list [--definitions] [--json] [--api URL]
 deep-agent mcp connections install <definition> [--name NAME] [--credential NAME[=VALUE]]... [--json] [--api URL]
 deep-agent mcp connections rm <id> [--api URL]
+deep-agent mcp login <server>
+deep-agent mcp logout <server>
 
 Servers come from DEEP_AGENT_MCP_CONFIG (default ./.mcp.json), the GitHub and Notion presets (attached when
 GITHUB_TOKEN / NOTION_TOKEN are set), and servers the agent built and deployed (DEEP_AGENT_HOME/mcp-servers).
 \`connections\` talks to a running service (deep-agent serve, or --api URL): each installed connection runs
 in a sandbox of its own with its credentials stored encrypted. --credential NAME reads the value from the
-environment variable NAME, so it stays out of the process list.`,
+environment variable NAME, so it stays out of the process list.
+\`login\` logs in to an HTTP server of .mcp.json with OAuth: it listens on 127.0.0.1 for the callback and opens
+the authorization page with $BROWSER (else prints its URL); tokens are stored encrypted in DEEP_AGENT_HOME.
+\`logout\` deletes them.`,
   async run(args, io) {
     if (args[0] === 'connections') return connections(args.slice(1), io);
+    if (args[0] === 'login') return mcpLogin(args.slice(1), io);
+    if (args[0] === 'logout') return mcpLogout(args.slice(1), io);
     const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' }, server: { type: 'string' } } });
     const sub = positionals[0];
-    if (sub !== 'list' && sub !== 'tools') throw new UsageError('mcp takes list or tools, e.g. deep-agent mcp list');
+    if (sub !== 'list' && sub !== 'tools') throw new UsageError('mcp takes list, tools, connections, login or logout, e.g. deep-agent mcp list');
     return withMcp(io, async (mcp, config) => {
       if (sub === 'list') {
         const status = mcp.status();

@@ -6,6 +6,7 @@ import { openLocalMcpConnections } from '../../mcp-connections/index.js';
 import { ensureApiToken, LOCAL_ACCOUNT, startLocalService } from '../../local/index.js';
 import { serveTaskLog } from '../progress.js';
 import { UsageError, type Command } from '../io.js';
+import { lazyLocalOAuth, localHttpOAuthLogins } from '../oauth.js';
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -28,7 +29,10 @@ read-only ask too), DEEP_AGENT_MCP_CATALOG (extra MCP server definitions for dee
     const graceSeconds = Number(values.grace ?? 10);
     if (!(graceSeconds >= 0)) throw new UsageError(`--grace takes seconds, not "${values.grace}"`);
     const config = loadConfig(io.env, io.cwd);
-    const agent = await assembleAgent(config);
+    // Tasks use the OAuth logins of .mcp.json's HTTP servers (no browser here: a missing login is needs_login);
+    // the assembly's one redactor learns their tokens.
+    const oauth = lazyLocalOAuth(config);
+    const agent = await assembleAgent(config, { mcpOAuth: { records: oauth.records } });
     const { token, file } = ensureApiToken(config.home, config.api.token);
     const onError = (e: unknown) => io.stderr.write(`deep-agent serve: ${(e as Error)?.message ?? String(e)}\n`);
     const connections = await openLocalMcpConnections({
@@ -54,6 +58,7 @@ read-only ask too), DEEP_AGENT_MCP_CATALOG (extra MCP server definitions for dee
         return { ...base, tools: [...(base.tools ?? []), ...installed] };
       },
       mcpConnections: connections.manager,
+      mcpOAuth: localHttpOAuthLogins(config, oauth.store, agent.mcp.hub, agent.redactor),
       settings: config.serve,
       port,
       redactor: agent.redactor,
@@ -74,6 +79,7 @@ read-only ask too), DEEP_AGENT_MCP_CATALOG (extra MCP server definitions for dee
     if (released.length) io.stderr.write(`deep-agent serve: released ${released.length} running task(s) for the next start: ${released.join(', ')}\n`);
     await connections.close();
     await agent.close();
+    oauth.close();
     // Released runs are abandoned, not aborted (an abort would record them as cancelled): their open model
     // requests or commands must not hold the process past the grace. Unref'd, so a clean stop exits at once.
     setTimeout(() => process.exit(), 200).unref();

@@ -22,10 +22,18 @@ import {
   workspaceParts,
   type EnforcedLimits,
   type ResourceLimits,
+  egressFor,
+  hostOfPattern,
+  type Egress,
+  type NetworkRequest,
+  type TaskNetwork,
 } from '../shared/index.js';
 import { mapE2BError } from './errors.js';
 import { SandboxKeepAlive } from './keep-alive.js';
-import type { E2BCommandHandle, E2BCommandOutcome, E2BSandboxInstance } from './sdk.js';
+import type { E2BCommandHandle, E2BCommandOutcome, E2BNetworkUpdate, E2BSandboxInstance } from './sdk.js';
+
+/** An allowlist entry as E2B's allowOut takes it: a host or IP without port or brackets. */
+const e2bHostOf = hostOfPattern;
 
 /** Where the agent works inside an E2B sandbox (the template's default user is `user`). */
 export const E2B_WORKDIR = '/home/user/workspace';
@@ -69,6 +77,8 @@ export interface E2BSandboxSettings {
   defaultCommandTimeoutMs: number;
   maxListEntries: number;
   networkPolicy: NetworkPolicy;
+  /** The task's egress allowlist, bounding every command. */
+  taskNetwork?: TaskNetwork;
   redactor?: Redactor;
   /** Reattaches to the same sandbox after a pause (Sandbox.connect). */
   reconnect(sandboxId: string): Promise<E2BSandboxInstance>;
@@ -112,7 +122,10 @@ export class E2BSandbox implements Sandbox {
   readonly workdir: string;
   private closed: Promise<void> | undefined;
   private paused = false;
-  private networkUsers = 0;
+  /** The egress of every command now running with network; the sandbox's rules are their union. */
+  private grants: Egress[] = [];
+  /** The rules last sent to E2B (the sandbox is created with internet off). */
+  private appliedNetwork = JSON.stringify({ allowInternetAccess: false });
   /** true when turning the network back off failed: we can no longer promise it is off */
   private networkUnknown = false;
   private networkQueue: Promise<void> = Promise.resolve();
@@ -213,27 +226,51 @@ export class E2BSandbox implements Sandbox {
     return next;
   }
 
-  private acquireNetwork(): Promise<void> {
-    if (this.settings.networkPolicy === 'always-on') return Promise.resolve();
-    return this.serializeNetwork(async () => {
-      if (this.networkUsers === 0) {
-        try {
-          await this.instance.updateNetwork({ allowInternetAccess: true });
-        } catch (e) {
-          throw this.fail(e, 'enable network');
-        }
-      }
-      this.networkUsers++;
-    });
+  /**
+   * The sandbox-wide egress rules while these grants are live: E2B has no per-process switch, so every process
+   * gets the union (the whole internet while any command has unbounded `network: true`). Ports of `host:port`
+   * entries cannot be held by E2B's allowOut and are dropped there.
+   */
+  private static rulesFor(grants: Egress[]): E2BNetworkUpdate {
+    if (grants.some((g) => g.kind === 'open')) return { allowInternetAccess: true };
+    const hosts = [...new Set(grants.flatMap((g) => (g.kind === 'allowlist' ? g.allow.map(e2bHostOf) : [])))];
+    return hosts.length ? { allowOut: hosts, denyOut: ['0.0.0.0/0'] } : { allowInternetAccess: false };
   }
 
-  private releaseNetwork(): Promise<void> {
-    if (this.settings.networkPolicy === 'always-on') return Promise.resolve();
-    return this.serializeNetwork(async () => {
-      this.networkUsers = Math.max(0, this.networkUsers - 1);
-      if (this.networkUsers > 0 || this.closed) return;
+  /** Applies the rules of the live grants when they changed. */
+  private async applyNetwork(): Promise<void> {
+    const rules = E2BSandbox.rulesFor(this.grants);
+    const key = JSON.stringify(rules);
+    if (key === this.appliedNetwork) return;
+    await this.instance.updateNetwork(rules);
+    this.appliedNetwork = key;
+  }
+
+  /** The command's egress (bounded by the task's allowlist), turned on for the sandbox; undefined for none. */
+  private async acquireNetwork(requested: NetworkRequest | undefined): Promise<Egress | undefined> {
+    const egress = egressFor(requested, this.settings.taskNetwork);
+    if (egress.kind === 'none') return undefined;
+    if (this.settings.networkPolicy === 'always-on') return egress;
+    await this.serializeNetwork(async () => {
+      this.grants.push(egress);
       try {
-        await this.instance.updateNetwork({ allowInternetAccess: false });
+        await this.applyNetwork();
+      } catch (e) {
+        this.grants.splice(this.grants.indexOf(egress), 1);
+        throw this.fail(e, 'enable network');
+      }
+    });
+    return egress;
+  }
+
+  private releaseNetwork(grant: Egress | undefined): Promise<void> {
+    if (!grant || this.settings.networkPolicy === 'always-on') return Promise.resolve();
+    return this.serializeNetwork(async () => {
+      const at = this.grants.indexOf(grant);
+      if (at >= 0) this.grants.splice(at, 1);
+      if (this.closed) return;
+      try {
+        await this.applyNetwork();
         this.networkUnknown = false;
       } catch {
         this.networkUnknown = true;
@@ -287,12 +324,12 @@ export class E2BSandbox implements Sandbox {
     if (target.kind !== 'dir') throw new DeepAgentError('invalid_input', `cwd ${options.cwd} is not a directory in the workspace`);
     const cwd = target.path;
     const limited = `${this.ulimits(target.usageBytes)}\n${command}`;
-    if (options.network) await this.acquireNetwork();
+    const grant = await this.acquireNetwork(options.network);
     let releaseLater = false;
     try {
       if (options.background) {
-        const result = await this.runBackground(limited, cwd, options);
-        releaseLater = Boolean(options.network);
+        const result = await this.runBackground(limited, cwd, options, grant);
+        releaseLater = Boolean(grant);
         return result;
       }
       const result = await this.runForeground(limited, cwd, options);
@@ -308,11 +345,11 @@ export class E2BSandbox implements Sandbox {
       if (limit) throw limitExceeded(limit, this.settings.limits, result);
       return result;
     } finally {
-      if (options.network && !releaseLater) await this.releaseNetwork();
+      if (!releaseLater) await this.releaseNetwork(grant);
     }
   }
 
-  private async runBackground(command: string, cwd: string, options: RunOptions): Promise<CommandResult> {
+  private async runBackground(command: string, cwd: string, options: RunOptions, grant: Egress | undefined): Promise<CommandResult> {
     const started = Date.now();
     const logDir = posix.join(this.workdir, BACKGROUND_LOG_DIR);
     // `$$` is the shell E2B started, whose pid is the handle's pid: the log is `<dir>/<backgroundId>.log`.
@@ -328,7 +365,7 @@ export class E2BSandbox implements Sandbox {
       () => undefined,
       () => undefined,
     );
-    if (options.network) void ended.then(() => this.releaseNetwork());
+    if (grant) void ended.then(() => this.releaseNetwork(grant));
     if (options.timeoutMs !== undefined) {
       const timer = setTimeout(() => void this.killTree(handle), options.timeoutMs);
       timer.unref?.();
@@ -424,7 +461,7 @@ export class E2BSandbox implements Sandbox {
     checkedEnv(spec.env);
     const target = await this.resolvePath(spec.cwd, 'open_stdio');
     if (target.kind !== 'dir') throw new DeepAgentError('invalid_input', `cwd ${spec.cwd} is not a directory in the workspace`);
-    if (spec.network) await this.acquireNetwork();
+    const grant = await this.acquireNetwork(spec.network);
     const events = new StdioChannelEvents();
     let handle: E2BCommandHandle;
     try {
@@ -439,7 +476,7 @@ export class E2BSandbox implements Sandbox {
         onStderr: (d) => events.stderr(d),
       });
     } catch (e) {
-      if (spec.network) await this.releaseNetwork();
+      await this.releaseNetwork(grant);
       throw this.fail(e, 'open_stdio');
     }
     void handle.wait().then(
@@ -450,7 +487,7 @@ export class E2BSandbox implements Sandbox {
       },
     ).then(async (code) => {
       events.exit(code);
-      if (spec.network) await this.releaseNetwork();
+      await this.releaseNetwork(grant);
     });
     let writes: Promise<void> = Promise.resolve();
     return {
@@ -542,7 +579,7 @@ export class E2BSandbox implements Sandbox {
     } catch (e) {
       throw this.fail(e, 'sandbox_info');
     }
-    const networkOn = this.settings.networkPolicy === 'always-on' || this.networkUsers > 0 || this.networkUnknown;
+    const networkOn = this.settings.networkPolicy === 'always-on' || this.grants.length > 0 || this.networkUnknown;
     return {
       id: this.id,
       provider: 'e2b',

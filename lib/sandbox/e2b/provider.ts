@@ -3,7 +3,7 @@ import type { Config } from '../../config/index.js';
 import { DeepAgentError, MissingConfigError } from '../../errors/index.js';
 import { Redactor, redactorFromEnv } from '../../secrets/index.js';
 import type { CreateSandboxOptions, SandboxProvider } from '../types.js';
-import { checkedEnv, resourceLimits, sandboxLimitsOf, type EnforcedLimits, type ResourceLimits } from '../shared/index.js';
+import { checkedEnv, hostPatterns, resourceLimits, sandboxLimitsOf, type EnforcedLimits, type ResourceLimits } from '../shared/index.js';
 import {
   DEFAULT_COMMAND_TIMEOUT_MS,
   DEFAULT_MAX_LIST_ENTRIES,
@@ -57,6 +57,8 @@ export interface E2BProviderOptions {
   resourceLimits?: Partial<ResourceLimits>;
   /** Backoff on E2B rate limits for create and connect. @default 5 attempts, 500 ms base, 10 s cap */
   backoff?: BackoffOptions;
+  /** The egress allowlist of a task that brings none (`DEEP_AGENT_NETWORK_ALLOW`). @default none */
+  networkAllow?: readonly string[];
 }
 
 export interface E2BProviderDeps {
@@ -79,8 +81,8 @@ export class E2BSandboxProvider implements SandboxProvider {
   readonly name = 'e2b' as const;
   private sdkPromise: Promise<E2BSdk> | undefined;
   private readonly redactor: Redactor;
-  readonly options: Required<Omit<E2BProviderOptions, 'template' | 'backoff' | 'keepAlive' | 'resourceLimits'>> & { resourceLimits: ResourceLimits } &
-    Pick<E2BProviderOptions, 'template' | 'backoff'> & { keepAlive: Required<KeepAliveOptions> };
+  readonly options: Required<Omit<E2BProviderOptions, 'template' | 'backoff' | 'keepAlive' | 'resourceLimits' | 'networkAllow'>> & { resourceLimits: ResourceLimits } &
+    Pick<E2BProviderOptions, 'template' | 'backoff' | 'networkAllow'> & { keepAlive: Required<KeepAliveOptions> };
 
   constructor(
     private readonly apiKey: string,
@@ -103,6 +105,7 @@ export class E2BSandboxProvider implements SandboxProvider {
       workdir: o.workdir ?? E2B_WORKDIR,
       resourceLimits: resourceLimits(o.resourceLimits),
       backoff: o.backoff,
+      ...(o.networkAllow ? { networkAllow: o.networkAllow } : {}),
     };
   }
 
@@ -120,8 +123,10 @@ export class E2BSandboxProvider implements SandboxProvider {
     return Math.min(options.timeoutSeconds ?? this.options.timeoutSeconds, this.options.maxLifetimeSeconds) * 1000;
   }
 
-  private settings(startedAtMs: number): E2BSandboxSettings {
+  private settings(startedAtMs: number, options: CreateSandboxOptions): E2BSandboxSettings {
+    const allow = options.network?.allow ?? this.options.networkAllow;
     return {
+      ...(allow ? { taskNetwork: { allow: hostPatterns(allow, 'network.allow') } } : {}),
       workdir: this.options.workdir,
       limits: this.options.resourceLimits,
       outputCapBytes: this.options.outputCapBytes,
@@ -158,7 +163,7 @@ export class E2BSandboxProvider implements SandboxProvider {
     } catch (e) {
       throw mapE2BError(e, { operation: 'create', redactor: this.redactor });
     }
-    const sandbox = new E2BSandbox(instance, this.settings(Date.now()), this.options.template);
+    const sandbox = new E2BSandbox(instance, this.settings(Date.now(), options), this.options.template);
     try {
       await instance.files.makeDir(this.options.workdir);
     } catch (e) {
@@ -198,7 +203,7 @@ export class E2BSandboxProvider implements SandboxProvider {
         throw mapE2BError(e, { operation: 'connect', sandboxId, redactor: this.redactor });
       }
     }
-    return new E2BSandbox(instance, this.settings(startedAtMs), this.options.template);
+    return new E2BSandbox(instance, this.settings(startedAtMs, options), this.options.template);
   }
 
   /**
@@ -258,6 +263,7 @@ export function createE2BSandboxProvider(config: Config, deps: E2BProviderDeps =
   const options = {
     ...(config.sandbox.e2bTemplate ? { template: config.sandbox.e2bTemplate } : {}),
     ...(config.sandbox.e2bMaxLifetimeSeconds ? { maxLifetimeSeconds: config.sandbox.e2bMaxLifetimeSeconds } : {}),
+    ...(config.sandbox.networkAllow?.length ? { networkAllow: config.sandbox.networkAllow } : {}),
     ...deps.options,
     resourceLimits: { ...sandboxLimitsOf(config), ...deps.options?.resourceLimits },
   };

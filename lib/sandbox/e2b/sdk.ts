@@ -51,6 +51,17 @@ export interface E2BSandboxDetails {
   allowInternetAccess?: boolean;
 }
 
+/** The egress rules of `updateNetwork` that this project uses (e2b 2.51 `SandboxNetworkUpdate`). */
+export interface E2BNetworkUpdate {
+  allowInternetAccess?: boolean;
+  /** Hosts (`*.domain` too), IPs or CIDRs; they take precedence over `denyOut`. */
+  allowOut?: string[];
+  /** IPs or CIDRs only. */
+  denyOut?: string[];
+  /** Per-domain request transforms (headers injected on egress, never visible inside). */
+  rules?: Record<string, { transform?: { headers?: Record<string, string> } }[]>;
+}
+
 /** One sandbox instance as returned by `Sandbox.create` / `Sandbox.connect`. */
 export interface E2BSandboxInstance {
   readonly sandboxId: string;
@@ -66,7 +77,8 @@ export interface E2BSandboxInstance {
     makeDir(path: string): Promise<boolean>;
   };
   setTimeout(timeoutMs: number): Promise<void>;
-  updateNetwork(network: { allowInternetAccess?: boolean }): Promise<void>;
+  /** Replaces the sandbox's egress rules (omitted fields are cleared). */
+  updateNetwork(network: E2BNetworkUpdate): Promise<void>;
   kill(): Promise<boolean>;
   pause(): Promise<boolean>;
   getInfo(): Promise<E2BSandboxDetails>;

@@ -12,6 +12,7 @@
  * killed with it (use `background: true` for servers). A background server and a later command only share
  * a network when both run with `network: true`.
  */
+import { randomBytes } from 'node:crypto';
 import { readdirSync, existsSync, lstatSync, readlinkSync } from 'node:fs';
 import { DeepAgentError } from '../../errors/index.js';
 import type { CreateSandboxOptions, Sandbox, SandboxProvider } from '../types.js';
@@ -28,7 +29,19 @@ import {
   type LaunchRequest,
   type LocalSandboxProviderOptions,
 } from './sandbox.js';
-import { checkedEnv } from '../shared/index.js';
+import { checkedEnv, hostPatterns } from '../shared/index.js';
+import { EGRESS_SOCKET_DIR, EGRESS_TRUST_BUNDLE_FILE, egressForwarderArgv, egressProxyEnv, egressTrustEnv, type MaskedCredential } from './egress-proxy.js';
+
+/** Where the forwarder's socat may be (the sandbox sees the host's /usr and its /bin link or dir). */
+const SOCAT_PATHS = ['/usr/bin/socat', '/usr/local/bin/socat', '/bin/socat'];
+
+/** System CA bundles that programs read by default (Debian/Ubuntu, Fedora/RHEL); each present one is covered. */
+const SYSTEM_CA_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/cert.pem'];
+
+/** Covers the system bundles with the interception CA plus this host's roots. */
+function trustMounts(socketDir: string): string[] {
+  return SYSTEM_CA_BUNDLES.filter((path) => existsSync(path)).flatMap((path) => ['--ro-bind', `${socketDir}/${EGRESS_TRUST_BUNDLE_FILE}`, path]);
+}
 
 /** A host path mounted read-only into the sandbox. */
 export interface ReadOnlyMount {
@@ -76,6 +89,7 @@ export class BubblewrapSandboxProvider implements SandboxProvider {
 
   async create(options: CreateSandboxOptions): Promise<Sandbox> {
     checkedEnv(options.env);
+    const masked = maskedCredentialsOf(this.options.maskedCredentials);
     const { hostRoot, hostHome } = await prepareLocalWorkspace(this.options.home, options.taskId);
     const launcher = new BubblewrapLauncher(this.options.bwrapPath ?? 'bwrap', hostRoot, hostHome, this.options.readOnlyMounts ?? []);
     this.probe ??= probeBubblewrap(launcher, hostRoot);
@@ -102,8 +116,12 @@ export class BubblewrapSandboxProvider implements SandboxProvider {
         LANG: 'C.UTF-8',
         TERM: 'dumb',
         ...checkedEnv(options.env),
+        ...Object.fromEntries(masked.map((c) => [c.name, c.sentinel])),
       },
+      ...(masked.length ? { maskedCredentials: masked } : {}),
       removeWorkspace: this.options.removeWorkspace ?? false,
+      ...taskNetworkOf(options, this.options),
+      ...(this.options.hostOverrides ? { hostOverrides: this.options.hostOverrides } : {}),
     });
   }
 
@@ -120,6 +138,22 @@ export class BubblewrapSandboxProvider implements SandboxProvider {
     }
     return this.create(options);
   }
+}
+
+/** Each credential with a fresh sentinel (per sandbox), its hosts checked. */
+function maskedCredentialsOf(list: LocalSandboxProviderOptions['maskedCredentials']): MaskedCredential[] {
+  return (list ?? []).map((c) => ({
+    name: c.name,
+    value: c.value,
+    hosts: hostPatterns(c.hosts, `DEEP_AGENT_SANDBOX_SECRETS (${c.name})`),
+    sentinel: `deep-agent-masked-${c.name.toLowerCase()}-${randomBytes(12).toString('hex')}`,
+  }));
+}
+
+/** The task's allowlist, else the provider's default (`DEEP_AGENT_NETWORK_ALLOW`), checked. */
+export function taskNetworkOf(options: CreateSandboxOptions, provider: LocalSandboxProviderOptions): { taskNetwork?: { allow: string[] } } {
+  const allow = options.network?.allow ?? provider.networkAllow;
+  return allow ? { taskNetwork: { allow: hostPatterns(allow, 'network.allow') } } : {};
 }
 
 /** Builds bwrap command lines for one workspace. */
@@ -154,7 +188,18 @@ class BubblewrapLauncher implements CommandLauncher {
   }
 
   launch(request: LaunchRequest): ProcessSpec {
-    const network = request.network ? ['--share-net', '--ro-bind-try', '/etc/resolv.conf', '/etc/resolv.conf'] : ['--unshare-net'];
+    if (request.egress && !SOCAT_PATHS.some((path) => existsSync(path))) {
+      throw new DeepAgentError('sandbox_unavailable', 'a host list in network needs socat in the sandbox (it bridges the egress proxy): install it (apt-get install socat)');
+    }
+    // A host list: a network namespace of its own whose one way out is the egress proxy's socket (mounted,
+    // bridged to 127.0.0.1:3128 by the forwarder); no resolv.conf, since the proxy resolves names.
+    const network = request.egress
+      ? ['--unshare-net', '--bind', request.egress.socketDir, EGRESS_SOCKET_DIR, ...(request.egress.trust ? trustMounts(request.egress.socketDir) : [])]
+      : request.network
+        ? ['--share-net', '--ro-bind-try', '/etc/resolv.conf', '/etc/resolv.conf']
+        : ['--unshare-net'];
+    const argv = request.egress ? egressForwarderArgv(request.argv) : request.argv;
+    const env = request.egress ? { ...request.env, ...egressProxyEnv(), ...(request.egress.trust ? egressTrustEnv() : {}) } : { ...request.env };
     // The sandbox's environment is bwrap's own, which the child inherits: values never go on bwrap's command
     // line, where any local user could read them in /proc/<pid>/cmdline. Variables that a spawner (the MCP
     // SDK's stdio transport) adds from the host are dropped unless the caller asked for them.
@@ -162,8 +207,8 @@ class BubblewrapLauncher implements CommandLauncher {
     return {
       command: this.bwrapPath,
       // The root (bwrap's own tmpfs holding /etc, /home, the mount points) is made read-only last.
-      args: [...this.fixedArgs, ...network, '--remount-ro', '/', ...unset, '--chdir', request.sandboxCwd, '--', ...request.argv],
-      env: { ...request.env },
+      args: [...this.fixedArgs, ...network, '--remount-ro', '/', ...unset, '--chdir', request.sandboxCwd, '--', ...argv],
+      env,
       cwd: '/',
     };
   }

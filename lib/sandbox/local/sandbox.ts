@@ -23,7 +23,12 @@ import {
   type EnforcedLimits,
   type ResourceLimits,
   type ResourceName,
+  egressFor,
+  type NetworkRequest,
+  type TaskNetwork,
 } from '../shared/index.js';
+import { EgressProxy, createInterceptionCa, disposeInterceptionCa, type HostOverrides, type MaskedCredential } from './egress-proxy.js';
+import type { MitmCA } from '@anthropic-ai/sandbox-runtime/dist/sandbox/mitm-ca.js';
 import { WorkspaceFiles } from './workspace.js';
 import { killProcessGroup, runProcess, startBackgroundProcess, waitForExit, type ProcessResult, type ProcessSpec } from './process.js';
 import { ResourceControl, type LimitCounters } from './resource-control.js';
@@ -40,7 +45,13 @@ export interface LaunchRequest {
   sandboxCwd: string;
   /** The complete environment of the process (already cleaned). */
   env: Record<string, string>;
+  /** The host's whole network (`network: true` with no task allowlist). */
   network: boolean;
+  /**
+   * Only the hosts of this proxy: a network namespace of its own whose one way out is the proxy's socket;
+   * `trust`: the proxy intercepts TLS for masked credentials, so its CA files in `socketDir` are trusted.
+   */
+  egress?: { socketDir: string; trust: boolean };
 }
 
 /** Turns a launch request into a host command line. */
@@ -69,6 +80,12 @@ export interface LocalSandboxInit {
   /** PATH, HOME, LANG, TERM and the env given at creation. */
   baseEnv: Record<string, string>;
   removeWorkspace: boolean;
+  /** The task's egress allowlist, bounding every command. */
+  taskNetwork?: TaskNetwork;
+  /** Fixed name resolution of the egress proxies (a test seam). */
+  hostOverrides?: HostOverrides;
+  /** Credentials whose sentinels are in `baseEnv`; their values stay on this side, for the proxies. */
+  maskedCredentials?: MaskedCredential[];
 }
 
 /**
@@ -84,6 +101,10 @@ export class LocalSandbox implements Sandbox {
   readonly workdir: string;
   private readonly files: WorkspaceFiles;
   private readonly live = new Set<ChildProcess>();
+  /** Egress proxies of processes that outlive the call that started them (wrapSpawn, background, stdio). */
+  private readonly proxies = new Set<EgressProxy>();
+  /** The interception CA of this sandbox's run, made on the first proxy that substitutes a credential. */
+  private ca?: MitmCA;
   private closing?: Promise<void>;
   /** What was left of the disk quota after the last command (for `wrapSpawn`, which cannot wait). */
   private fileSizeCap: number;
@@ -109,8 +130,16 @@ export class LocalSandbox implements Sandbox {
   async run(command: string, options: RunOptions = {}): Promise<CommandResult> {
     this.assertOpen();
     if (typeof command !== 'string' || command.trim() === '') throw new DeepAgentError('invalid_input', 'the command is empty');
-    const request = await this.launchRequest([this.init.shell, '-c', command], options.cwd, options.env, options.network ?? false);
-    if (options.background) return this.startBackground(request, options);
+    const { request, proxy } = await this.launchRequest([this.init.shell, '-c', command], options.cwd, options.env, options.network);
+    if (options.background) return this.startBackground(request, options, proxy);
+    try {
+      return await this.runForeground(request, options);
+    } finally {
+      await proxy?.close();
+    }
+  }
+
+  private async runForeground(request: LaunchRequest, options: RunOptions): Promise<CommandResult> {
     const control = this.init.control;
     const before = { ...(await control.counters()), diskBytes: await control.diskUsageBytes() };
     const quota = control.limits.diskMb * 2 ** 20;
@@ -210,12 +239,16 @@ export class LocalSandbox implements Sandbox {
     this.assertOpen();
     const rel = this.files.lexical(spec.cwd ?? '.');
     const hostCwd = rel ? `${this.init.hostRoot}/${rel}` : this.init.hostRoot;
+    const { network, proxy } = this.networkOf(spec.network);
+    // The caller owns the process; its proxy lives until the sandbox closes.
+    if (proxy) this.proxies.add(proxy);
     const launched = this.init.control.wrap(this.init.launcher.launch({
       argv: [spec.command, ...spec.args],
       hostCwd,
       sandboxCwd: this.sandboxPathOf(hostCwd),
       env: { ...this.init.baseEnv, ...checkedEnv(spec.env) },
-      network: spec.network ?? false,
+      network,
+      ...(proxy ? { egress: { socketDir: proxy.socketDir, trust: proxy.intercepts } } : {}),
     }), this.fileSizeCap);
     return { command: launched.command, args: launched.args, env: launched.env, ...(launched.cwd ? { cwd: launched.cwd } : {}) };
   }
@@ -231,7 +264,8 @@ export class LocalSandbox implements Sandbox {
    */
   async openStdio(spec: SpawnSpec): Promise<StdioChannel> {
     this.assertOpen();
-    const request = await this.launchRequest([spec.command, ...spec.args], spec.cwd, spec.env, spec.network ?? false);
+    const { request, proxy } = await this.launchRequest([spec.command, ...spec.args], spec.cwd, spec.env, spec.network);
+    if (proxy) this.proxies.add(proxy);
     const line = await this.launch(request);
     const child = spawn(line.command, line.args, { cwd: line.cwd, env: line.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     this.live.add(child);
@@ -242,6 +276,7 @@ export class LocalSandbox implements Sandbox {
     child.stdin!.on('error', () => {});
     child.on('close', (code) => {
       this.live.delete(child);
+      if (proxy) void this.releaseProxy(proxy);
       events.exit(code);
     });
     await new Promise<void>((resolve, reject) => {
@@ -281,6 +316,8 @@ export class LocalSandbox implements Sandbox {
     const children = [...this.live];
     for (const child of children) killProcessGroup(child);
     await Promise.all(children.map((c) => waitForExit(c, 2000)));
+    await Promise.all([...this.proxies].map((p) => this.releaseProxy(p)));
+    if (this.ca) await disposeInterceptionCa(this.ca);
     await this.init.control.close();
     if (this.init.removeWorkspace) {
       await rm(this.init.hostRoot, { recursive: true, force: true });
@@ -292,11 +329,42 @@ export class LocalSandbox implements Sandbox {
     if (this.closing) throw new DeepAgentError('sandbox_error', `sandbox ${this.id} is closed`);
   }
 
-  private async launchRequest(argv: string[], cwd: string | undefined, env: Record<string, string> | undefined, network: boolean): Promise<LaunchRequest> {
+  private async launchRequest(
+    argv: string[],
+    cwd: string | undefined,
+    env: Record<string, string> | undefined,
+    requested: NetworkRequest | undefined,
+  ): Promise<{ request: LaunchRequest; proxy?: EgressProxy }> {
     const hostCwd = await this.files.resolve(cwd ?? '.');
     const isDir = await stat(hostCwd).then((s) => s.isDirectory(), () => false);
     if (!isDir) throw new DeepAgentError('invalid_input', `cwd ${cwd} is not a directory in the workspace`);
-    return { argv, hostCwd, sandboxCwd: this.sandboxPathOf(hostCwd), env: { ...this.init.baseEnv, ...checkedEnv(env) }, network };
+    const checked = { ...this.init.baseEnv, ...checkedEnv(env) };
+    const { network, proxy } = this.networkOf(requested);
+    const request: LaunchRequest = { argv, hostCwd, sandboxCwd: this.sandboxPathOf(hostCwd), env: checked, network, ...(proxy ? { egress: { socketDir: proxy.socketDir, trust: proxy.intercepts } } : {}) };
+    return { request, ...(proxy ? { proxy } : {}) };
+  }
+
+  /**
+   * A command's network, bounded by the task's allowlist: none, the host's, or a proxy of its own for a host
+   * list. A launcher that isolates nothing (`unsafe-local`) gets the host's network whatever was asked.
+   */
+  private networkOf(requested: NetworkRequest | undefined): { network: boolean; proxy?: EgressProxy } {
+    const egress = egressFor(requested, this.init.taskNetwork);
+    if (egress.kind === 'none') return { network: false };
+    if (egress.kind === 'open' || this.init.launcher.network === 'on') return { network: true };
+    const credentials = this.init.maskedCredentials ?? [];
+    if (credentials.length) this.ca ??= createInterceptionCa();
+    const proxy = EgressProxy.open({
+      allow: egress.allow,
+      ...(this.init.hostOverrides ? { hostOverrides: this.init.hostOverrides } : {}),
+      ...(credentials.length && this.ca ? { credentials, ca: this.ca } : {}),
+    });
+    return { network: false, proxy };
+  }
+
+  private async releaseProxy(proxy: EgressProxy): Promise<void> {
+    this.proxies.delete(proxy);
+    await proxy.close();
   }
 
   private sandboxPathOf(hostPath: string): string {
@@ -304,7 +372,8 @@ export class LocalSandbox implements Sandbox {
     return rel ? `${this.workdir}/${rel}` : this.workdir;
   }
 
-  private async startBackground(request: LaunchRequest, options: RunOptions): Promise<CommandResult> {
+  private async startBackground(request: LaunchRequest, options: RunOptions, proxy?: EgressProxy): Promise<CommandResult> {
+    if (proxy) this.proxies.add(proxy);
     const started = performance.now();
     const backgroundId = `bg-${randomUUID().slice(0, 8)}`;
     const logDir = await this.files.resolve(BACKGROUND_LOG_DIR);
@@ -312,6 +381,7 @@ export class LocalSandbox implements Sandbox {
     const log = await open(`${logDir}/${backgroundId}.log`, 'a', 0o644);
     try {
       const child = startBackgroundProcess(await this.launch(request), log.fd, this.live);
+      if (proxy) child.once('exit', () => void this.releaseProxy(proxy));
       if (options.timeoutMs !== undefined) {
         const timer = setTimeout(() => killProcessGroup(child), options.timeoutMs);
         child.once('exit', () => clearTimeout(timer));
@@ -345,6 +415,16 @@ export interface LocalSandboxProviderOptions {
   cgroups?: boolean;
   /** PATH inside the sandbox. @default DEFAULT_SANDBOX_PATH */
   path?: string;
+  /** The egress allowlist of a task that brings none (`DEEP_AGENT_NETWORK_ALLOW`). @default none: `network: true` is the whole network */
+  networkAllow?: readonly string[];
+  /** Fixed name resolution of the egress proxies, consulted before DNS (a test seam: a local server for a listed name). */
+  hostOverrides?: HostOverrides;
+  /**
+   * Credentials the sandbox can use but never read (`DEEP_AGENT_SANDBOX_SECRETS`): inside, each variable holds a
+   * sentinel; the egress proxy substitutes the value only on requests to its hosts (and only for commands whose
+   * network reaches them through the proxy: a host list, or a task allowlist).
+   */
+  maskedCredentials?: readonly { name: string; value: string; hosts: readonly string[] }[];
   /**
    * Delete the workspace (and the sandbox's HOME) on `close()`. The default keeps them so that the user can
    * inspect what the agent did.

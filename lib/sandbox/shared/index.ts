@@ -6,3 +6,4 @@ export * from './limits.js';
 export { CappedOutput } from './capped-output.js';
 export { checkedEnv } from './environment.js';
 export { WORKSPACE_ALIAS, outsideWorkspace, workspaceParts, lexicalWorkspacePath } from './workspace-paths.js';
+export { allowsHost, egressFor, hostOfPattern, hostPatterns, parseAllowList, type Egress, type NetworkRequest, type TaskNetwork } from './egress.js';

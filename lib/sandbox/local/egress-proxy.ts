@@ -1,0 +1,216 @@
+/**
+ * The host side of a local command's egress allowlist: an HTTP(S) proxy (CONNECT and plain forwarding) on a
+ * unix socket that only this user can reach, built from `@anthropic-ai/sandbox-runtime`'s proxy pieces. The
+ * command runs in a network namespace of its own (loopback only); its one way out is this socket, bridged to
+ * `127.0.0.1:3128` inside by a forwarder (see `EGRESS_FORWARDER`). The proxy decides by host and port,
+ * resolves names itself, and refuses names that resolve to loopback, link-local, cloud metadata, private
+ * ranges or this host's own addresses unless the address is listed literally.
+ */
+import { lookup, type LookupAddress } from 'node:dns';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHttpProxyServer } from '@anthropic-ai/sandbox-runtime/dist/sandbox/http-proxy.js';
+import { createResolvedAddressGuard, type Resolver } from '@anthropic-ai/sandbox-runtime/dist/sandbox/resolved-address-guard.js';
+import { createMitmCA, disposeMitmCA, type MitmCA } from '@anthropic-ai/sandbox-runtime/dist/sandbox/mitm-ca.js';
+import { allowsHost } from '../shared/index.js';
+
+/**
+ * Besides the sandbox-runtime's own denials (loopback, link-local, metadata, multicast, this host's addresses),
+ * a name may not resolve into private or shared address space unless that address is listed literally.
+ */
+const PRIVATE_RANGES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7'];
+
+/** Where the proxy's socket directory is mounted inside the sandbox, and the port the forwarder listens on. */
+export const EGRESS_SOCKET_DIR = '/run/deep-agent-egress';
+export const EGRESS_PROXY_PORT = 3128;
+
+/**
+ * Fixed names for this proxy's resolution (name -> address), consulted before DNS: the test seam that lets a
+ * local HTTPS server stand for a listed host. The address is still judged: a loopback one must be listed too.
+ */
+export type HostOverrides = Record<string, string>;
+
+/**
+ * A credential the sandbox can use but never read: inside, the variable holds `sentinel`; the proxy puts
+ * `value` in its place only on requests to `hosts`, over TLS it terminates and re-encrypts to the real host.
+ */
+export interface MaskedCredential {
+  name: string;
+  sentinel: string;
+  value: string;
+  hosts: readonly string[];
+}
+
+export interface EgressProxyOptions {
+  /** Host patterns this command may reach (already bounded by its task). */
+  allow: readonly string[];
+  hostOverrides?: HostOverrides;
+  /** Credentials to substitute; with any, `ca` must be given. */
+  credentials?: readonly MaskedCredential[];
+  /** The sandbox's interception CA (one per sandbox run), trusted inside through the files `open` writes. */
+  ca?: MitmCA;
+}
+
+/** File names, in the socket directory, of the interception CA and of the CA plus this host's roots. */
+export const EGRESS_CA_FILE = 'ca.pem';
+export const EGRESS_TRUST_BUNDLE_FILE = 'trust-bundle.pem';
+
+/**
+ * A new interception CA for one sandbox (RSA-2048, made by the sandbox-runtime with node-forge); dispose it
+ * with `disposeInterceptionCa` when the sandbox closes.
+ */
+export function createInterceptionCa(): MitmCA {
+  return createMitmCA({});
+}
+
+export function disposeInterceptionCa(ca: MitmCA): Promise<void> {
+  return disposeMitmCA(ca);
+}
+
+/** The credentials that apply to a request to `host` (by the credential's host patterns, any port). */
+function credentialsFor(credentials: readonly MaskedCredential[], host: string): MaskedCredential[] {
+  return credentials.filter((c) => c.hosts.some((pattern) => allowsHost(pattern, host, 0) || allowsHost(pattern, host, 443)));
+}
+
+/** Puts real values where sentinels are, in every header value and inside `Basic` credentials (git over https). */
+function substituteHeaders(headers: IncomingHttpHeaders, credentials: readonly MaskedCredential[]): void {
+  const swap = (v: string) => credentials.reduce((out, c) => out.split(c.sentinel).join(c.value), v);
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    const one = (v: string) => {
+      const basic = /^(basic\s+)([A-Za-z0-9+/=]+)$/i.exec(v);
+      if (basic) {
+        const decoded = Buffer.from(basic[2]!, 'base64').toString('utf8');
+        const swapped = swap(decoded);
+        if (swapped !== decoded) return `${basic[1]}${Buffer.from(swapped, 'utf8').toString('base64')}`;
+      }
+      return swap(v);
+    };
+    headers[name] = Array.isArray(value) ? value.map(one) : one(value);
+  }
+}
+
+/**
+ * One proxy, for one command (or one long-lived process) and its allowlist. `open` binds the socket before it
+ * returns, so a synchronous caller (`wrapSpawn`) can hand the socket to a sandbox at once.
+ *
+ * @example
+ * const proxy = EgressProxy.open({ allow: ['pkg.example.org'] });
+ * // bwrap ... --bind proxy.socketDir /run/deep-agent-egress ...
+ * await proxy.close();
+ */
+export class EgressProxy {
+  private closed = false;
+
+  private constructor(
+    private readonly server: Server,
+    /** Host directory holding the socket (mode 0700), mounted into the sandbox. */
+    readonly socketDir: string,
+    /** True when it intercepts TLS for credentials: the sandbox must trust the CA files in `socketDir`. */
+    readonly intercepts: boolean,
+  ) {}
+
+  static open(options: EgressProxyOptions): EgressProxy {
+    const allow = [...options.allow];
+    const overrides = options.hostOverrides ?? {};
+    const resolve: Resolver | undefined = Object.keys(overrides).length
+      ? (hostname, opts, callback) => {
+          const fixed = overrides[hostname.toLowerCase()];
+          if (!fixed) return defaultLookup(hostname, opts, callback);
+          const family = fixed.includes(':') ? 6 : 4;
+          const answer: LookupAddress[] = [{ address: fixed, family }];
+          callback(null, answer);
+        }
+      : undefined;
+    const guard = createResolvedAddressGuard({
+      allowedDomains: allow,
+      deniedResolvedAddresses: PRIVATE_RANGES,
+      ...(resolve ? { resolve } : {}),
+    });
+    const credentials = options.credentials ?? [];
+    const ca = credentials.length ? options.ca : undefined;
+    const server = createHttpProxyServer({
+      filter: (port, host) => allow.some((pattern) => allowsHost(pattern, host, port)),
+      lookupFor: (port) => guard.lookupFor(port),
+      ...(ca
+        ? {
+            mitmCA: ca,
+            // Only a credential's hosts are intercepted; any other CONNECT stays an opaque, end-to-end tunnel.
+            shouldTerminateTLS: (host: string) => credentialsFor(credentials, host).length > 0,
+            mutateHeaders: (headers: IncomingHttpHeaders, host: string) => substituteHeaders(headers, credentialsFor(credentials, host)),
+            getBodySubstitutions: (host: string) => {
+              const pairs = credentialsFor(credentials, host).map((c) => ({ sentinel: Buffer.from(c.sentinel), realValue: Buffer.from(c.value) }));
+              return pairs.length ? pairs : undefined;
+            },
+          }
+        : {}),
+    });
+    const socketDir = mkdtempSync(join(tmpdir(), 'deep-agent-egress-'));
+    if (ca) {
+      writeFileSync(join(socketDir, EGRESS_CA_FILE), ca.certPem, { mode: 0o644 });
+      copyFileSync(ca.trustBundlePath, join(socketDir, EGRESS_TRUST_BUNDLE_FILE));
+    }
+    // A pipe is bound synchronously by listen(); the socket file exists when this returns.
+    server.listen(join(socketDir, 'proxy.sock'));
+    server.unref();
+    return new EgressProxy(server, socketDir, Boolean(ca));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.server.closeAllConnections?.();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    rmSync(this.socketDir, { recursive: true, force: true });
+  }
+}
+
+const defaultLookup: Resolver = (hostname, opts, callback) => lookup(hostname, { ...opts, all: true }, callback);
+
+/** The environment that points a command's HTTP clients at the forwarder (curl, pip, npm, git, Node with NODE_USE_ENV_PROXY). */
+export function egressProxyEnv(): Record<string, string> {
+  const url = `http://127.0.0.1:${EGRESS_PROXY_PORT}`;
+  return {
+    HTTP_PROXY: url,
+    HTTPS_PROXY: url,
+    ALL_PROXY: url,
+    http_proxy: url,
+    https_proxy: url,
+    all_proxy: url,
+    NO_PROXY: '',
+    no_proxy: '',
+    NODE_USE_ENV_PROXY: '1',
+  };
+}
+
+/**
+ * The environment that makes a command's TLS clients trust the interception CA: Node adds it to its roots;
+ * the others (OpenSSL, curl, Python requests, git, pip) replace their roots, so they get the CA plus this
+ * host's roots. The system bundle path is covered by a bind mount (see the bubblewrap launcher).
+ */
+export function egressTrustEnv(): Record<string, string> {
+  const bundle = `${EGRESS_SOCKET_DIR}/${EGRESS_TRUST_BUNDLE_FILE}`;
+  return {
+    NODE_EXTRA_CA_CERTS: `${EGRESS_SOCKET_DIR}/${EGRESS_CA_FILE}`,
+    SSL_CERT_FILE: bundle,
+    CURL_CA_BUNDLE: bundle,
+    REQUESTS_CA_BUNDLE: bundle,
+    GIT_SSL_CAINFO: bundle,
+    PIP_CERT: bundle,
+  };
+}
+
+/**
+ * Runs inside the sandbox before the command: socat bridges 127.0.0.1:3128 to the proxy's socket, the shell
+ * waits until it listens (0C38 is 3128 in /proc/net/tcp), then becomes the command. The forwarder dies with
+ * the sandbox's PID namespace when the command ends.
+ */
+export function egressForwarderArgv(argv: string[]): string[] {
+  const script =
+    `socat TCP-LISTEN:${EGRESS_PROXY_PORT},bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:${EGRESS_SOCKET_DIR}/proxy.sock >/dev/null 2>&1 & ` +
+    'i=0; while ! grep -q ":0C38 00000000:0000 0A" /proc/net/tcp 2>/dev/null && [ $i -lt 500 ]; do i=$((i+1)); sleep 0.01; done; exec "$@"';
+  return ['/bin/sh', '-c', script, 'sh', ...argv];
+}
