@@ -115,4 +115,36 @@ describe('client-side tool search (DEEP_AGENT_TOOL_SEARCH=client) through the re
     expect(ran).toEqual(['operation 42']);
     expect(results[3]![0]!.isError).toBe(true);
   });
+
+  it('offers on a replay the tools a search found, from the recorded step, without searching again', async () => {
+    const first = await startScriptedModel([
+      { toolUses: [{ name: 'search_tools', input: { query: 'operation 42', limit: 2 } }] },
+      { toolUses: [{ name: 'mcp__server1__operation_12', input: { owner: 'o', name: 'n' } }] },
+      { text: 'done' },
+    ]);
+    const journal = new MemoryJournal();
+    try {
+      const store = new MemoryTaskStore();
+      await runTask({ taskId: await queuedTask(store, 'many tools'), store, model: await modelFor(first, { toolSearch: 'client' }), sandboxProvider: noSandbox, journal, tools: manyMcpTools() });
+    } finally {
+      await first.close();
+    }
+    // The journal as it was after turn 2's tool call: a run resumed there replays both turns and asks for turn 3.
+    const kept = journal.executed.slice(0, journal.executed.indexOf('model:2') + 2);
+    expect(kept.at(-1)).toMatch(/^tool:/);
+    const resumed = new MemoryJournal();
+    for (const name of kept) resumed.entries.set(name, journal.entries.get(name));
+    const second = await startScriptedModel([{ text: 'done' }]);
+    try {
+      const store = new MemoryTaskStore();
+      const searched: string[] = [];
+      const record = await runTask({ taskId: await queuedTask(store, 'many tools'), store, model: await modelFor(second, { toolSearch: 'client' }), sandboxProvider: noSandbox, journal: resumed, tools: manyMcpTools(searched) });
+      expect(record.status).toBe('succeeded');
+      expect(second.requests).toHaveLength(1);
+      expect(second.requests[0]!.body.tools.map((t: SentTool) => t.name)).toContain('mcp__server1__operation_12');
+      expect(resumed.executed.filter((n) => n.startsWith('tool:'))).toEqual([]);
+    } finally {
+      await second.close();
+    }
+  });
 });
