@@ -31,6 +31,7 @@ import { ConversationSize } from './context-size.js';
 import { isSuspension } from './journal.js';
 import type { AgentScope, RunContext } from './run-context.js';
 import { TaskSandbox } from './sandbox-lifecycle.js';
+import { TaskResources } from './task-resources.js';
 import { runSubagent } from './subagents.js';
 import { errorResult, runToolStep, toolResultBlock, truncate, type ToolStepResult, type ToolUse } from './tool-results.js';
 import { clientToolSearch } from './tool-search.js';
@@ -185,7 +186,7 @@ function refreshTools(run: RunContext, scope: AgentScope): void {
 
 /** The conversation loop shared by the main agent and sub-agents. */
 async function converse(run: RunContext, journal: CountedJournal, scope: AgentScope): Promise<string> {
-  const system = run.options.instructions ? `${SYSTEM_PROMPT}\n\n${run.options.instructions}` : SYSTEM_PROMPT;
+  const system = run.instructions ? `${SYSTEM_PROMPT}\n\n${run.instructions}` : SYSTEM_PROMPT;
   const messages: MessageParam[] = [{ role: 'user', content: scope.prompt }];
   const size = new ConversationSize(messages);
   const gate = bounded(run.limits.toolConcurrency);
@@ -232,9 +233,10 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
   const emit = async (type: EventType, data: Record<string, unknown>) => {
     await store.appendEvent(taskId, type, data);
   };
-  const search = clientToolSearch(model, options.tools ?? []);
-  const allTools = [...builtinTools(), ...(search ? [search.tool] : []), ...(options.tools ?? [])];
+  const builtins = builtinTools();
+  const allTools = [...builtins, ...(options.tools ?? [])];
   const sandbox = new TaskSandbox(sandboxProvider, store, initial);
+  const resources = new TaskResources(options.resources ?? [], store, initial);
   const totals = { usage: initial.usage ?? emptyUsage(), steps: 0, plan: initial.plan ?? [] };
   const operations = limits.maxOperations ?? journal.operationQuota ?? Infinity;
   const root = new CountedJournal(journal, { limit: operations - FINISH_RESERVE, lastAt: 0, clock, work: abort.signal });
@@ -255,7 +257,7 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
       const limitInfo = sandboxLimits
         ? { sandboxLimits, unenforcedSandboxLimits: Object.entries(sandboxLimits).filter(([, l]) => l.by === 'none').map(([name]) => name) }
         : {};
-      await emit('task.started', { model: model.model, provider: model.provider, sandbox: sandboxProvider.name, ...limitInfo, tools: allTools.map((t) => t.name), ...(search ? { toolSearch: { mode: 'client', withheldTools: search.deferred.size } } : {}), ...options.startInfo });
+      await emit('task.started', { model: model.model, provider: model.provider, sandbox: sandboxProvider.name, ...limitInfo, tools: allTools.map((t) => t.name), ...options.startInfo });
       return { startedAt };
     })
     .catch((e: unknown) => {
@@ -264,6 +266,8 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
     });
 
   let parked = false;
+  /** The queue will run the task again (a transient error was rethrown): what it owns waits, paused, for that run. */
+  let retried = false;
   let final: TaskRecord | undefined;
   try {
     totals.usage = emptyUsage();
@@ -280,7 +284,17 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
         await emit('plan.updated', { plan: items });
       },
     };
-    const run: RunContext = { taskId, store, options, limits, budget, abort, clock, emit, sandbox, allTools, toolContext, totals, ...(search ? { withheldTools: search.deferred } : {}) };
+    await resources.open(root);
+    // Decided once the task's resources are up: its gateway's tools count towards the threshold too.
+    const latest = options.latestTools?.() ?? [];
+    const search = clientToolSearch(model, [...(options.tools ?? []), ...latest.filter((t) => !allTools.some((known) => known.name === t.name))]);
+    if (search) allTools.splice(builtins.length, 0, search.tool);
+    const instructions = [options.instructions, ...resources.notes()].filter(Boolean).join('\n\n') || undefined;
+    const run: RunContext = {
+      taskId, store, options, limits, budget, abort, clock, emit, sandbox, resources, allTools, toolContext, totals,
+      ...(instructions ? { instructions } : {}),
+      ...(search ? { withheldTools: search.deferred } : {}),
+    };
     const view = { steps: () => totals.steps, costUsd: () => totals.usage.costUsd };
     const tools = search ? allTools.filter((t) => !search.deferred.has(t.name)) : allTools;
     const answer = await converse(run, root, { prefix: '', agent: 'main', prompt: initial.prompt, tools, depth: 0, view });
@@ -289,7 +303,8 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
   } catch (e) {
     // A run parked on an approval ends here and resumes later.
     parked = isSuspension(e);
-    if (parked || (options.rethrowTransient && isRetryable(e))) throw e;
+    retried = Boolean(options.rethrowTransient && isRetryable(e));
+    if (parked || retried) throw e;
     const info = toErrorInfo(e);
     const cancelled = info.code === 'cancelled';
     final = await finish({ status: cancelled ? 'cancelled' : 'failed', error: info }, cancelled ? 'task.cancelled' : 'task.failed', {
@@ -301,6 +316,8 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
   } finally {
     abort.dispose();
     await sandbox.release({ parked, ...(final ? { record: final } : {}) }).catch(() => {});
+    const ids = final?.resourceSandboxIds;
+    await resources.release({ parked: parked || retried, ...(ids ? { ids } : {}) });
   }
 }
 
