@@ -51,6 +51,8 @@ const list = () =>
     .transform((v) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean));
 
 export const SANDBOX_PROVIDERS = ['local', 'e2b', 'unsafe-local'] as const;
+/** `DEEP_AGENT_TOOL_SEARCH` values (lib/model resolves `auto`). */
+export const TOOL_SEARCH_SETTINGS = ['auto', 'api', 'client', 'off'] as const;
 
 /** The sections of the configuration; each key becomes a field of the matching `Config` section. */
 export const CONFIG_SCHEMA = {
@@ -100,6 +102,13 @@ export const CONFIG_SCHEMA = {
       aliases: ['AWS_DEFAULT_REGION'],
       schema: text(),
       description: 'AWS region of Bedrock (`DEEP_AGENT_MODEL_PROVIDER=bedrock`); `AWS_DEFAULT_REGION` when unset',
+    }),
+    toolSearch: variable({
+      name: 'DEEP_AGENT_TOOL_SEARCH',
+      schema: oneOf(TOOL_SEARCH_SETTINGS, `must be one of ${TOOL_SEARCH_SETTINGS.join(', ')}`).default('auto'),
+      description:
+        'how MCP tools past 10k schema tokens are found: `api` defers them behind the API\'s tool search, `client` withholds them behind a built-in `search_tools` tool (for Bedrock, older models, or a proxy that rejects the API\'s), `auto` picks `api` on the Anthropic API with Opus or Sonnet 4.5 and newer and `client` elsewhere, `off` always sends every schema',
+      default: '`auto`',
     }),
   },
   sandbox: {
