@@ -13,13 +13,17 @@ import { DeepAgentError } from '../../errors/index.js';
 /** What a command asks for: nothing, the network (bounded by the task), or these hosts only. */
 export type NetworkRequest = boolean | readonly string[];
 
-/** A task's bound on every command's network; absent, `network: true` is the whole network. */
+/** A task's bound on every command's network; absent, `network: true` is any public host. */
 export interface TaskNetwork {
   allow: readonly string[];
 }
 
-/** What a command gets: no network, the host's whole network, or only these hosts through a proxy. */
-export type Egress = { kind: 'none' } | { kind: 'open' } | { kind: 'allowlist'; allow: string[] };
+/**
+ * What a command gets: no network, any public host, or only these hosts. Both kinds with a network go through
+ * the same guard: loopback, link-local, cloud metadata, private ranges and the host's own addresses are refused
+ * unless listed literally (which only `allowlist` can do).
+ */
+export type Egress = { kind: 'none' } | { kind: 'public' } | { kind: 'allowlist'; allow: string[] };
 
 /**
  * Checks host patterns and returns them trimmed and lower-cased; throws `invalid_input` naming the first bad one.
@@ -78,7 +82,7 @@ export function egressFor(request: NetworkRequest | undefined, task: TaskNetwork
   if (request === undefined || request === false) return { kind: 'none' };
   const bound = task ? hostPatterns(task.allow, 'the task network.allow') : undefined;
   if (request === true) {
-    if (!bound) return { kind: 'open' };
+    if (!bound) return { kind: 'public' };
     return bound.length ? { kind: 'allowlist', allow: bound } : refuse('this task allows no network');
   }
   const wanted = hostPatterns(request);
