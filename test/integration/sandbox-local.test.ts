@@ -166,8 +166,30 @@ describe('bubblewrap sandbox', () => {
       expect(r.stdout).toBe('http://127.0.0.1:3128\n'.repeat(4));
     });
 
+    /** The status of `url` from this machine, or undefined when it does not reach it (then the check is skipped). */
+    const reachable = (url: string) => fetch(url, { signal: AbortSignal.timeout(8000) }).then((res) => res.status, () => undefined);
+
+    it("with network: true, install_packages' npm install works through the proxy (when this machine reaches the registry)", async () => {
+      if ((await reachable('https://registry.npmjs.org/')) === undefined) return console.warn('skipped: this machine does not reach registry.npmjs.org');
+      const r = await sandbox.run("npm install --no-fund --no-audit 'is-number' >/dev/null 2>&1; node -p \"require('is-number')(5)\"", { network: true, timeoutMs: 120_000 });
+      expect(r.stdout).toBe('true\n');
+    });
+
+    it('with network: true, apt fetches a repository index through the proxy over plain HTTP (when this machine reaches deb.debian.org)', async () => {
+      if ((await reachable('http://deb.debian.org/debian/')) === undefined) return console.warn('skipped: this machine does not reach deb.debian.org');
+      // The sandbox has no /etc/apt and a read-only root, so apt gets its lists and sources under /tmp; the
+      // index is fetched (and then fails its signature check, the keyring not being mounted): the proxy carried it.
+      const dirs = '-o Dir::Etc::SourceList=/tmp/a/sources.list -o Dir::Etc::SourceParts=/tmp/a/parts -o Dir::State::Lists=/tmp/a/lists -o Dir::Cache=/tmp/a/cache -o Debug::NoLocking=1 -o APT::Sandbox::User=root';
+      const r = await sandbox.run(
+        `mkdir -p /tmp/a/lists/partial /tmp/a/cache/archives/partial /tmp/a/parts; echo 'deb http://deb.debian.org/debian bookworm main' > /tmp/a/sources.list; apt-get ${dirs} update 2>&1`,
+        { network: true, timeoutMs: 120_000 },
+      );
+      expect(r.stdout).toMatch(/http:\/\/deb\.debian\.org\/debian bookworm InRelease/);
+      expect(r.stdout).not.toMatch(/Could not resolve|Temporary failure resolving|Could not connect/);
+    });
+
     it('with network: true, reaches a public host over HTTPS through the proxy (the npm registry, when this machine reaches it)', async () => {
-      const direct = await fetch('https://registry.npmjs.org/', { signal: AbortSignal.timeout(8000) }).then((res) => res.status, () => undefined);
+      const direct = await reachable('https://registry.npmjs.org/');
       if (direct === undefined) return console.warn('skipped: this machine does not reach registry.npmjs.org');
       const r = await sandbox.run("curl -sS -m 20 -o /dev/null -w '%{http_code}' https://registry.npmjs.org/ 2>&1", { network: true, timeoutMs: 30_000 });
       expect(r.stdout).toBe(String(direct));
