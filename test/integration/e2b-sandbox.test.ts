@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfig } from '../../lib/config/index.js';
-import { createE2BSandboxProvider, type E2BProviderOptions, type E2BSandbox } from '../../lib/sandbox/e2b/index.js';
+import { E2B_DENIED_INTERNAL_RANGES, createE2BSandboxProvider, type E2BProviderOptions, type E2BSandbox } from '../../lib/sandbox/e2b/index.js';
 import { FakeE2B } from '../helpers/fake-e2b.js';
 import { alive } from '../helpers/wait.js';
 
@@ -120,6 +120,16 @@ describe('E2B sandbox network', () => {
     expect(fake.only().allowInternetAccess).toBe(false);
     expect(after.network).toBe('off-by-default');
     expect(after.networkPolicy).toContain('allowInternetAccess=false');
+  });
+
+  it('network: true opens the internet but denies link-local (the metadata address), private and shared ranges while it runs', async () => {
+    const sb = await open();
+
+    await sb.run('echo online', { network: true });
+
+    const updates = fake.callsOf('updateNetwork').map((c) => c.args);
+    expect(updates).toEqual([{ allowInternetAccess: true, denyOut: [...E2B_DENIED_INTERNAL_RANGES] }, { allowInternetAccess: false }]);
+    expect(E2B_DENIED_INTERNAL_RANGES).toEqual(expect.arrayContaining(['169.254.0.0/16', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10']));
   });
 
   it('a host list becomes allowOut (ports dropped) over denyOut 0.0.0.0/0 while it runs, then internet is off again', async () => {
