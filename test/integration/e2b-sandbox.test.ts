@@ -132,6 +132,38 @@ describe('E2B sandbox network', () => {
     expect(E2B_DENIED_INTERNAL_RANGES).toEqual(expect.arrayContaining(['169.254.0.0/16', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10']));
   });
 
+  it('DEEP_AGENT_SANDBOX_SECRETS: the sandbox env holds only sentinels; create and every network update carry header rules with the values', async () => {
+    const token = 'ghp_realtoken0123456789abcdefghij';
+    const apiKey = 'k-real-0123456789abcdef';
+    const provider = createE2BSandboxProvider(
+      loadConfig({ E2B_API_KEY: E2B_KEY, DEEP_AGENT_SANDBOX_SECRETS: 'GITHUB_TOKEN=github.com,api.github.com:443;API_KEY@X-Api-Key=api.example.com', GITHUB_TOKEN: token, API_KEY: apiKey }),
+      { sdk: fake, options: { workdir: fake.workdir, keepAlive: { intervalSeconds: 0 } } },
+    );
+    sandbox = await provider.create({ taskId: 'task-1' });
+    const rules = {
+      'github.com': [{ transform: { headers: { Authorization: `Bearer ${token}` } } }],
+      'api.github.com': [{ transform: { headers: { Authorization: `Bearer ${token}` } } }],
+      'api.example.com': [{ transform: { headers: { 'X-Api-Key': apiKey } } }],
+    };
+
+    const inside = await sandbox.run('echo "$GITHUB_TOKEN $API_KEY"', { network: ['api.github.com'] });
+
+    const created = fake.callsOf('create')[0]!.args as { envs: Record<string, string>; network?: unknown };
+    expect(created.network).toEqual({ rules });
+    expect(created.envs.GITHUB_TOKEN).toMatch(/^deep-agent-masked-github_token-[0-9a-f]{24}$/);
+    expect(created.envs.API_KEY).toMatch(/^deep-agent-masked-api_key-[0-9a-f]{24}$/);
+    expect(JSON.stringify(created.envs)).not.toContain(token);
+    expect(inside.stdout).toBe(`${created.envs.GITHUB_TOKEN} ${created.envs.API_KEY}\n`);
+    expect(fake.callsOf('updateNetwork').map((c) => c.args)).toEqual([
+      { allowOut: ['api.github.com'], denyOut: ['0.0.0.0/0'], rules },
+      { allowInternetAccess: false, rules },
+    ]);
+  });
+
+  it('refuses a DEEP_AGENT_SANDBOX_SECRETS that is not VAR=hosts or VAR@Header-Name=hosts', () => {
+    expect(() => loadConfig({ E2B_API_KEY: E2B_KEY, DEEP_AGENT_SANDBOX_SECRETS: 'T@Bad Header=github.com', T: 'x' })).toThrow(/VAR2@Header-Name=host3 \(at "T@Bad Header=github.com"\)/);
+  });
+
   it('a host list becomes allowOut (ports dropped) over denyOut 0.0.0.0/0 while it runs, then internet is off again', async () => {
     const sb = await open();
 

@@ -27,6 +27,7 @@ import {
   type Egress,
   type NetworkRequest,
   type TaskNetwork,
+  type HeaderRules,
 } from '../shared/index.js';
 import { mapE2BError } from './errors.js';
 import { SandboxKeepAlive } from './keep-alive.js';
@@ -95,6 +96,8 @@ export interface E2BSandboxSettings {
   networkPolicy: NetworkPolicy;
   /** The task's egress allowlist, bounding every command. */
   taskNetwork?: TaskNetwork;
+  /** Header injections of masked credentials, re-sent with every network update (an update replaces them). */
+  headerRules?: HeaderRules;
   redactor?: Redactor;
   /** Reattaches to the same sandbox after a pause (Sandbox.connect). */
   reconnect(sandboxId: string): Promise<E2BSandboxInstance>;
@@ -141,7 +144,7 @@ export class E2BSandbox implements Sandbox {
   /** The egress of every command now running with network; the sandbox's rules are their union. */
   private grants: Egress[] = [];
   /** The rules last sent to E2B (the sandbox is created with internet off). */
-  private appliedNetwork = JSON.stringify({ allowInternetAccess: false });
+  private appliedNetwork: string;
   /** true when turning the network back off failed: we can no longer promise it is off */
   private networkUnknown = false;
   private networkQueue: Promise<void> = Promise.resolve();
@@ -153,6 +156,7 @@ export class E2BSandbox implements Sandbox {
     private readonly template?: string,
   ) {
     this.id = instance.sandboxId;
+    this.appliedNetwork = JSON.stringify(E2BSandbox.rulesFor([], settings.headerRules));
     this.workdir = settings.workdir;
     this.keepAlive = settings.keepAlive(instance);
     this.keepAlive.start();
@@ -247,7 +251,12 @@ export class E2BSandbox implements Sandbox {
    * gets the union (the internet but its internal ranges while any command has unbounded `network: true`).
    * Ports of `host:port` entries cannot be held by E2B's allowOut and are dropped there.
    */
-  private static rulesFor(grants: Egress[]): E2BNetworkUpdate {
+  private static rulesFor(grants: Egress[], headerRules?: HeaderRules): E2BNetworkUpdate {
+    const egress = E2BSandbox.egressRulesFor(grants);
+    return headerRules ? { ...egress, rules: headerRules } : egress;
+  }
+
+  private static egressRulesFor(grants: Egress[]): E2BNetworkUpdate {
     const hosts = [...new Set(grants.flatMap((g) => (g.kind === 'allowlist' ? g.allow.map(e2bHostOf) : [])))];
     if (grants.some((g) => g.kind === 'public')) {
       return { allowInternetAccess: true, ...(hosts.length ? { allowOut: hosts } : {}), denyOut: [...E2B_DENIED_INTERNAL_RANGES] };
@@ -257,7 +266,7 @@ export class E2BSandbox implements Sandbox {
 
   /** Applies the rules of the live grants when they changed. */
   private async applyNetwork(): Promise<void> {
-    const rules = E2BSandbox.rulesFor(this.grants);
+    const rules = E2BSandbox.rulesFor(this.grants, this.settings.headerRules);
     const key = JSON.stringify(rules);
     if (key === this.appliedNetwork) return;
     await this.instance.updateNetwork(rules);

@@ -3,11 +3,13 @@
  * its task's `network.allow`. Patterns are the sandbox-runtime's (`pkg.example.org`, `*.cdn.example.org`,
  * `api.example.com:443`, `127.0.0.1:8080`, `[::1]:80`); `*` and public suffixes such as `*.com` are refused.
  */
+import { randomBytes } from 'node:crypto';
 import {
   isValidAllowedDomainEntry,
   matchesDomainPattern,
   splitDomainPatternPort,
 } from '@anthropic-ai/sandbox-runtime/dist/sandbox/domain-pattern.js';
+import type { Config } from '../../config/index.js';
 import { DeepAgentError } from '../../errors/index.js';
 
 /** What a command asks for: nothing, the network (bounded by the task), or these hosts only. */
@@ -109,4 +111,58 @@ function refuse(message: string): never {
  */
 export function parseAllowList(text: string, where = 'DEEP_AGENT_NETWORK_ALLOW'): string[] {
   return hostPatterns(text.split(/[\s,]+/).filter(Boolean), where);
+}
+
+/**
+ * A credential the sandbox can use but never read (`DEEP_AGENT_SANDBOX_SECRETS`): `header`, when given, is the
+ * header E2B injects it as (else `Authorization: Bearer <value>`); locally the sentinel is substituted wherever it
+ * appears in a request to `hosts`.
+ */
+export interface MaskedCredentialSpec {
+  name: string;
+  value: string;
+  hosts: string[];
+  header?: string;
+}
+
+/**
+ * `DEEP_AGENT_SANDBOX_SECRETS` with each variable's value from the configuration's environment; throws
+ * `missing_config` naming a variable that is not set.
+ *
+ * @example
+ * maskedCredentialsFrom(loadConfig({ DEEP_AGENT_SANDBOX_SECRETS: 'GITHUB_TOKEN=github.com', GITHUB_TOKEN: 'ghp_x' }));
+ */
+export function maskedCredentialsFrom(config: Config): MaskedCredentialSpec[] {
+  return (config.sandbox.secrets ?? []).map(({ name, hosts, header }) => {
+    const value = config.env[name];
+    if (!value) throw new DeepAgentError('missing_config', `DEEP_AGENT_SANDBOX_SECRETS names ${name}, which is not set: set it, or leave it out of the list.`);
+    return { name, value, hosts, ...(header ? { header } : {}) };
+  });
+}
+
+/** The value a masked variable holds inside a sandbox: names the variable, unguessable, never the value. */
+export function maskedSentinel(name: string): string {
+  return `deep-agent-masked-${name.toLowerCase()}-${randomBytes(12).toString('hex')}`;
+}
+
+/** Per-host header injections (E2B network `rules`): one rule per host, the headers of every credential for it. */
+export type HeaderRules = Record<string, { transform: { headers: Record<string, string> } }[]>;
+
+/**
+ * The E2B network rules that inject each credential on HTTPS requests to its hosts (ports dropped: E2B keys
+ * rules by name only).
+ *
+ * @example
+ * headerRulesFor([{ name: 'T', value: 'v', hosts: ['api.github.com'] }]);
+ * // { 'api.github.com': [{ transform: { headers: { Authorization: 'Bearer v' } } }] }
+ */
+export function headerRulesFor(credentials: readonly MaskedCredentialSpec[]): HeaderRules {
+  const rules: HeaderRules = {};
+  for (const c of credentials) {
+    for (const host of c.hosts.map(hostOfPattern)) {
+      const rule = (rules[host] ??= [{ transform: { headers: {} } }]);
+      rule[0]!.transform.headers[c.header ?? 'Authorization'] = c.header ? c.value : `Bearer ${c.value}`;
+    }
+  }
+  return rules;
 }
