@@ -108,6 +108,8 @@ export class E2BSandboxProvider implements SandboxProvider {
     if (deps.sdk) this.sdkPromise = Promise.resolve(deps.sdk);
     this.redactor = deps.redactor ?? new Redactor();
     this.redactor.add(apiKey);
+    // An E2B error about the rules must not echo a masked value.
+    for (const c of deps.options?.maskedCredentials ?? []) this.redactor.add(c.value);
     const o = deps.options ?? {};
     const maxLifetimeSeconds = o.maxLifetimeSeconds ?? E2B_PLAN_MAX_LIFETIME_SECONDS.hobby;
     this.options = {
