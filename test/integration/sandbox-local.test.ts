@@ -59,6 +59,25 @@ describe('bubblewrap egress proxy', () => {
       listener.close();
     }
   });
+
+  it('with network: true (any public host), refuses names that resolve to loopback, link-local, metadata or private space', async () => {
+    const listener = createHttpServer((_req, res) => res.end('hello from the host\n'));
+    await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+    const port = (listener.address() as { port: number }).port;
+    const provider = new BubblewrapSandboxProvider({
+      home,
+      hostOverrides: { 'loop.test': '127.0.0.1', 'meta.test': '169.254.169.254', 'private.test': '10.1.2.3', 'v6meta.test': 'fd00:ec2::254', 'mapped.test': '::ffff:127.0.0.1' },
+    });
+    await using sandbox = await provider.create({ taskId: 'egress-guard-public' });
+    try {
+      const names = ['loop.test', 'meta.test', 'private.test', 'v6meta.test', 'mapped.test'];
+      const r = await sandbox.run(names.map((host) => `curl -sS -m 5 http://${host}:${port}/ 2>&1; echo`).join('; '), { network: true, timeoutMs: 30_000 });
+      expect(r.stdout).not.toContain('hello from the host');
+      expect(r.stdout.match(/403|blocked|denied|refused/gi)?.length ?? 0).toBeGreaterThanOrEqual(names.length);
+    } finally {
+      listener.close();
+    }
+  });
 });
 
 describe('bubblewrap sandbox', () => {
