@@ -29,11 +29,13 @@ export async function askApproval(run: RunContext, journal: CountedJournal, pref
     await run.store.update(run.taskId, { status: 'waiting_approval' });
     await run.emit('approval.requested', request);
     await run.sandbox.pause();
+    await run.resources.pause();
     return true;
   });
   const decision = await journal.waitForApproval(`approval:${approvalId}`, request);
   await journal.step(`approval-resolved:${approvalId}`, async () => {
     await run.sandbox.resume();
+    await run.resources.resume();
     await run.store.update(run.taskId, { status: 'running' });
     await run.emit('approval.resolved', { approvalId, tool: use.name, ...decision });
     return true;

@@ -30,6 +30,7 @@ import { compactIfLarge } from './compaction.js';
 import { isSuspension } from './journal.js';
 import type { AgentScope, RunContext } from './run-context.js';
 import { TaskSandbox } from './sandbox-lifecycle.js';
+import { TaskResources } from './task-resources.js';
 import { runSubagent } from './subagents.js';
 import { errorResult, runToolStep, truncate, type ToolStepResult, type ToolUse } from './tool-results.js';
 import type { RunTaskOptions } from './types.js';
@@ -165,7 +166,7 @@ function refreshTools(run: RunContext, scope: AgentScope): void {
 }
 
 async function converse(run: RunContext, journal: CountedJournal, scope: AgentScope): Promise<string> {
-  const system = run.options.instructions ? `${SYSTEM_PROMPT}\n\n${run.options.instructions}` : SYSTEM_PROMPT;
+  const system = run.instructions ? `${SYSTEM_PROMPT}\n\n${run.instructions}` : SYSTEM_PROMPT;
   const messages: MessageParam[] = [{ role: 'user', content: scope.prompt }];
   const gate = bounded(run.limits.toolConcurrency);
   const reserve = reserveOf(scope);
@@ -212,6 +213,7 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
   };
   const allTools = [...builtinTools(), ...(options.tools ?? [])];
   const sandbox = new TaskSandbox(sandboxProvider, store, initial);
+  const resources = new TaskResources(options.resources ?? [], store, initial);
   const totals = { usage: initial.usage ?? emptyUsage(), steps: 0, plan: initial.plan ?? [] };
   const operations = limits.maxOperations ?? journal.operationQuota ?? Infinity;
   const root = new CountedJournal(journal, { limit: operations - FINISH_RESERVE, lastAt: 0, clock, work: abort.signal });
@@ -241,6 +243,8 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
     });
 
   let parked = false;
+  /** The queue will run the task again (a transient error was rethrown): what it owns waits, paused, for that run. */
+  let retried = false;
   let final: TaskRecord | undefined;
   try {
     totals.usage = emptyUsage();
@@ -257,7 +261,9 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
         await emit('plan.updated', { plan: items });
       },
     };
-    const run: RunContext = { taskId, store, options, limits, budget, abort, clock, emit, sandbox, allTools, toolContext, totals };
+    await resources.open(root);
+    const instructions = [options.instructions, ...resources.notes()].filter(Boolean).join('\n\n') || undefined;
+    const run: RunContext = { taskId, store, options, limits, budget, abort, clock, emit, sandbox, resources, allTools, toolContext, totals, ...(instructions ? { instructions } : {}) };
     const view = { steps: () => totals.steps, costUsd: () => totals.usage.costUsd };
     const answer = await converse(run, root, { prefix: '', agent: 'main', prompt: initial.prompt, tools: allTools, depth: 0, view });
     final = await finish({ status: 'succeeded', result: { text: answer } }, 'task.succeeded', { usage: totals.usage, steps: totals.steps, costUsd: totals.usage.costUsd });
@@ -265,7 +271,8 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
   } catch (e) {
     // A run parked on an approval ends here and resumes later.
     parked = isSuspension(e);
-    if (parked || (options.rethrowTransient && isRetryable(e))) throw e;
+    retried = Boolean(options.rethrowTransient && isRetryable(e));
+    if (parked || retried) throw e;
     const info = toErrorInfo(e);
     const cancelled = info.code === 'cancelled';
     final = await finish({ status: cancelled ? 'cancelled' : 'failed', error: info }, cancelled ? 'task.cancelled' : 'task.failed', {
@@ -277,6 +284,8 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
   } finally {
     abort.dispose();
     await sandbox.release({ parked, ...(final ? { record: final } : {}) }).catch(() => {});
+    const ids = final?.resourceSandboxIds;
+    await resources.release({ parked: parked || retried, ...(ids ? { ids } : {}) });
   }
 }
 

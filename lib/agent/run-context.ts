@@ -3,6 +3,7 @@ import type { EventType, PlanItem, TaskStore, Usage } from '../task/index.js';
 import type { Tool, ToolContext } from '../tools/index.js';
 import type { BudgetView, CountedJournal, RunAbort, RunBudget } from './budgets.js';
 import type { TaskSandbox } from './sandbox-lifecycle.js';
+import type { TaskResources } from './task-resources.js';
 import type { AgentLimits, RunTaskOptions } from './types.js';
 
 export interface RunContext {
@@ -15,6 +16,10 @@ export interface RunContext {
   clock: () => number;
   emit(type: EventType, data: Record<string, unknown>): Promise<void>;
   sandbox: TaskSandbox;
+  /** What the task owns besides its sandbox (the E2B MCP gateway). */
+  resources: TaskResources;
+  /** The runtime's instructions and notes on resources that did not come up, for the system prompt. */
+  instructions?: string;
   /** Built-in tools and the runtime's. */
   allTools: Tool[];
   toolContext: ToolContext;

@@ -32,6 +32,30 @@ export interface AgentLimits {
   compactAtTokens: number;
 }
 
+/**
+ * Something one task creates at its start and owns to its end (the E2B MCP gateway sandbox). The loop runs
+ * `create` inside the journal step `<name>:create` and records the id on the task record
+ * (`resourceSandboxIds[name]`), so a replay, a crashed attempt, a cancel and a failed execution all find it.
+ */
+export interface TaskResource {
+  /** Names its step (`<name>:create`) and its entry on the record. */
+  readonly name: string;
+  /** Creates it for the task (inside the step, once per task) and returns its id. */
+  create(task: { taskId: string; accountId?: string }): Promise<string>;
+  /** Attaches to `id` on every run (the first or a replay). Never throws: a failure leaves it unavailable. */
+  open(id: string): Promise<void>;
+  /** While a person decides (a cloud sandbox stops billing). */
+  pause?(): Promise<void>;
+  resume?(): Promise<void>;
+  /**
+   * At the run's end: a parked run leaves it paused for the next run; any other end kills it. `id` names the
+   * one to kill when this run never opened it (a failed execution's cleanup). Never throws.
+   */
+  release(options: { parked: boolean; id?: string }): Promise<void>;
+  /** One sentence for the model when it did not come up. */
+  unavailableNote?(): string | undefined;
+}
+
 /** Says whether a tool call needs a person's approval; returns the reason when it does. */
 export type ApprovalPolicy = (tool: Tool, input: unknown) => string | undefined;
 
@@ -55,6 +79,12 @@ export interface RunTaskOptions {
   signal?: AbortSignal;
   limits?: Partial<AgentLimits>;
   approvalPolicy?: ApprovalPolicy;
+  /**
+   * What the task owns besides its sandbox and needs from its start (the E2B MCP gateway sandbox): each is
+   * created inside the step `<name>:create` after `task:start`, so a replay reattaches to the same one; paused
+   * while a person decides; killed when the task ends. A task that gets none creates none.
+   */
+  resources?: TaskResource[];
   /** Appended to the built-in system prompt. */
   instructions?: string;
   /** Extra data for the `task.started` event (e.g. which MCP servers are attached and which failed). */

@@ -13,7 +13,7 @@ import type { Tool } from '../tools/index.js';
 import { approvalPolicyFor, type ApprovalPolicy, type RunTaskOptions } from '../agent/index.js';
 
 /** What `runTask` takes from the assembly for one task. */
-export type AssembledTaskOptions = Pick<RunTaskOptions, 'tools' | 'latestTools' | 'approvalPolicy' | 'instructions' | 'startInfo'>;
+export type AssembledTaskOptions = Pick<RunTaskOptions, 'tools' | 'latestTools' | 'approvalPolicy' | 'instructions' | 'startInfo' | 'resources'>;
 
 /** What a caller may bring instead of what the configuration would build. */
 export interface AssemblyOverrides {
@@ -120,6 +120,7 @@ export async function assembleAgent(config: Config, overrides: AssemblyOverrides
         ...(approvalPolicy ? { approvalPolicy } : {}),
         ...(instructions ? { instructions } : {}),
         ...(fromMcp.startInfo ? { startInfo: fromMcp.startInfo } : {}),
+        ...(fromMcp.resources ? { resources: fromMcp.resources } : {}),
       };
     },
     close: () => mcp.close(),

@@ -67,7 +67,7 @@ export interface LocalServiceOptions {
   /** The assembly's one approval policy (lib/assembly), used as given. */
   approvalPolicy?: ApprovalPolicy;
   /** Per-task tools/instructions (`serve` passes its assembled agent's `taskOptions(record.mcpServers)`). */
-  taskOptions?(record: TaskRecord): Partial<Pick<RunTaskOptions, 'tools' | 'latestTools' | 'approvalPolicy' | 'instructions' | 'startInfo'>>;
+  taskOptions?(record: TaskRecord): Partial<Pick<RunTaskOptions, 'tools' | 'latestTools' | 'approvalPolicy' | 'instructions' | 'startInfo' | 'resources'>>;
   /** @default the defaults of the `serve` section of the configuration schema */
   settings?: Partial<WorkerSettings>;
   /** @default 8787; 0 picks a free port */

@@ -21,7 +21,7 @@ export interface TaskWorkerOptions {
   tools?: Tool[];
   approvalPolicy?: ApprovalPolicy;
   /** Per-task tools and instructions (e.g. only the MCP servers a task selected); wins over `tools`. */
-  taskOptions?(record: TaskRecord): Partial<Pick<RunTaskOptions, 'tools' | 'latestTools' | 'approvalPolicy' | 'instructions' | 'startInfo'>>;
+  taskOptions?(record: TaskRecord): Partial<Pick<RunTaskOptions, 'tools' | 'latestTools' | 'approvalPolicy' | 'instructions' | 'startInfo' | 'resources'>>;
   /** Tasks run at once. @default 2 */
   concurrency?: number;
   /** A received message stays hidden this long; a heartbeat extends it while the task runs. @default 60 */
@@ -126,9 +126,15 @@ export class TaskWorker {
   /** A parked run leaves a cloud sandbox paused for its next run; a task that ends without one closes it here. */
   private async closeLeftSandbox(taskId: string): Promise<void> {
     const { sandboxProvider } = this.options;
+    const record = await this.options.store.get(taskId);
+    // What the task owned besides its sandbox (the E2B MCP gateway, left paused by the parked run).
+    for (const resource of (record && this.options.taskOptions?.(record).resources) ?? []) {
+      const id = record?.resourceSandboxIds?.[resource.name];
+      if (id) await resource.release({ parked: false, id }).catch(() => {});
+    }
     if (!sandboxProvider.connect) return;
     // The run records each sandbox it creates on the task record.
-    const sandboxIds = (await this.options.store.get(taskId))?.sandboxIds ?? [];
+    const sandboxIds = record?.sandboxIds ?? [];
     for (const sandboxId of sandboxIds) {
       // Best effort: a sandbox that an earlier run already closed (or that expired) is simply not there.
       await sandboxProvider
@@ -259,6 +265,8 @@ export class TaskWorker {
       } else if (outcome.state === 'dead') {
         const failed = await store.update(taskId, { status: 'failed', error: info, finishedAt: new Date().toISOString(), attempts: receiveCount });
         await store.appendEvent(taskId, 'task.failed', { error: info, attempts: receiveCount, usage: failed.usage, steps: failed.steps });
+        // No run follows: what the last one left paused for its retry (the MCP gateway) is killed here.
+        await this.closeLeftSandbox(taskId);
       }
     } finally {
       clearInterval(heartbeat);

@@ -3,7 +3,7 @@
  * connected in parallel; the builder tools; and a note for the model about servers that could not start (a
  * broken server never stops a task). The approval policy is the composition root's (lib/assembly), not MCP's.
  */
-import type { RunTaskOptions } from '../agent/index.js';
+import type { RunTaskOptions, TaskResource } from '../agent/index.js';
 import type { Config } from '../config/index.js';
 import type { SandboxProvider } from '../sandbox/index.js';
 import type { Tool } from '../tools/index.js';
@@ -11,7 +11,7 @@ import { createDeployedServerSpawner, createMcpBuilderTools, type McpServerRunti
 import { McpHub, type McpHubOptions, type McpServerStatus } from './hub.js';
 import { resolveMcpServers, type ResolveMcpServersOptions } from './servers.js';
 import { describePresets, E2B_GATEWAY_SERVER } from './presets.js';
-import { toErrorInfo } from '../errors/index.js';
+import { E2BGatewayResource } from './gateway-resource.js';
 import { redactorFromEnv, type Redactor } from '../secrets/index.js';
 import type { E2BSdk } from '../sandbox/e2b/index.js';
 
@@ -27,8 +27,12 @@ export interface AttachedMcp {
   status(): McpServerStatus[];
   /** One paragraph for the model about servers that are not available, or undefined when all are. */
   unavailableNote(): string | undefined;
-  /** What runTask needs for a task that selects `servers` (all attached servers when absent). */
-  taskOptions(servers?: string[]): Pick<RunTaskOptions, 'tools' | 'latestTools' | 'instructions' | 'startInfo'>;
+  /**
+   * What runTask needs for a task that selects `servers` (all attached servers when absent). A task that uses
+   * E2B's MCP gateway (it selects `e2b` or a preset routed through it, or selects nothing) gets a gateway of its
+   * own as a resource: created in the task's journal step, its tools offered from the first model turn.
+   */
+  taskOptions(servers?: string[]): Pick<RunTaskOptions, 'tools' | 'latestTools' | 'instructions' | 'startInfo' | 'resources'>;
   close(): Promise<void>;
 }
 
@@ -56,10 +60,18 @@ export async function attachMcp(
 ): Promise<AttachedMcp> {
   const spawner = deps.runtime ? createDeployedServerSpawner(deps.sandboxProvider, deps.runtime) : undefined;
   const resolved = resolveMcpServers(config, { ...(deps.runtime ? { deployedRuntime: deps.runtime } : {}), ...deps.resolve });
-  const gateway = await openE2BGateway(config, deps.e2bSdk);
-  if (gateway?.ok) resolved.servers[E2B_GATEWAY_SERVER] = { transport: 'http', url: gateway.ok.url, headers: gateway.ok.headers, source: 'e2b-gateway' };
+  const gateway = planE2BGateway(config);
   if (gateway?.error) resolved.disabled[E2B_GATEWAY_SERVER] = gateway.error;
   const redactor = deps.redactor ?? redactorFromEnv(config.env);
+  const gatewayServers = gateway?.servers;
+  // The gateway's sandbox belongs to a task: nothing is created here, only when a task that uses it starts.
+  const gatewayFor = (servers?: string[]): E2BGatewayResource | undefined =>
+    gatewayServers && (!servers || servers.some((s) => s === E2B_GATEWAY_SERVER || gateway.routed.includes(s)))
+      ? new E2BGatewayResource(config, { servers: gatewayServers, redactor, ...(deps.e2bSdk ? { sdk: deps.e2bSdk } : {}) })
+      : undefined;
+  const pendingGateway: McpServerStatus[] = gatewayServers
+    ? [{ name: E2B_GATEWAY_SERVER, state: 'connecting', reason: "starts with each task that uses it (an E2B sandbox per task)", transport: 'http', source: 'e2b-gateway', toolCount: 0, tools: [] }]
+    : [];
   const hub = new McpHub({ ...resolved, env: config.env, redactor, ...(spawner ? { wrapSpawn: spawner.wrapSpawn } : {}), ...(deps.oauth ? { oauth: deps.oauth } : {}) });
   await hub.start();
   const builder = deps.runtime ? createMcpBuilderTools({ hub, home: config.home, runtime: deps.runtime }) : [];
@@ -71,7 +83,7 @@ export async function attachMcp(
       const wanted = servers?.filter((s) => connected.has(s));
       return [...hub.tools(wanted ? { servers: wanted } : {}), ...builder];
     },
-    status: () => hub.status(),
+    status: () => [...hub.status(), ...pendingGateway],
     unavailableNote() {
       const down = hub.status().filter((s) => s.state === 'failed' || s.state === 'disabled' || s.state === 'needs_login');
       if (down.length === 0) return undefined;
@@ -80,18 +92,25 @@ export async function attachMcp(
     taskOptions(servers) {
       const note = attached.unavailableNote();
       const atStart = new Set(hub.status().map((s) => s.name));
+      const own = gatewayFor(servers);
+      const resources: TaskResource[] = own ? [own] : [];
+      const listed = own ? attached.status() : hub.status();
       return {
         tools: attached.toolsFor(servers),
-        // A server attached while the task runs (deploy_mcp_server) joins even a task that chose its servers.
-        latestTools: () => attached.toolsFor(servers && [...servers, ...hub.status().map((s) => s.name).filter((name) => !atStart.has(name))]),
+        // A server attached while the task runs (deploy_mcp_server) joins even a task that chose its servers;
+        // the task's gateway joins once its step has started it, before the first model turn.
+        latestTools: () => [
+          ...attached.toolsFor(servers && [...servers, ...hub.status().map((s) => s.name).filter((name) => !atStart.has(name))]),
+          ...(own?.tools() ?? []),
+        ],
         ...(note ? { instructions: note } : {}),
-        startInfo: { mcpServers: hub.status().map((s) => ({ name: s.name, state: s.state, ...(s.reason ? { reason: s.reason } : {}), ...(s.login ? { login: s.login } : {}) })) },
+        startInfo: { mcpServers: listed.map((s) => ({ name: s.name, state: s.state, ...(s.reason ? { reason: s.reason } : {}), ...(s.login ? { login: s.login } : {}) })) },
+        ...(resources.length ? { resources } : {}),
       };
     },
     async close() {
       await hub.close();
       await spawner?.close();
-      await gateway?.ok?.close();
     },
   };
   return attached;
@@ -99,18 +118,17 @@ export async function attachMcp(
 
 /**
  * E2B's MCP gateway for the presets routed through it (`DEEP_AGENT_GITHUB_MCP=e2b`, `DEEP_AGENT_NOTION_MCP=e2b`):
- * one sandbox runs those servers behind one URL, attached to the hub as the single server `e2b`.
+ * one sandbox per task runs those servers behind one URL, attached as the single server `e2b`. Undefined when
+ * no preset is routed; `error` when the gateway cannot start (no E2B key).
  */
-async function openE2BGateway(config: Config, sdk?: E2BSdk) {
+function planE2BGateway(config: Config): { servers?: Record<string, unknown>; routed: string[]; error?: string } | undefined {
   const routed = describePresets(config).filter((p) => p.viaE2BGateway);
   if (routed.length === 0) return undefined;
-  const { createE2BMcpGateway, gatewayServersFromConfig } = await import('../sandbox/e2b/index.js');
-  const all = gatewayServersFromConfig(config) as Record<string, unknown>;
+  if (!config.sandbox.e2bApiKey) return { routed: [], error: "E2B_API_KEY is not set: E2B's MCP gateway (GitHub and Notion servers in an E2B sandbox) needs it" };
   const wanted = new Set<string>(routed.map((p) => (p.name === 'github' ? 'githubOfficial' : 'notion')));
-  const servers = Object.fromEntries(Object.entries(all).filter(([k]) => wanted.has(k)));
-  try {
-    return { ok: await createE2BMcpGateway(config, { servers: servers as never, ...(sdk ? { sdk } : {}) }) };
-  } catch (e) {
-    return { error: toErrorInfo(e).message };
-  }
+  const servers = {
+    ...(config.mcp.githubToken && wanted.has('githubOfficial') ? { githubOfficial: { githubPersonalAccessToken: config.mcp.githubToken } } : {}),
+    ...(config.mcp.notionToken && wanted.has('notion') ? { notion: { internalIntegrationToken: config.mcp.notionToken } } : {}),
+  };
+  return { servers, routed: routed.map((p) => p.name) };
 }

@@ -108,6 +108,11 @@ export const TaskRecordSchema = z.object({
   durableExecutionArn: z.string().optional(),
   /** Sandboxes the task created (provider ids), written when one is created, so cancel and a sweeper can kill them. */
   sandboxIds: z.array(z.string()).optional(),
+  /**
+   * Sandboxes the task owns besides its own, by resource (`mcp-gateway`: the E2B MCP gateway), written inside
+   * the step that created them, so a replay reconnects and a failed execution's cleanup kills them.
+   */
+  resourceSandboxIds: z.record(z.string(), z.string()).optional(),
 });
 export type TaskRecord = z.infer<typeof TaskRecordSchema>;
 

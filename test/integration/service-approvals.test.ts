@@ -15,6 +15,9 @@ import type { TaskEvent, TaskRecord } from '../../lib/task/index.js';
 import { modelFor } from '../helpers/factories.js';
 import { firstUserText, lastToolResults, startScriptedModel, type ScriptedModelServer } from '../helpers/scripted-model.js';
 import { until } from '../helpers/wait.js';
+import { attachMcp } from '../../lib/mcp/index.js';
+import { FakeE2B } from '../helpers/fake-e2b.js';
+import { startEverythingHttp } from '../helpers/mcp-servers.js';
 
 const TOKEN = 'approvals-token-0123456789';
 
@@ -42,8 +45,9 @@ afterAll(async () => {
   for (const home of homes) rmSync(home, { recursive: true, force: true });
 });
 
-async function start(home: string, provider?: SandboxProvider): Promise<LocalService> {
+async function start(home: string, provider?: SandboxProvider, taskOptions?: Parameters<typeof startLocalService>[0]['taskOptions']): Promise<LocalService> {
   const svc = await startLocalService({
+    ...(taskOptions ? { taskOptions } : {}),
     home,
     token: TOKEN,
     model: await modelFor(model, { maxRetries: 0 }),
@@ -215,5 +219,38 @@ describe('parked approvals in serve', () => {
     expect(beforeCancel).toEqual(['create', 'pause']);
     expect(logs.cancelled).toEqual(['create', 'pause', 'connect', 'close']);
     expect((await c.get(b.id)).status).toBe('cancelled');
+  });
+
+  it("E2B's MCP gateway of a parked task stays paused, and a cancel while parked kills it (E2B double)", async () => {
+    // prepare: the gateway's endpoint is a real server-everything; E2B's control plane is the double
+    const home = mkdtempSync(join(tmpdir(), 'service-approvals-gateway-'));
+    homes.push(home);
+    const fake = await FakeE2B.start();
+    const everything = await startEverythingHttp();
+    fake.mcpGatewayUrl = everything.spec.url;
+    const config = loadConfig({ DEEP_AGENT_HOME: home, DEEP_AGENT_SANDBOX: 'local', GITHUB_TOKEN: 'ghp_test_gateway_token_0000000000000000', E2B_API_KEY: 'e2b_test0123456789abcdef0123', DEEP_AGENT_GITHUB_MCP: 'e2b' });
+    const sandboxProvider = await createSandboxProvider(config);
+    const mcp = await attachMcp(config, { sandboxProvider, e2bSdk: fake });
+    try {
+      const svc = await start(home, sandboxProvider, (record) => mcp.taskOptions(record.mcpServers));
+      const c = client(svc);
+      const id = await c.submit('park with a gateway');
+      await until(() => c.events(id), (list) => list.some((e) => e.type === 'approval.requested'));
+      await until(async () => svc.worker.active, (active) => active.length === 0);
+      const gateway = fake.only();
+      const atPark = gateway.state;
+      // act
+      await c.cancel(id);
+      await until(async () => gateway.state, (state) => state === 'killed');
+      // assess
+      expect(atPark).toBe('paused');
+      expect(gateway.metadata).toEqual({ purpose: 'mcp-gateway', taskId: id });
+      expect((await c.get(id)).resourceSandboxIds).toEqual({ 'mcp-gateway': gateway.id });
+      expect((await c.get(id)).status).toBe('cancelled');
+    } finally {
+      await mcp.close();
+      await everything.stop();
+      await fake.cleanup();
+    }
   });
 });

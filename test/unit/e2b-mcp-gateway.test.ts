@@ -40,6 +40,22 @@ describe('E2B MCP gateway', () => {
     expect(fake.callsOf('kill')).toHaveLength(1);
   });
 
+  it('keeps the gateway alive like the task sandbox, and stops once paused or closed', async () => {
+    // prepare
+    const gateway = await createE2BMcpGateway(loadConfig(ENV), { sdk: fake, taskId: 'task-1' });
+    // act
+    await gateway.keepAlive.tick();
+    const running = gateway.keepAlive.running;
+    await gateway.pause();
+    // assess
+    expect(running).toBe(true);
+    expect(fake.callsOf('setTimeout')).toEqual([expect.objectContaining({ sandboxId: gateway.sandboxId, args: { timeoutMs: 600_000 } })]);
+    expect(gateway.keepAlive.running).toBe(false);
+    expect(fake.only().state).toBe('paused');
+    await gateway.close();
+    expect(fake.only().state).toBe('killed');
+  });
+
   it('attaches only the servers whose tokens are set', () => {
     expect(gatewayServersFromConfig(loadConfig({ NOTION_TOKEN: ENV.NOTION_TOKEN }))).toEqual({ notion: { internalIntegrationToken: ENV.NOTION_TOKEN } });
   });

@@ -7,6 +7,8 @@ import type { Config } from '../../config/index.js';
 import { DeepAgentError, MissingConfigError } from '../../errors/index.js';
 import { Redactor, redactorFromEnv } from '../../secrets/index.js';
 import { type BackoffOptions, mapE2BError, withE2BBackoff } from './errors.js';
+import { type KeepAliveOptions, SandboxKeepAlive } from './keep-alive.js';
+import { E2B_PLAN_MAX_LIFETIME_SECONDS } from './provider.js';
 import { type E2BSandboxInstance, type E2BSdk, loadE2BSdk } from './sdk.js';
 
 /** A running E2B MCP gateway, in the shape of a streamable-HTTP MCP server entry (`{ url, headers }`). */
@@ -17,6 +19,13 @@ export interface E2BMcpGateway {
   headers: Record<string, string>;
   /** The E2B server names the gateway runs, e.g. `githubOfficial`, `notion`. */
   servers: string[];
+  /**
+   * Extends the sandbox's timeout periodically while its task runs (as the task sandbox's keep-alive does),
+   * never past the plan's lifetime cap; `pause` and `close` stop it.
+   */
+  keepAlive: SandboxKeepAlive;
+  /** Pauses the gateway sandbox while a person decides (E2B keeps its processes; a connect resumes it). */
+  pause(): Promise<void>;
   /** Kills the gateway sandbox. Idempotent. */
   close(): Promise<void>;
 }
@@ -33,6 +42,8 @@ export interface E2BMcpGatewayOptions {
   timeoutSeconds?: number;
   sdk?: E2BSdk;
   backoff?: BackoffOptions;
+  /** @default { intervalSeconds: 120, extendBySeconds: 600 }, as the task sandbox */
+  keepAlive?: KeepAliveOptions;
 }
 
 /**
@@ -53,19 +64,35 @@ async function describe(
   instance: E2BSandboxInstance,
   servers: string[],
   redactor: Redactor,
+  life: { startedAtMs: number; maxLifetimeSeconds: number; keepAlive?: KeepAliveOptions },
 ): Promise<E2BMcpGateway> {
   const token = await instance.getMcpToken();
   if (!token) {
     throw new DeepAgentError('mcp_error', `E2B sandbox ${instance.sandboxId} has no MCP gateway token (was it created with mcp servers?).`);
   }
   redactor.add(token);
+  const keepAlive = new SandboxKeepAlive(instance, life.startedAtMs, life.maxLifetimeSeconds * 1000, {
+    intervalSeconds: life.keepAlive?.intervalSeconds ?? 120,
+    extendBySeconds: life.keepAlive?.extendBySeconds ?? 600,
+  });
+  keepAlive.start();
   let closed: Promise<void> | undefined;
   return {
     sandboxId: instance.sandboxId,
     url: instance.getMcpUrl(),
     headers: { Authorization: `Bearer ${token}` },
     servers,
+    keepAlive,
+    async pause() {
+      keepAlive.stop();
+      try {
+        await instance.pause();
+      } catch (e) {
+        throw mapE2BError(e, { operation: 'pause', sandboxId: instance.sandboxId, redactor });
+      }
+    },
     close() {
+      keepAlive.stop();
       closed ??= instance.kill().then(
         () => undefined,
         (e) => {
@@ -113,7 +140,7 @@ export async function createE2BMcpGateway(config: Config, options: E2BMcpGateway
     throw mapE2BError(e, { operation: 'create MCP gateway', redactor });
   }
   try {
-    return await describe(instance, names, redactor);
+    return await describe(instance, names, redactor, { startedAtMs: Date.now(), maxLifetimeSeconds: maxLifetimeOf(config), ...(options.keepAlive ? { keepAlive: options.keepAlive } : {}) });
   } catch (e) {
     await instance.kill().catch(() => false);
     throw mapE2BError(e, { operation: 'create MCP gateway', sandboxId: instance.sandboxId, redactor });
@@ -137,7 +164,7 @@ async function gatewayAccess(config: Config, sdk?: E2BSdk): Promise<{ apiKey: st
 export async function connectE2BMcpGateway(
   config: Config,
   sandboxId: string,
-  options: Pick<E2BMcpGatewayOptions, 'sdk' | 'backoff' | 'timeoutSeconds'> & { servers?: string[] } = {},
+  options: Pick<E2BMcpGatewayOptions, 'sdk' | 'backoff' | 'timeoutSeconds' | 'keepAlive'> & { servers?: string[] } = {},
 ): Promise<E2BMcpGateway> {
   const { apiKey, redactor, sdk } = await gatewayAccess(config, options.sdk);
   let instance: E2BSandboxInstance;
@@ -146,8 +173,12 @@ export async function connectE2BMcpGateway(
       () => sdk.Sandbox.connect(sandboxId, { apiKey, timeoutMs: (options.timeoutSeconds ?? 600) * 1000 }),
       options.backoff,
     );
-    return await describe(instance, options.servers ?? [], redactor);
+    // The lifetime cap counts from the sandbox's start; without its info, from now (E2B enforces the cap anyway).
+    const startedAtMs = await instance.getInfo().then((i) => i.startedAt.getTime(), () => Date.now());
+    return await describe(instance, options.servers ?? [], redactor, { startedAtMs, maxLifetimeSeconds: maxLifetimeOf(config), ...(options.keepAlive ? { keepAlive: options.keepAlive } : {}) });
   } catch (e) {
     throw mapE2BError(e, { operation: 'connect MCP gateway', sandboxId, redactor });
   }
 }
+
+const maxLifetimeOf = (config: Config) => config.sandbox.e2bMaxLifetimeSeconds ?? E2B_PLAN_MAX_LIFETIME_SECONDS.hobby;
