@@ -160,6 +160,21 @@ describe('E2B sandbox network', () => {
     ]);
   });
 
+  it("a sandbox's own masked credential (CreateSandboxOptions) becomes a sentinel and a rule of that sandbox only", async () => {
+    const value = 'task-own-secret-0123456789';
+    const provider = createE2BSandboxProvider(loadConfig({ E2B_API_KEY: E2B_KEY }), { sdk: fake, options: { workdir: fake.workdir, keepAlive: { intervalSeconds: 0 } } });
+    sandbox = await provider.create({ taskId: 'task-1', maskedCredentials: [{ name: 'TASK_TOKEN', value, hosts: ['api.example.com'], header: 'X-Api-Key' }] });
+    const other = await provider.create({ taskId: 'task-2' });
+    await other.close();
+
+    const [own, plain] = fake.callsOf('create').map((c) => c.args as { envs: Record<string, string>; network?: unknown });
+    expect(own!.envs.TASK_TOKEN).toMatch(/^deep-agent-masked-task_token-[0-9a-f]{24}$/);
+    expect(own!.network).toEqual({ rules: { 'api.example.com': [{ transform: { headers: { 'X-Api-Key': value } } }] } });
+    expect(plain!.envs.TASK_TOKEN).toBeUndefined();
+    expect(plain!.network).toBeUndefined();
+    await expect(provider.create({ taskId: 'task-3', maskedCredentials: [{ name: 'BAD-NAME', value, hosts: ['api.example.com'] }] })).rejects.toMatchObject({ code: 'invalid_input' });
+  });
+
   it('refuses a DEEP_AGENT_SANDBOX_SECRETS that is not VAR=hosts or VAR@Header-Name=hosts', () => {
     expect(() => loadConfig({ E2B_API_KEY: E2B_KEY, DEEP_AGENT_SANDBOX_SECRETS: 'T@Bad Header=github.com', T: 'x' })).toThrow(/VAR2@Header-Name=host3 \(at "T@Bad Header=github.com"\)/);
   });

@@ -4,6 +4,7 @@ import { DeepAgentError, MissingConfigError } from '../../errors/index.js';
 import { Redactor, redactorFromEnv } from '../../secrets/index.js';
 import type { CreateSandboxOptions, SandboxProvider } from '../types.js';
 import {
+  checkMaskedCredential,
   checkedEnv,
   headerRulesFor,
   hostPatterns,
@@ -147,7 +148,7 @@ export class E2BSandboxProvider implements SandboxProvider {
 
   private settings(startedAtMs: number, options: CreateSandboxOptions): E2BSandboxSettings {
     const allow = options.network?.allow ?? this.options.networkAllow;
-    const rules = this.headerRules();
+    const rules = this.headerRules(options);
     return {
       ...(rules ? { headerRules: rules } : {}),
       ...(allow ? { taskNetwork: { allow: hostPatterns(allow, 'network.allow') } } : {}),
@@ -165,8 +166,19 @@ export class E2BSandboxProvider implements SandboxProvider {
   }
 
   /** The header injections of the masked credentials, sent with every network update (an update replaces them). */
-  private headerRules(): HeaderRules | undefined {
-    return this.options.maskedCredentials?.length ? headerRulesFor(this.options.maskedCredentials) : undefined;
+  private headerRules(options: CreateSandboxOptions): HeaderRules | undefined {
+    const credentials = this.credentialsOf(options);
+    return credentials.length ? headerRulesFor(credentials) : undefined;
+  }
+
+  /** The provider's masked credentials and the sandbox's own, checked; their values join the redactor. */
+  private credentialsOf(options: CreateSandboxOptions): MaskedCredentialSpec[] {
+    const own = options.maskedCredentials ?? [];
+    for (const c of own) {
+      checkMaskedCredential(c);
+      this.redactor.add(c.value);
+    }
+    return [...(this.options.maskedCredentials ?? []), ...own];
   }
 
   /**
@@ -175,9 +187,9 @@ export class E2BSandboxProvider implements SandboxProvider {
    */
   async create(options: CreateSandboxOptions): Promise<E2BSandbox> {
     const sdk = await this.sdk();
-    const rules = this.headerRules();
+    const rules = this.headerRules(options);
     // Inside, a masked variable holds only its sentinel; the value travels to E2B in the rules, not the env.
-    const sentinels = Object.fromEntries((this.options.maskedCredentials ?? []).map((c) => [c.name, maskedSentinel(c.name)]));
+    const sentinels = Object.fromEntries(this.credentialsOf(options).map((c) => [c.name, maskedSentinel(c.name)]));
     let instance: E2BSandboxInstance;
     try {
       instance = await withE2BBackoff(
@@ -231,7 +243,7 @@ export class E2BSandboxProvider implements SandboxProvider {
     if (this.options.network === 'per-command') {
       // A run that died mid-command may have left the internet on.
       try {
-        const rules = this.headerRules();
+        const rules = this.headerRules(options);
         await instance.updateNetwork({ allowInternetAccess: false, ...(rules ? { rules } : {}) });
       } catch (e) {
         throw mapE2BError(e, { operation: 'connect', sandboxId, redactor: this.redactor });

@@ -31,7 +31,7 @@ import {
   type LaunchRequest,
   type LocalSandboxProviderOptions,
 } from './sandbox.js';
-import { checkedEnv, hostPatterns } from '../shared/index.js';
+import { checkMaskedCredential, checkedEnv, hostPatterns } from '../shared/index.js';
 import { EGRESS_SOCKET_DIR, EGRESS_TRUST_BUNDLE_FILE, egressForwarderArgv, egressProxyEnv, egressTrustEnv, type MaskedCredential } from './egress-proxy.js';
 
 /** Where the forwarder's socat may be (the sandbox sees the host's /usr and its /bin link or dir). */
@@ -91,7 +91,7 @@ export class BubblewrapSandboxProvider implements SandboxProvider {
 
   async create(options: CreateSandboxOptions): Promise<Sandbox> {
     checkedEnv(options.env);
-    const masked = maskedCredentialsOf(this.options.maskedCredentials);
+    const masked = maskedCredentialsOf([...(this.options.maskedCredentials ?? []), ...(options.maskedCredentials ?? [])]);
     const { hostRoot, hostHome } = await prepareLocalWorkspace(this.options.home, options.taskId);
     const launcher = new BubblewrapLauncher(this.options.bwrapPath ?? 'bwrap', hostRoot, hostHome, this.options.readOnlyMounts ?? []);
     this.probe ??= probeBubblewrap(launcher, hostRoot);
@@ -147,7 +147,7 @@ function maskedCredentialsOf(list: LocalSandboxProviderOptions['maskedCredential
   return (list ?? []).map((c) => ({
     name: c.name,
     value: c.value,
-    hosts: hostPatterns(c.hosts, `DEEP_AGENT_SANDBOX_SECRETS (${c.name})`),
+    hosts: checkMaskedCredential(c),
     sentinel: `deep-agent-masked-${c.name.toLowerCase()}-${randomBytes(12).toString('hex')}`,
   }));
 }

@@ -140,6 +140,12 @@ export function maskedCredentialsFrom(config: Config): MaskedCredentialSpec[] {
   });
 }
 
+/** Throws `invalid_input` unless a masked credential names an environment variable and host patterns. */
+export function checkMaskedCredential(c: { name: string; hosts: readonly string[] }, where = 'masked credential'): string[] {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(c.name)) throw new DeepAgentError('invalid_input', `${where}: ${JSON.stringify(c.name)} is not an environment variable name`);
+  return hostPatterns(c.hosts, `${where} (${c.name})`);
+}
+
 /** The value a masked variable holds inside a sandbox: names the variable, unguessable, never the value. */
 export function maskedSentinel(name: string): string {
   return `deep-agent-masked-${name.toLowerCase()}-${randomBytes(12).toString('hex')}`;

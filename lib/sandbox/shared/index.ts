@@ -8,6 +8,7 @@ export { checkedEnv } from './environment.js';
 export { WORKSPACE_ALIAS, outsideWorkspace, workspaceParts, lexicalWorkspacePath } from './workspace-paths.js';
 export {
   allowsHost,
+  checkMaskedCredential,
   egressFor,
   headerRulesFor,
   hostOfPattern,
