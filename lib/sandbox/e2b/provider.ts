@@ -129,7 +129,7 @@ export class E2BSandboxProvider implements SandboxProvider {
       ...(o.maskedCredentials?.length ? { maskedCredentials: o.maskedCredentials } : {}),
     };
     // Checked once, so a bad host fails at start-up, not at the first task.
-    for (const c of o.maskedCredentials ?? []) hostPatterns(c.hosts, `DEEP_AGENT_SANDBOX_SECRETS (${c.name})`);
+    for (const c of o.maskedCredentials ?? []) checkMaskedCredential(c, 'DEEP_AGENT_SANDBOX_SECRETS');
   }
 
   /** How the resource limits are held in E2B sandboxes (rlimits in the VM, under the template's size). */
