@@ -1,27 +1,61 @@
 /** The durable agent function: one plan-execute run per task, each model turn and tool call a durable step. */
 import { withDurableExecution } from '@aws/durable-execution-sdk-js';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { runTask } from '../lib/agent/index.js';
-import { assembleAgent } from '../lib/assembly/index.js';
-import { S3TaskStore, SecretCache, configWithSecrets, createAgentHandler, instrumentHandler, loadSecrets } from '../lib/aws/index.js';
+import {
+  CredentialEnvelope,
+  E2B_CONNECTION_RUNTIME,
+  S3ConnectionStore,
+  S3TaskStore,
+  SecretCache,
+  createAgentHandler,
+  instrumentHandler,
+  loadS3Catalog,
+  loadSecrets,
+  prepareDeployedRun,
+} from '../lib/aws/index.js';
 import { loadConfig, requireAwsSettings } from '../lib/config/index.js';
-import { DeepAgentError } from '../lib/errors/index.js';
+import { E2BSandboxProvider } from '../lib/sandbox/e2b/index.js';
 import { Redactor } from '../lib/secrets/index.js';
 
 // The environment is read here, once; the secret's values are laid over it per task (configWithSecrets).
 const environment = { ...process.env };
-const aws = requireAwsSettings(loadConfig(environment), ['taskBucket', 'secretArn']);
+const config = loadConfig(environment);
+const aws = requireAwsSettings(config, ['taskBucket', 'secretArn', 'connectionKeyArn']);
 const logger = new Logger();
 const metrics = new Metrics();
 const tracer = new Tracer();
 const secrets = new SecretCache(tracer.captureAWSv3Client(new SecretsManagerClient({})));
-// Learns the secret values once they are read, so nothing written to S3 carries them.
+// Learns the secret values (and each attached connection's credentials) once they are read, so nothing
+// written to S3 carries them.
 const redactor = new Redactor();
-const store = new S3TaskStore({ s3: tracer.captureAWSv3Client(new S3Client({})), bucket: aws.taskBucket, redactor });
+const s3 = tracer.captureAWSv3Client(new S3Client({}));
+const store = new S3TaskStore({ s3, bucket: aws.taskBucket, redactor });
+/** Connection sandboxes take the task sandboxes' template and lifetime cap; their keep-alive timer stays off (each call extends them). */
+const connectionProvider = (c: typeof config, network: 'per-command' | 'always-on') =>
+  new E2BSandboxProvider(c.sandbox.e2bApiKey!, {
+    redactor,
+    options: {
+      ...(c.sandbox.e2bTemplate ? { template: c.sandbox.e2bTemplate } : {}),
+      ...(c.sandbox.e2bMaxLifetimeSeconds ? { maxLifetimeSeconds: c.sandbox.e2bMaxLifetimeSeconds } : {}),
+      keepAlive: { intervalSeconds: 0 },
+      network,
+    },
+  });
+const connections = {
+  store: new S3ConnectionStore({ s3, bucket: aws.taskBucket }),
+  // This function may Decrypt: it starts the account's connection servers for the task.
+  envelope: new CredentialEnvelope(tracer.captureAWSv3Client(new KMSClient({})), aws.connectionKeyArn),
+  catalog: () => loadS3Catalog(s3, aws.taskBucket, config.aws.mcpCatalogKey),
+  sandboxes: (c: typeof config) => connectionProvider(c, 'per-command'),
+  networkSandboxes: (c: typeof config) => connectionProvider(c, 'always-on'),
+  runtime: E2B_CONNECTION_RUNTIME,
+};
 
 export const handler = instrumentHandler(
   { logger, tracer },
@@ -30,17 +64,7 @@ export const handler = instrumentHandler(
       store,
       runTask,
       async prepare(record) {
-        const values = await loadSecrets(aws.secretArn, { cache: secrets });
-        for (const v of Object.values(values)) redactor.add(v);
-        const { config } = configWithSecrets(environment, values);
-        // This function's own rule: bubblewrap cannot run inside Lambda.
-        if (config.sandbox.provider !== 'e2b') {
-          throw new DeepAgentError('invalid_input', 'DEEP_AGENT_SANDBOX must be e2b on AWS Lambda: bubblewrap cannot run there.');
-        }
-        // No MCP builder: nothing of this installation can be mounted into E2B, and nothing it deployed would
-        // outlive this Lambda instance. The assembly loads MCP lazily, which keeps the cold start short.
-        const agent = await assembleAgent(config, { mcpBuilder: false, redactor });
-        return { model: agent.model, sandboxProvider: agent.sandboxProvider, ...agent.taskOptions(record.mcpServers), close: () => agent.close() };
+        return prepareDeployedRun(record, { environment, secrets: await loadSecrets(aws.secretArn, { cache: secrets }), redactor, connections });
       },
       onFinished(record) {
         logger.info('task finished', { taskId: record.id, status: record.status, steps: record.steps, errorCode: record.error?.code });

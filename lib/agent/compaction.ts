@@ -4,7 +4,7 @@
  */
 import type { MessageParam } from '../model/index.js';
 import type { CountedJournal } from './budgets.js';
-import { estimateTokens } from './context-size.js';
+import type { ConversationSize } from './context-size.js';
 import type { RunContext } from './run-context.js';
 
 const ELIDED = '[elided to save context:';
@@ -39,14 +39,19 @@ function compactToolResults(messages: MessageParam[]): { elided: number; savedCh
   return { elided, savedChars };
 }
 
-/** Compacts `messages` in place when they are too large, logging it once as the step `<prefix>compact:<turn>`. */
-export async function compactIfLarge(run: RunContext, journal: CountedJournal, prefix: string, agent: string, turn: number, messages: MessageParam[]): Promise<void> {
-  if (estimateTokens(messages) <= run.limits.compactAtTokens) return;
-  const before = estimateTokens(messages);
+/**
+ * Compacts `messages` in place when they are too large (by `size`, kept as they grow), logging it once as the
+ * step `<prefix>compact:<turn>`.
+ */
+export async function compactIfLarge(run: RunContext, journal: CountedJournal, prefix: string, agent: string, turn: number, messages: MessageParam[], size: ConversationSize): Promise<void> {
+  const before = size.tokens();
+  if (before <= run.limits.compactAtTokens) return;
   const { elided } = compactToolResults(messages);
   if (elided === 0) return;
+  size.recount();
+  const after = size.tokens();
   await journal.step(`${prefix}compact:${turn}`, async () => {
-    await run.emit('context.compacted', { agent, turn, elidedToolResults: elided, estimatedTokensBefore: before, estimatedTokensAfter: estimateTokens(messages) });
+    await run.emit('context.compacted', { agent, turn, elidedToolResults: elided, estimatedTokensBefore: before, estimatedTokensAfter: after });
     return true;
   });
 }

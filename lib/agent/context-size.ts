@@ -30,6 +30,37 @@ export function conversationChars(messages: readonly MessageParam[]): number {
 }
 
 /**
+ * The size of one growing conversation, kept as it grows: each call measures only the messages appended since
+ * the last one, so the per-turn cost does not grow with the conversation. Whoever replaces the content of a
+ * message already counted (compaction) calls `recount()`; the figure then equals `conversationChars` again.
+ *
+ * @example
+ * const size = new ConversationSize(messages);
+ * messages.push(reply);
+ * if (size.tokens() > limits.compactAtTokens) compact();
+ */
+export class ConversationSize {
+  private counted = 0;
+  private chars = 0;
+  constructor(private readonly messages: readonly MessageParam[]) {}
+
+  /** Estimated tokens (4 characters a token) of `JSON.stringify(messages)`. */
+  tokens(): number {
+    const { messages } = this;
+    if (this.counted > messages.length) this.recount();
+    for (; this.counted < messages.length; this.counted++) this.chars += messageChars(messages[this.counted]!);
+    const punctuation = messages.length > 0 ? messages.length + 1 : 2;
+    return Math.ceil((this.chars + punctuation) / 4);
+  }
+
+  /** Counts every message again on the next call (only those whose content was replaced are re-measured). */
+  recount(): void {
+    this.counted = 0;
+    this.chars = 0;
+  }
+}
+
+/**
  * A rough token count (4 characters a token), enough to decide when to compact.
  *
  * @example

@@ -6,7 +6,7 @@
  *
  * Each capability lives in a module of its own: budgets and the abort (`budgets.ts`), approvals
  * (`approvals.ts`, `approval-policy.ts`), sub-agents (`subagents.ts`), compaction (`compaction.ts`), the
- * sandbox (`sandbox-lifecycle.ts`) and tool results (`tool-results.ts`).
+ * sandbox (`sandbox-lifecycle.ts`), tool results (`tool-results.ts`) and client-side tool search (`tool-search.ts`).
  */
 import { DeepAgentError, isRetryable, toErrorInfo } from '../errors/index.js';
 import { addUsage, emptyUsage, isTerminal, type EventType, type TaskRecord } from '../task/index.js';
@@ -27,12 +27,14 @@ import {
   type CallKind,
 } from './budgets.js';
 import { compactIfLarge } from './compaction.js';
+import { ConversationSize } from './context-size.js';
 import { isSuspension } from './journal.js';
 import type { AgentScope, RunContext } from './run-context.js';
 import { TaskSandbox } from './sandbox-lifecycle.js';
 import { TaskResources } from './task-resources.js';
 import { runSubagent } from './subagents.js';
-import { errorResult, runToolStep, truncate, type ToolStepResult, type ToolUse } from './tool-results.js';
+import { errorResult, runToolStep, toolResultBlock, truncate, type ToolStepResult, type ToolUse } from './tool-results.js';
+import { clientToolSearch } from './tool-search.js';
 import type { RunTaskOptions } from './types.js';
 
 export { DEFAULT_LIMITS } from './budgets.js';
@@ -117,7 +119,7 @@ const reserveOf = (scope: AgentScope) => (scope.depth === 0 ? 0 : SUBAGENT_RESER
 async function runTurnTools(run: RunContext, journal: CountedJournal, scope: AgentScope, uses: ToolUse[], gate: ReturnType<typeof bounded>): Promise<ToolStepResult[]> {
   const byName = new Map(scope.tools.map((t) => [t.name, t]));
   const calls = uses.map((use) => {
-    const tool = byName.get(use.name);
+    const tool = byName.get(use.name) ?? withheldTool(run, scope, use.name);
     const reason = tool && !(tool.name === 'task' && scope.depth === 0) ? approvalReason(run, tool, use.input) : undefined;
     const kind: CallKind = tool?.name === 'task' && scope.depth === 0 ? 'subagent' : reason ? 'approval' : 'tool';
     return { use, tool, reason, kind };
@@ -152,7 +154,23 @@ async function runTurnTools(run: RunContext, journal: CountedJournal, scope: Age
   return settled.map((s) => (s as PromiseFulfilledResult<ToolStepResult>).value);
 }
 
-/** The conversation loop shared by the main agent and sub-agents. */
+/** A tool withheld by the client-side tool search that this agent may use: a model that guesses its name is not refused. */
+function withheldTool(run: RunContext, scope: AgentScope, name: string): Tool | undefined {
+  const tool = run.withheldTools?.get(name);
+  return tool && (scope.accepts?.(tool) ?? true) ? tool : undefined;
+}
+
+/**
+ * Withheld tools a search of this turn found join the END of the agent's tools for its next turn. They are read
+ * from the recorded step results, so a replay offers what the first run offered.
+ */
+function offerFound(run: RunContext, scope: AgentScope, results: ToolStepResult[]): void {
+  for (const name of results.flatMap((r) => r.loadedTools ?? [])) {
+    const tool = withheldTool(run, scope, name);
+    if (tool && !scope.tools.some((t) => t.name === name)) scope.tools.push(tool);
+  }
+}
+
 /**
  * Tools attached while the task runs (a server `deploy_mcp_server` just deployed) join at the END of the list,
  * never reordering it, so the cached prompt prefix holds.
@@ -161,18 +179,21 @@ function refreshTools(run: RunContext, scope: AgentScope): void {
   const has = (list: Tool[], t: Tool) => list.some((known) => known.name === t.name);
   for (const t of run.options.latestTools?.() ?? []) {
     if (!has(run.allTools, t)) run.allTools.push(t);
-    if (scope.tools !== run.allTools && (scope.accepts?.(t) ?? true) && !has(scope.tools, t)) scope.tools.push(t);
+    const withheld = run.withheldTools?.has(t.name) ?? false; // offered once a search finds it
+    if (scope.tools !== run.allTools && !withheld && (scope.accepts?.(t) ?? true) && !has(scope.tools, t)) scope.tools.push(t);
   }
 }
 
+/** The conversation loop shared by the main agent and sub-agents. */
 async function converse(run: RunContext, journal: CountedJournal, scope: AgentScope): Promise<string> {
   const system = run.instructions ? `${SYSTEM_PROMPT}\n\n${run.instructions}` : SYSTEM_PROMPT;
   const messages: MessageParam[] = [{ role: 'user', content: scope.prompt }];
+  const size = new ConversationSize(messages);
   const gate = bounded(run.limits.toolConcurrency);
   const reserve = reserveOf(scope);
   for (let turn = 1; ; turn++) {
     run.budget.check(scope.view, journal, OPERATIONS.turn + reserve);
-    await compactIfLarge(run, journal, scope.prefix, scope.agent, turn, messages);
+    await compactIfLarge(run, journal, scope.prefix, scope.agent, turn, messages, size);
     refreshTools(run, scope);
     const res = await modelStep(run, journal, scope, system, messages, turn);
     run.totals.steps++;
@@ -186,7 +207,8 @@ async function converse(run: RunContext, journal: CountedJournal, scope: AgentSc
     if (uses.length === 0) return textOf(res.content);
     run.budget.check(scope.view, journal, reserve);
     const results = await runTurnTools(run, journal, scope, uses, gate);
-    messages.push({ role: 'user', content: results.map((r) => ({ type: 'tool_result' as const, ...r })) as MessageParam['content'] });
+    offerFound(run, scope, results);
+    messages.push({ role: 'user', content: results.map(toolResultBlock) as MessageParam['content'] });
   }
 }
 
@@ -211,7 +233,8 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
   const emit = async (type: EventType, data: Record<string, unknown>) => {
     await store.appendEvent(taskId, type, data);
   };
-  const allTools = [...builtinTools(), ...(options.tools ?? [])];
+  const builtins = builtinTools();
+  const allTools = [...builtins, ...(options.tools ?? [])];
   const sandbox = new TaskSandbox(sandboxProvider, store, initial);
   const resources = new TaskResources(options.resources ?? [], store, initial);
   const totals = { usage: initial.usage ?? emptyUsage(), steps: 0, plan: initial.plan ?? [] };
@@ -262,10 +285,19 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
       },
     };
     await resources.open(root);
+    // Decided once the task's resources are up: its gateway's tools count towards the threshold too.
+    const latest = options.latestTools?.() ?? [];
+    const search = clientToolSearch(model, [...(options.tools ?? []), ...latest.filter((t) => !allTools.some((known) => known.name === t.name))]);
+    if (search) allTools.splice(builtins.length, 0, search.tool);
     const instructions = [options.instructions, ...resources.notes()].filter(Boolean).join('\n\n') || undefined;
-    const run: RunContext = { taskId, store, options, limits, budget, abort, clock, emit, sandbox, resources, allTools, toolContext, totals, ...(instructions ? { instructions } : {}) };
+    const run: RunContext = {
+      taskId, store, options, limits, budget, abort, clock, emit, sandbox, resources, allTools, toolContext, totals,
+      ...(instructions ? { instructions } : {}),
+      ...(search ? { withheldTools: search.deferred } : {}),
+    };
     const view = { steps: () => totals.steps, costUsd: () => totals.usage.costUsd };
-    const answer = await converse(run, root, { prefix: '', agent: 'main', prompt: initial.prompt, tools: allTools, depth: 0, view });
+    const tools = search ? allTools.filter((t) => !search.deferred.has(t.name)) : allTools;
+    const answer = await converse(run, root, { prefix: '', agent: 'main', prompt: initial.prompt, tools, depth: 0, view });
     final = await finish({ status: 'succeeded', result: { text: answer } }, 'task.succeeded', { usage: totals.usage, steps: totals.steps, costUsd: totals.usage.costUsd });
     return final;
   } catch (e) {

@@ -20,8 +20,10 @@ export interface RunContext {
   resources: TaskResources;
   /** The runtime's instructions and notes on resources that did not come up, for the system prompt. */
   instructions?: string;
-  /** Built-in tools and the runtime's. */
+  /** Built-in tools and the runtime's (withheld ones too). */
   allTools: Tool[];
+  /** MCP tools the client-side tool search withholds from requests until `search_tools` finds them. */
+  withheldTools?: Map<string, Tool>;
   toolContext: ToolContext;
   /** The task's running totals (progress on the record; the main agent's budget). */
   totals: { usage: Usage; steps: number; plan: PlanItem[] };

@@ -15,7 +15,8 @@ export async function runSubagent(run: RunContext, journal: CountedJournal, pref
   if (!input.prompt) return errorResult(use, 'invalid input for task: prompt is required');
   const subPrefix = `${prefix}sub:${use.id}:`;
   const accepts = (t: Tool) => t.name !== 'task' && (!input.tools || input.tools.includes(t.name));
-  const subTools = run.allTools.filter(accepts);
+  // Withheld tools stay withheld unless the sub-agent's tools name them.
+  const subTools = run.allTools.filter((t) => accepts(t) && !(run.withheldTools?.has(t.name) && !input.tools?.includes(t.name)));
   // Its budget checks see the task's totals as they were when it started plus its own: sub-agents running side
   // by side do not see each other's turns, so each decides the same way on a replay.
   const start = { steps: run.totals.steps, costUsd: run.totals.usage.costUsd };

@@ -4,6 +4,7 @@
  */
 import { handle } from 'hono/aws-lambda';
 import { createHttpApp } from '../http/index.js';
+import type { McpConnectionBackend } from '../task/index.js';
 import { accountIdFromRequestContext } from './authorizer.js';
 import { DurableTaskService, type DurableTaskServiceDeps } from './task-service.js';
 
@@ -23,6 +24,8 @@ export function accountIdFromLambdaBindings(env: unknown): string | undefined {
 }
 
 export interface ApiHandlerDeps extends DurableTaskServiceDeps {
+  /** The MCP connection manager (AwsMcpConnections); its routes answer 501 without it. */
+  mcpConnections?: McpConnectionBackend;
   /** Called with errors that become a 5xx (log them). */
   onError?(error: unknown): void;
 }
@@ -37,6 +40,7 @@ export function createApiHandler(deps: ApiHandlerDeps) {
   const app = createHttpApp({
     service: new DurableTaskService(deps),
     authenticate: (_request, env) => accountIdFromLambdaBindings(env),
+    ...(deps.mcpConnections ? { mcpConnections: deps.mcpConnections } : {}),
     ...(deps.onError ? { onError: deps.onError } : {}),
   });
   return handle(app);

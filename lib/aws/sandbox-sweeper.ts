@@ -68,7 +68,8 @@ export async function sweepSandboxes(deps: SandboxSweepDeps, only?: { taskId: st
   const records = new Map<string, Promise<TaskRecord | undefined>>();
   for await (const sandbox of listAll(deps, only ? { taskId: only.taskId } : undefined)) {
     const taskId = sandbox.metadata?.taskId;
-    if (!taskId || (only && taskId !== only.taskId)) continue;
+    // A connection's sandbox outlives any task: the connection keeper owns it.
+    if (!taskId || sandbox.metadata.purpose === 'mcp-connection' || (only && taskId !== only.taskId)) continue;
     result.examined++;
     if (!records.has(taskId)) records.set(taskId, deps.store.get(taskId));
     const record = await records.get(taskId)!;

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { DeepAgentError, MissingConfigError } from '../errors/index.js';
 import { CONFIG_SCHEMA, declaredVariables, type ParsedSection, type SectionName, type Variable } from './schema.js';
 
-export { CONFIG_SCHEMA, DEFAULT_MODEL, SANDBOX_PROVIDERS, declaredVariables, type Variable, type SectionName } from './schema.js';
+export { CONFIG_SCHEMA, DEFAULT_MODEL, SANDBOX_PROVIDERS, TOOL_SEARCH_SETTINGS, declaredVariables, type Variable, type SectionName } from './schema.js';
 export { renderEnvironmentTable, replaceEnvironmentTable } from './env-table.js';
 
 export type Env = Record<string, string | undefined>;

@@ -51,6 +51,8 @@ const list = () =>
     .transform((v) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean));
 
 export const SANDBOX_PROVIDERS = ['local', 'e2b', 'unsafe-local'] as const;
+/** `DEEP_AGENT_TOOL_SEARCH` values (lib/model resolves `auto`). */
+export const TOOL_SEARCH_SETTINGS = ['auto', 'api', 'client', 'off'] as const;
 
 /** The sections of the configuration; each key becomes a field of the matching `Config` section. */
 export const CONFIG_SCHEMA = {
@@ -100,6 +102,13 @@ export const CONFIG_SCHEMA = {
       aliases: ['AWS_DEFAULT_REGION'],
       schema: text(),
       description: 'AWS region of Bedrock (`DEEP_AGENT_MODEL_PROVIDER=bedrock`); `AWS_DEFAULT_REGION` when unset',
+    }),
+    toolSearch: variable({
+      name: 'DEEP_AGENT_TOOL_SEARCH',
+      schema: oneOf(TOOL_SEARCH_SETTINGS, `must be one of ${TOOL_SEARCH_SETTINGS.join(', ')}`).default('auto'),
+      description:
+        'how MCP tools past 10k schema tokens are found: `api` defers them behind the API\'s tool search, `client` withholds them behind a built-in `search_tools` tool (for Bedrock, older models, or a proxy that rejects the API\'s), `auto` picks `api` on the Anthropic API with Opus or Sonnet 4.5 and newer and `client` elsewhere, `off` always sends every schema',
+      default: '`auto`',
     }),
   },
   sandbox: {
@@ -330,6 +339,22 @@ export const CONFIG_SCHEMA = {
     scheduleGroupName: variable({ name: 'SCHEDULE_GROUP_NAME', schema: text(), description: 'the EventBridge Scheduler group of dynamic schedules', unlocks: 'EventBridge schedules' }),
     schedulerRoleArn: variable({ name: 'SCHEDULER_ROLE_ARN', schema: text(), description: 'the role EventBridge Scheduler sends to the queue with', unlocks: 'EventBridge schedules' }),
     schedulerDlqArn: variable({ name: 'SCHEDULER_DLQ_ARN', schema: text(), description: 'the dead-letter queue of the schedules', unlocks: 'EventBridge schedules' }),
+    connectionKeyArn: variable({ name: 'CONNECTION_KEY_ARN', schema: text(), description: 'the KMS key MCP connection credentials are envelope-encrypted under', unlocks: 'MCP connections on AWS (encrypted credentials)' }),
+    keeperFunctionName: variable({ name: 'KEEPER_FUNCTION_NAME', schema: text(), description: 'the MCP connection keeper function, invoked after an install or a delete', unlocks: 'starting MCP connections right after an install' }),
+    mcpCatalogKey: variable({
+      name: 'MCP_CATALOG_KEY',
+      schema: z.string().default('config/mcp-catalog.json'),
+      description: 'the S3 key, in the task bucket, of the operator\'s catalog of MCP server definitions (`{ "definitions": [...] }`; absent: the built-ins only)',
+      default: '`config/mcp-catalog.json`',
+    }),
+    operatorTokensForTenants: variable({
+      name: 'DEEP_AGENT_OPERATOR_TOKENS_FOR_TENANTS',
+      schema: oneOf(['true', 'false'], 'must be "true" or "false"')
+        .default('false')
+        .transform((v) => v === 'true'),
+      description: 'on AWS, whether the GITHUB_TOKEN and NOTION_TOKEN of the stack\'s secret serve every account\'s tasks (the stack setting `operatorTokensForTenants`); otherwise each account installs its own GitHub/Notion connection',
+      default: '`false`',
+    }),
   },
 } as const;
 

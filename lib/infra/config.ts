@@ -111,6 +111,18 @@ export interface DeepAgentStackConfig {
    */
   readonly sandboxSweepMinutes?: number;
   /**
+   * Whether the GITHUB_TOKEN and NOTION_TOKEN of the tokens secret serve every account's tasks. Off, each
+   * account installs its own GitHub or Notion connection with its own token (`POST /mcp-connections/install`).
+   * @default false
+   */
+  readonly operatorTokensForTenants?: boolean;
+  /**
+   * Minutes between two rounds of the MCP connection keeper (1..10: each round extends connection sandboxes
+   * by 15 minutes, so a missed round never costs a connection its sandbox).
+   * @default 5
+   */
+  readonly connectionKeeperMinutes?: number;
+  /**
    * Recurring tasks created at deploy time.
    * @default []
    */
@@ -132,6 +144,8 @@ export interface ResolvedStackConfig {
   readonly modelProvider: 'anthropic' | 'bedrock';
   readonly alarmEmail?: string;
   readonly sandboxSweepMinutes: number;
+  readonly operatorTokensForTenants: boolean;
+  readonly connectionKeeperMinutes: number;
   readonly schedules: StaticScheduleConfig[];
 }
 
@@ -172,6 +186,8 @@ const StackConfigSchema = z
     modelProvider: z.enum(['anthropic', 'bedrock']).default('anthropic'),
     alarmEmail: z.email().optional(),
     sandboxSweepMinutes: int(5, 1440).default(15),
+    operatorTokensForTenants: z.boolean().default(false),
+    connectionKeeperMinutes: int(1, 10).default(5),
     schedules: z.array(StaticScheduleSchema).max(100).default([]),
   })
   .strict()
@@ -217,6 +233,8 @@ export const CONTEXT_KEYS = [
   'modelProvider',
   'alarmEmail',
   'sandboxSweepMinutes',
+  'operatorTokensForTenants',
+  'connectionKeeperMinutes',
   'schedules',
 ] as const satisfies readonly (keyof DeepAgentStackConfig)[];
 
@@ -230,6 +248,7 @@ const NUMERIC_KEYS = new Set<string>([
   'maxReceiveCount',
   'maxConcurrentTasks',
   'sandboxSweepMinutes',
+  'connectionKeeperMinutes',
 ]);
 
 /**
@@ -245,6 +264,7 @@ export function configFromContext(get: (key: string) => unknown): DeepAgentStack
     let value = get(`deep-agent:${key}`);
     if (value === undefined || value === null || value === '') continue;
     if (typeof value === 'string' && NUMERIC_KEYS.has(key) && /^-?\d+(\.\d+)?$/.test(value.trim())) value = Number(value);
+    if (typeof value === 'string' && key === 'operatorTokensForTenants' && /^(true|false)$/.test(value.trim())) value = value.trim() === 'true';
     if (typeof value === 'string' && key === 'schedules') {
       try {
         value = JSON.parse(value);

@@ -26,6 +26,7 @@ export interface NaggedStack extends IConstruct {
   readonly apiFunction: lambda.Function;
   readonly authorizerFunction: lambda.Function;
   readonly sweeperFunction: lambda.Function;
+  readonly keeperFunction: lambda.Function;
   readonly api: Pick<TaskApi, 'dashboardRoutes'>;
   readonly agentFailureQueue: sqs.Queue;
   readonly config: { readonly modelProvider: 'anthropic' | 'bedrock' };
@@ -55,7 +56,7 @@ export function suppressStackFindings(stack: NaggedStack): void {
   const bucketObjects = (prefix: string) => `Resource::${arnToken(stack.store.bucket)}/${prefix}*`;
   const storeFunctions = [stack.agentFunction, stack.dispatcherFunction, stack.apiFunction];
 
-  for (const fn of [stack.dispatcherFunction, stack.apiFunction, stack.authorizerFunction, stack.sweeperFunction]) {
+  for (const fn of [stack.dispatcherFunction, stack.apiFunction, stack.authorizerFunction, stack.sweeperFunction, stack.keeperFunction]) {
     acknowledge(
       fn,
       'IAM4',
@@ -96,6 +97,14 @@ export function suppressStackFindings(stack: NaggedStack): void {
       bucketObjects('index/'),
     );
   }
+  for (const fn of [stack.agentFunction, stack.apiFunction, stack.keeperFunction]) {
+    acknowledge(
+      fn,
+      'IAM5',
+      'MCP connection records, sealed credentials and name claims are keyed connections/<accountId>/<kind>/<id> at run time, so object access is scoped to the connections/ prefix of the one bucket (credentials in it are KMS-envelope-encrypted).',
+      bucketObjects('connections/'),
+    );
+  }
   acknowledge(
     stack.apiFunction,
     'IAM5',
@@ -120,7 +129,7 @@ export function suppressStackFindings(stack: NaggedStack): void {
     'Cancel and approval callbacks address durable executions whose ARNs carry the version the live alias resolved to and the task id, so the resource is the agent function\'s own qualified-ARN space.',
     `Resource::${arnToken(stack.agentFunction)}:*`,
   );
-  for (const fn of [stack.agentFunction, stack.dispatcherFunction, stack.apiFunction, stack.authorizerFunction, stack.sweeperFunction]) {
+  for (const fn of [stack.agentFunction, stack.dispatcherFunction, stack.apiFunction, stack.authorizerFunction, stack.sweeperFunction, stack.keeperFunction]) {
     acknowledge(
       fn,
       'IAM5',

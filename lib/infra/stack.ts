@@ -2,6 +2,7 @@ import { Aws, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -70,6 +71,10 @@ export class DeepAgentStack extends Stack {
   readonly authorizerFunction: AgentNodeFunction;
   readonly sweeperFunction: AgentNodeFunction;
   readonly sweepSchedule: events.Rule;
+  /** The KMS key MCP connection credentials are envelope-encrypted under. */
+  readonly connectionKey: kms.Key;
+  readonly keeperFunction: AgentNodeFunction;
+  readonly keeperSchedule: events.Rule;
   readonly alarms: TaskAlarms;
 
   constructor(scope: Construct, id: string, props: DeepAgentStackProps = {}) {
@@ -88,6 +93,11 @@ export class DeepAgentStack extends Stack {
     });
 
     const storeEnv = { TASK_BUCKET: this.store.bucket.bucketName };
+    this.connectionKey = new kms.Key(this, 'ConnectionKey', {
+      description: 'deep-agent: envelope encryption of MCP connection credentials',
+      enableKeyRotation: true,
+    });
+    const connectionEnv = { CONNECTION_KEY_ARN: this.connectionKey.keyArn };
     const queueEnv = { TASK_QUEUE_URL: this.tasks.queue.queueUrl, TASK_QUEUE_ARN: this.tasks.queue.queueArn };
 
     this.agentFunction = new AgentNodeFunction(this, 'Agent', {
@@ -118,8 +128,13 @@ export class DeepAgentStack extends Stack {
         DEEP_AGENT_HOME: '/tmp/deep-agent',
         // No npx in Lambda: the Notion preset runs in E2B's MCP gateway (GitHub's is a remote HTTP server).
         DEEP_AGENT_NOTION_MCP: 'e2b',
+        ...connectionEnv,
+        DEEP_AGENT_OPERATOR_TOKENS_FOR_TENANTS: String(config.operatorTokensForTenants),
       },
     });
+    // The agent starts the account's connection servers for a task: it may decrypt their credentials.
+    this.connectionKey.grantDecrypt(this.agentFunction);
+    this.store.grantConnectionAccess(this.agentFunction, 'readWrite');
     this.agentAlias = new lambda.Alias(this, 'AgentLive', {
       aliasName: AGENT_ALIAS_NAME,
       version: this.agentFunction.currentVersion,
@@ -200,6 +215,26 @@ export class DeepAgentStack extends Stack {
       targets: [new targets.LambdaFunction(this.sweeperFunction, { retryAttempts: 2, event: events.RuleTargetInput.fromObject({ source: 'schedule' }) })],
     });
 
+    this.keeperFunction = new AgentNodeFunction(this, 'Keeper', {
+      entry: 'lambdas/keeper.ts',
+      serviceName: 'deep-agent-keeper',
+      description: 'deep-agent MCP connection keeper: extends, health-checks, restarts once, kills deleted',
+      timeout: Duration.minutes(5),
+      memorySize: 512,
+      logRetention,
+      // KMS is not in every runtime SDK's bundle the way it is here; bundled keeps it the version tested.
+      awsSdk: 'bundled',
+      environment: { ...storeEnv, ...connectionEnv, SECRET_ARN: this.secrets.tokens.secretArn },
+    });
+    this.secrets.tokens.grantRead(this.keeperFunction);
+    this.store.grantConnectionAccess(this.keeperFunction, 'readWrite');
+    this.connectionKey.grantDecrypt(this.keeperFunction);
+    this.keeperSchedule = new events.Rule(this, 'ConnectionKeep', {
+      description: 'deep-agent: keep MCP connection sandboxes alive and healthy',
+      schedule: events.Schedule.rate(Duration.minutes(config.connectionKeeperMinutes)),
+      targets: [new targets.LambdaFunction(this.keeperFunction, { retryAttempts: 1, event: events.RuleTargetInput.fromObject({ source: 'schedule' }) })],
+    });
+
     this.apiFunction = new AgentNodeFunction(this, 'ApiHandler', {
       entry: 'lambdas/api.ts',
       serviceName: 'deep-agent-api',
@@ -218,15 +253,22 @@ export class DeepAgentStack extends Stack {
         SCHEDULE_GROUP_NAME: this.schedules.group.scheduleGroupName,
         SCHEDULER_ROLE_ARN: this.schedules.role.roleArn,
         SCHEDULER_DLQ_ARN: this.tasks.deadLetterQueue.queueArn,
+        ...connectionEnv,
+        KEEPER_FUNCTION_NAME: this.keeperFunction.functionName,
       },
     });
+    // The API seals credentials and can never read them back: GenerateDataKey only, no Decrypt.
+    this.apiFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:GenerateDataKey'], resources: [this.connectionKey.keyArn] }));
     this.store.grantTaskAccess(this.apiFunction, 'readWrite');
     this.store.grantApprovalCleanup(this.apiFunction);
+    this.store.grantConnectionAccess(this.apiFunction, 'manage');
     this.tasks.queue.grantSendMessages(this.apiFunction);
     this.schedules.grantManage(this.apiFunction);
     // After a cancel stopped an execution, the API asks the sweeper to kill that task's sandboxes.
     // The unqualified ARN only (grantInvoke would add every version and alias, `:*`).
-    this.apiFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.sweeperFunction.functionArn] }));
+    this.apiFunction.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.sweeperFunction.functionArn, this.keeperFunction.functionArn] }),
+    );
     // Cancel stops the durable execution; approvals complete its callback. Execution ARNs carry the
     // version number the alias resolved to, so the resource is the function's qualified-ARN space.
     this.apiFunction.addToRolePolicy(
@@ -247,7 +289,7 @@ export class DeepAgentStack extends Stack {
     this.alarms = new TaskAlarms(this, 'Alarms', {
       deadLetterQueues: { TaskDeadLetterQueue: this.tasks.deadLetterQueue, AgentFailureQueue: this.agentFailureQueue },
       agentFunction: this.agentFunction,
-      functions: { Dispatcher: this.dispatcherFunction, Api: this.apiFunction, Authorizer: this.authorizerFunction, Sweeper: this.sweeperFunction },
+      functions: { Dispatcher: this.dispatcherFunction, Api: this.apiFunction, Authorizer: this.authorizerFunction, Sweeper: this.sweeperFunction, Keeper: this.keeperFunction },
       api5xx: this.api.httpApi.metricServerError({ period: Duration.minutes(5), statistic: 'Sum' }),
       ...(config.alarmEmail ? { alarmEmail: config.alarmEmail } : {}),
     });
@@ -262,6 +304,8 @@ export class DeepAgentStack extends Stack {
     new CfnOutput(this, 'AgentFunctionAlias', { value: this.agentAlias.functionArn });
     new CfnOutput(this, 'ScheduleGroupName', { value: this.schedules.group.scheduleGroupName });
     new CfnOutput(this, 'SweeperFunctionName', { value: this.sweeperFunction.functionName, description: 'Sandbox sweeper (invoke with {"taskId"} for one task)' });
+    new CfnOutput(this, 'KeeperFunctionName', { value: this.keeperFunction.functionName, description: 'MCP connection keeper (invoke with {"accountId","connectionId"} for one)' });
+    new CfnOutput(this, 'ConnectionKeyArn', { value: this.connectionKey.keyArn, description: 'KMS key of MCP connection credentials' });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn, description: 'SNS topic of every alarm (subscribe here)' });
 
     suppressStackFindings(this);

@@ -92,6 +92,26 @@ export class TaskBucket extends Construct {
   }
 
   /**
+   * Grants the MCP connection records (`connections/<account>/...`: records, sealed credentials, name claims)
+   * and reading the operator's catalog object (`config/mcp-catalog.json`). `manage` adds delete (the API
+   * removes a connection); the keeper and the agent only read and update.
+   *
+   * @example
+   * store.grantConnectionAccess(apiFunction, 'manage');
+   */
+  grantConnectionAccess(grantee: iam.IGrantable, access: 'readWrite' | 'manage'): void {
+    const actions = ['s3:GetObject', 's3:PutObject', ...(access === 'manage' ? ['s3:DeleteObject'] : [])];
+    iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [this.bucket.arnForObjects('connections/*')] });
+    iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetObject'], resourceArns: [this.bucket.arnForObjects('config/mcp-catalog.json')] });
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:ListBucket'],
+      resourceArns: [this.bucket.bucketArn],
+      conditions: { StringLike: { 's3:prefix': ['connections/*', 'config/*'] } },
+    });
+  }
+
+  /**
    * Lets a function delete decided approvals (`tasks/<id>/approvals/...`) and nothing else.
    *
    * @example

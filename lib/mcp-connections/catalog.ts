@@ -108,14 +108,31 @@ export function loadCatalog(file?: string): McpServerDefinition[] {
     } catch (e) {
       throw new DeepAgentError('invalid_input', `DEEP_AGENT_MCP_CATALOG ${file} is not readable JSON: ${(e as Error).message.split('\n')[0]}`);
     }
-    const parsed = CatalogFileSchema.safeParse(raw);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new DeepAgentError('invalid_input', `DEEP_AGENT_MCP_CATALOG ${file}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
-    }
-    for (const d of parsed.data.definitions) byId.set(d.id, d);
+    for (const d of parseCatalogDefinitions(raw, `DEEP_AGENT_MCP_CATALOG ${file}`)) byId.set(d.id, d);
   }
   return [...byId.values()];
+}
+
+/**
+ * Validates a parsed catalog document `{ "definitions": [...] }` (a file here, an S3 object on AWS) and
+ * returns the built-ins with its entries laid over them. Throws `invalid_input` naming `source` and the field.
+ *
+ * @example
+ * const catalog = catalogFromDocument(JSON.parse(text), 's3://bucket/config/mcp-catalog.json');
+ */
+export function catalogFromDocument(raw: unknown, source: string): McpServerDefinition[] {
+  const byId = new Map(BUILT_IN_DEFINITIONS.map((d) => [d.id, d]));
+  for (const d of parseCatalogDefinitions(raw, source)) byId.set(d.id, d);
+  return [...byId.values()];
+}
+
+function parseCatalogDefinitions(raw: unknown, source: string): McpServerDefinition[] {
+  const parsed = CatalogFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new DeepAgentError('invalid_input', `${source}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  return parsed.data.definitions;
 }
 
 /**

@@ -5,7 +5,7 @@
 import Anthropic, { APIError, APIUserAbortError } from '@anthropic-ai/sdk';
 import { DeepAgentError } from '../errors/index.js';
 import { costOf } from './prices.js';
-import { DEFAULT_TOOL_SEARCH_THRESHOLD_TOKENS, withToolSearch } from './tool-search.js';
+import { DEFAULT_TOOL_SEARCH_THRESHOLD_TOKENS, deferBehindApiSearch, resolveToolSearch, type ToolSearchPlan, type ToolSearchSetting } from './tool-search.js';
 import type { MessageParam, ModelCallHooks, ModelClient, ModelRequest, ModelResponse } from './types.js';
 
 /** The slice of the SDK client we use; both `Anthropic` and `AnthropicBedrock` have it. */
@@ -23,10 +23,12 @@ export interface ModelClientOptions {
   /** Longest single wait, retry-after included (default 60 s). */
   maxRetryDelayMs?: number;
   /**
-   * MCP schema tokens past which MCP tools are deferred behind the API's tool search (models that have it);
-   * `false` always sends every schema. @default DEFAULT_TOOL_SEARCH_THRESHOLD_TOKENS (10,000)
+   * MCP schema tokens past which MCP tools are deferred (behind the API's tool search or the loop's own);
+   * `false` always sends every schema (as `toolSearch: 'off'`). @default DEFAULT_TOOL_SEARCH_THRESHOLD_TOKENS (10,000)
    */
   toolSearchThresholdTokens?: number | false;
+  /** Which tool search (`DEEP_AGENT_TOOL_SEARCH`). @default 'auto' */
+  toolSearch?: ToolSearchSetting;
 }
 
 const RETRYABLE = (status: number | undefined) => status === undefined || status === 408 || status === 409 || status === 429 || status >= 500;
@@ -47,12 +49,16 @@ export function withCacheBreakpoints(req: Omit<ModelRequest, 'tools'> & { tools:
   const last = req.tools.findLastIndex((t) => (t as { defer_loading?: boolean }).defer_loading !== true);
   const tools: any[] = req.tools.map((t, i) => (i === last ? { ...t, cache_control: EPHEMERAL } : { ...t }));
   const system: any[] = [{ type: 'text', text: req.system, cache_control: EPHEMERAL }];
-  const messages: any[] = req.messages.map((m) => ({ ...m, content: typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : [...m.content] }));
+  // Only the (at most two) marked messages are copied: copying every message each turn made the garbage of a
+  // turn grow with the conversation.
+  const messages: any[] = [...req.messages];
   const mark = (mi: number) => {
     const m = messages[mi];
-    if (!m || m.content.length === 0) return;
-    const last = m.content.length - 1;
-    m.content[last] = { ...m.content[last], cache_control: EPHEMERAL };
+    if (!m) return;
+    const content: any[] = typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : m.content;
+    if (content.length === 0) return;
+    const last = content.length - 1;
+    messages[mi] = { ...m, content: content.map((b, j) => (j === last ? { ...b, cache_control: EPHEMERAL } : b)) };
   };
   mark(messages.length - 1);
   let prevUser = -1;
@@ -87,19 +93,24 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 /** A model client over any SDK client with the Messages API. */
 export class MessagesModelClient implements ModelClient {
   private readonly opts: Required<ModelClientOptions>;
+  readonly toolSearch: ToolSearchPlan;
   constructor(
     private readonly sdk: MessagesApi,
     readonly model: string,
     readonly provider: 'anthropic' | 'bedrock',
     options: ModelClientOptions = {},
   ) {
-    this.opts = { promptCaching: true, maxRetries: 4, retryBaseDelayMs: 500, maxRetryDelayMs: 60_000, toolSearchThresholdTokens: DEFAULT_TOOL_SEARCH_THRESHOLD_TOKENS, ...options };
+    this.opts = { promptCaching: true, maxRetries: 4, retryBaseDelayMs: 500, maxRetryDelayMs: 60_000, toolSearchThresholdTokens: DEFAULT_TOOL_SEARCH_THRESHOLD_TOKENS, toolSearch: 'auto', ...options };
+    const threshold = this.opts.toolSearchThresholdTokens;
+    this.toolSearch =
+      threshold === false
+        ? { mode: 'off', thresholdTokens: Infinity }
+        : { mode: resolveToolSearch(this.opts.toolSearch, provider, model), thresholdTokens: threshold };
   }
 
   async createMessage(request: ModelRequest, hooks: ModelCallHooks = {}): Promise<ModelResponse> {
-    const threshold = this.opts.toolSearchThresholdTokens;
-    // Tool search is used on the Anthropic API only: its request shape on Bedrock is not verified here.
-    const tools = threshold === false || this.provider !== 'anthropic' ? request.tools : withToolSearch(request.tools, this.model, threshold);
+    // In `client` mode the loop has withheld the MCP tools already; only `api` mode reshapes them here.
+    const tools = this.toolSearch.mode === 'api' ? deferBehindApiSearch(request.tools, this.toolSearch.thresholdTokens) : request.tools;
     const shaped = this.opts.promptCaching
       ? withCacheBreakpoints({ ...request, tools })
       : { tools, system: request.system, messages: request.messages as MessageParam[] };
@@ -156,6 +167,8 @@ export interface ModelClientConfig {
     anthropicAuthToken?: string | undefined;
     anthropicBaseUrl?: string | undefined;
     awsRegion?: string | undefined;
+    /** `DEEP_AGENT_TOOL_SEARCH`. @default 'auto' */
+    toolSearch?: ToolSearchSetting | undefined;
   };
 }
 
@@ -167,6 +180,7 @@ export interface ModelClientConfig {
  */
 export async function createModelClient(config: ModelClientConfig, options: ModelClientOptions = {}): Promise<ModelClient> {
   const settings = config.model;
+  options = { ...(settings.toolSearch ? { toolSearch: settings.toolSearch } : {}), ...options };
   if (settings.provider === 'bedrock') {
     // An optional peer dependency: CLI users of the Anthropic API do not download the AWS SDK.
     const { AnthropicBedrock } = await import('@anthropic-ai/bedrock-sdk').catch((e: unknown) => {

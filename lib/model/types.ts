@@ -1,6 +1,7 @@
 /** The model port: one small interface over the Anthropic API and Bedrock. */
 import type Anthropic from '@anthropic-ai/sdk';
 import type { Usage } from '../task/index.js';
+import type { ToolSearchPlan } from './tool-search.js';
 
 export type MessageParam = Anthropic.MessageParam;
 export type ContentBlock = Anthropic.ContentBlock;
@@ -56,5 +57,10 @@ export interface ModelCallHooks {
 export interface ModelClient {
   readonly provider: 'anthropic' | 'bedrock';
   readonly model: string;
+  /**
+   * How large MCP tool sets are handled; in `client` mode the agent loop withholds them behind `search_tools`.
+   * @default every schema sent (as `off`)
+   */
+  readonly toolSearch?: ToolSearchPlan;
   createMessage(request: ModelRequest, hooks?: ModelCallHooks): Promise<ModelResponse>;
 }

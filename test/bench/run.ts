@@ -12,7 +12,7 @@ const suites: Array<[string, Bench | string]> = [['agent loop (real SDK over HTT
 // Benchmarks of other parts, when present in this checkout.
 for (const [name, file, fn] of [
   ['start-up (spawned processes: built CLI run vs a bare SDK script)', './startup.ts', 'benchStartup'],
-  ['tool search (MCP tools deferred behind the API tool search)', './tool-search.ts', 'benchToolSearch'],
+  ['tool search (MCP tools deferred: API tool search, client-side search_tools, eager baseline)', './tool-search.ts', 'benchToolSearch'],
   ['queue (local service over HTTP, 1-step tasks)', './queue.ts', 'benchQueue'],
   ['agent Lambda bundle (as deployed, with source maps)', './bundle.ts', 'benchBundle'],
   ['live events (SSE in serve)', './sse.ts', 'benchSse'],

@@ -1,14 +1,16 @@
 /**
- * Local stand-ins for the two AWS services fauxqs does not emulate, each on its real HTTP API so an unmodified
+ * Local stand-ins for the AWS services fauxqs does not emulate, each on its real HTTP API so an unmodified
  * AWS SDK client (inside a synthesized bundle) reaches it through `AWS_ENDPOINT_URL_<SERVICE>`:
  * - Secrets Manager: `GetSecretValue` on the JSON 1.1 protocol;
  * - Lambda: the durable `Invoke` (`InvocationType: Event` with `X-Amz-Durable-Execution-Name`), which runs
  *   the registered handler under the durable SDK's LocalDurableTestRunner, one execution per name, as Lambda
  *   documents (same name and payload: the existing execution; another payload:
  *   DurableExecutionAlreadyStartedException); a plain asynchronous `Invoke` of a function registered as an event
- *   handler runs it once, in the background; `StopDurableExecution` by ARN is recorded.
+ *   handler runs it once, in the background; `StopDurableExecution` by ARN is recorded;
+ * - KMS: `GenerateDataKey` and `Decrypt` on the JSON 1.1 protocol (`TrentService.*`), with a master key of its
+ *   own and the encryption context bound to each ciphertext, as KMS does.
  */
-import { randomUUID } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LocalDurableTestRunner, type TestResult } from '@aws/durable-execution-sdk-js-testing';
@@ -153,4 +155,58 @@ export async function startLambdaStandIn(
   });
   const url = await listen(server);
   return { url, invokes, stops, events, executions, throttleNext: (n) => void (throttled += n), close: () => close(server) };
+}
+
+export interface KmsStandIn {
+  url: string;
+  /** Every call: its operation, key and encryption context (never a key's bytes). */
+  calls: { operation: 'GenerateDataKey' | 'Decrypt'; keyId?: string; context: Record<string, string> }[];
+  close(): Promise<void>;
+}
+
+/**
+ * KMS's `GenerateDataKey` (AES_256) and `Decrypt` over its JSON protocol. A data key's ciphertext is the data
+ * key sealed with the stand-in's own master key, the encryption context as authenticated data: `Decrypt` with
+ * another context (or another blob) answers `InvalidCiphertextException`, as KMS does. Keys other than
+ * `keyArn` answer `NotFoundException`.
+ *
+ * @example
+ * const kms = await startKmsStandIn('arn:aws:kms:us-east-1:123456789012:key/k-1');
+ * process.env.AWS_ENDPOINT_URL_KMS = kms.url;
+ */
+export async function startKmsStandIn(keyArn: string): Promise<KmsStandIn> {
+  const master = randomBytes(32);
+  const calls: KmsStandIn['calls'] = [];
+  const aad = (context: Record<string, string>) => Buffer.from(JSON.stringify(Object.entries(context).sort(([a], [b]) => a.localeCompare(b))));
+  const server = createServer(async (req, res) => {
+    const target = String(req.headers['x-amz-target'] ?? '');
+    const body = JSON.parse((await readBody(req)) || '{}') as { KeyId?: string; KeySpec?: string; EncryptionContext?: Record<string, string>; CiphertextBlob?: string };
+    const context = body.EncryptionContext ?? {};
+    if (target === 'TrentService.GenerateDataKey') {
+      calls.push({ operation: 'GenerateDataKey', ...(body.KeyId ? { keyId: body.KeyId } : {}), context });
+      if (body.KeyId !== keyArn) return json(res, 400, { __type: 'NotFoundException', message: `Key '${body.KeyId}' does not exist` });
+      const plaintext = randomBytes(32);
+      const iv = randomBytes(12);
+      const cipher = createCipheriv('aes-256-gcm', master, iv);
+      cipher.setAAD(aad(context));
+      const sealed = Buffer.concat([iv, cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+      return json(res, 200, { KeyId: keyArn, Plaintext: plaintext.toString('base64'), CiphertextBlob: sealed.toString('base64') });
+    }
+    if (target === 'TrentService.Decrypt') {
+      calls.push({ operation: 'Decrypt', ...(body.KeyId ? { keyId: body.KeyId } : {}), context });
+      try {
+        const blob = Buffer.from(body.CiphertextBlob ?? '', 'base64');
+        const decipher = createDecipheriv('aes-256-gcm', master, blob.subarray(0, 12));
+        decipher.setAAD(aad(context));
+        decipher.setAuthTag(blob.subarray(blob.length - 16));
+        const plaintext = Buffer.concat([decipher.update(blob.subarray(12, blob.length - 16)), decipher.final()]);
+        return json(res, 200, { KeyId: keyArn, Plaintext: plaintext.toString('base64'), EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' });
+      } catch {
+        return json(res, 400, { __type: 'InvalidCiphertextException', message: '' });
+      }
+    }
+    json(res, 400, { __type: 'UnsupportedOperationException', message: `${target} is not implemented by the stand-in` });
+  });
+  const url = await listen(server);
+  return { url, calls, close: () => close(server) };
 }

@@ -13,7 +13,7 @@ import type { ScriptedModelServer } from './scripted-model.js';
 export const TEST_API_KEY = ['sk', 'ant', 'test-canary-0123456789abcdef'].join('-');
 
 /** A real model client (real SDK) pointed at the scripted server. */
-export function modelFor(server: ScriptedModelServer, options: ModelClientOptions = {}) {
+export function modelFor(server: Pick<ScriptedModelServer, 'url'>, options: ModelClientOptions = {}) {
   return createModelClient(loadConfig({ ANTHROPIC_API_KEY: TEST_API_KEY, ANTHROPIC_BASE_URL: server.url }), { retryBaseDelayMs: 1, ...options });
 }
 

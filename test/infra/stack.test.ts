@@ -105,7 +105,7 @@ describe('task queue', () => {
 describe('functions', () => {
   it('run nodejs24.x on ARM64, bundled as ESM, traced by X-Ray', () => {
     const fns = ofType('AWS::Lambda::Function');
-    expect(fns).toHaveLength(5);
+    expect(fns).toHaveLength(6);
     for (const [id, fn] of fns) {
       expect(fn.Properties.TracingConfig, id).toEqual({ Mode: 'Active' });
       expect(fn.Properties.Runtime, id).toBe('nodejs24.x');
@@ -129,9 +129,11 @@ describe('functions', () => {
     const invokes = ofType('AWS::IAM::Policy')
       .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Statement[])
       .filter((s) => asList(s.Action).includes('lambda:InvokeFunction'));
-    // The agent only through its alias (dispatcher); the sweeper unqualified (the API, after a cancel).
+    // The agent only through its alias (dispatcher); the sweeper and the keeper unqualified (the API, after a
+    // cancel, an install or a delete).
     const [sweeperId] = only('AWS::Lambda::Function', (r) => r.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME === 'deep-agent-sweeper');
-    expect(invokes.map((s) => s.Resource)).toEqual(expect.arrayContaining([{ Ref: aliasId }, getAtt(sweeperId)]));
+    const [keeperId] = only('AWS::Lambda::Function', (r) => r.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME === 'deep-agent-keeper');
+    expect(invokes.map((s) => s.Resource)).toEqual(expect.arrayContaining([{ Ref: aliasId }, expect.arrayContaining([getAtt(sweeperId), getAtt(keeperId)])]));
     expect(invokes).toHaveLength(2);
   });
 
@@ -149,7 +151,7 @@ describe('functions', () => {
       for (const key of TOKEN_SECRET_KEYS) expect(env[key], `${key} in ${id}`).toBeUndefined();
     }
     const withSecret = fns.filter(([, fn]) => fn.Properties.Environment.Variables.SECRET_ARN);
-    expect(withSecret.map(([, fn]) => fn.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME).sort()).toEqual(['deep-agent-agent', 'deep-agent-sweeper']);
+    expect(withSecret.map(([, fn]) => fn.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME).sort()).toEqual(['deep-agent-agent', 'deep-agent-keeper', 'deep-agent-sweeper']);
     const withApiTokens = fns.filter(([, fn]) => fn.Properties.Environment.Variables.API_TOKENS_SECRET_ARN);
     expect(withApiTokens).toHaveLength(1);
     expect(withApiTokens[0]![1].Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME).toBe('deep-agent-authorizer');
@@ -288,7 +290,7 @@ describe('alarms and outputs', () => {
 describe('sandbox sweeper', () => {
   it('runs on an EventBridge schedule, reads the tokens secret and may only read the task bucket', () => {
     const [sweeperId, sweeper] = only('AWS::Lambda::Function', (r) => r.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME === 'deep-agent-sweeper');
-    const [, rule] = only('AWS::Events::Rule');
+    const [, rule] = only('AWS::Events::Rule', (r) => JSON.stringify(r.Properties.Targets).includes(sweeperId));
     expect(rule.Properties.ScheduleExpression).toBe('rate(15 minutes)');
     expect(rule.Properties.State).toBe('ENABLED');
     expect(rule.Properties.Targets.map((t: any) => t.Arn)).toEqual([getAtt(sweeperId)]);
@@ -298,6 +300,39 @@ describe('sandbox sweeper', () => {
       .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(roleId))
       .flatMap(([, p]) => (p.Properties.PolicyDocument.Statement as Statement[]).flatMap((s) => asList(s.Action)));
     expect(actions.filter((a) => a.startsWith('s3:')).sort()).toEqual(['s3:GetObject', 's3:ListBucket']);
+  });
+});
+
+describe('MCP connections', () => {
+  const fn = (service: string) => only('AWS::Lambda::Function', (r) => r.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME === service);
+  const statementsOf = (fnResource: Resource) => {
+    const roleId = fnResource.Properties.Role['Fn::GetAtt'][0];
+    return ofType('AWS::IAM::Policy')
+      .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(roleId))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Statement[]);
+  };
+  const kmsActions = (fnResource: Resource) => statementsOf(fnResource).flatMap((s) => asList(s.Action)).filter((a) => a.startsWith('kms:')).sort();
+
+  it('creates a rotating KMS key; the API may only generate data keys, the keeper and the agent decrypt', () => {
+    const [keyId, key] = only('AWS::KMS::Key');
+    expect(key.Properties.EnableKeyRotation).toBe(true);
+    const [, api] = fn('deep-agent-api');
+    const [, agent] = fn('deep-agent-agent');
+    const [, keeper] = fn('deep-agent-keeper');
+    expect(kmsActions(api)).toEqual(['kms:GenerateDataKey']);
+    expect(kmsActions(agent)).toContain('kms:Decrypt');
+    expect(kmsActions(keeper)).toContain('kms:Decrypt');
+    for (const f of [api, agent, keeper]) expect(f.Properties.Environment.Variables.CONNECTION_KEY_ARN).toEqual(getAtt(keyId));
+  });
+
+  it('runs the keeper every 5 minutes, and keeps the operator tokens from tenants by default', () => {
+    const [keeperId] = fn('deep-agent-keeper');
+    const [, rule] = only('AWS::Events::Rule', (r) => JSON.stringify(r.Properties.Targets).includes(keeperId));
+    expect(rule.Properties.ScheduleExpression).toBe('rate(5 minutes)');
+    const [, agent] = fn('deep-agent-agent');
+    expect(agent.Properties.Environment.Variables.DEEP_AGENT_OPERATOR_TOKENS_FOR_TENANTS).toBe('false');
+    const [, api] = fn('deep-agent-api');
+    expect(api.Properties.Environment.Variables.KEEPER_FUNCTION_NAME).toEqual({ Ref: keeperId });
   });
 });
 

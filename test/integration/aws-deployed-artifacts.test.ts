@@ -8,7 +8,10 @@
  *   -> dispatcher bundle -> Lambda Invoke (stand-in) -> agent bundle under LocalDurableTestRunner
  *   -> S3 record `succeeded` (fauxqs), read back through the API bundle.
  *
- * The model is the scripted Anthropic-compatible server over HTTP (ANTHROPIC_BASE_URL), Secrets Manager and
+ * The MCP connection routes run through the API bundle too (credentials sealed by KMS's stand-in), and the
+ * keeper bundle, notified by the API, decrypts them and reaches E2B's control-plane double.
+ *
+ * The model is the scripted Anthropic-compatible server over HTTP (ANTHROPIC_BASE_URL), Secrets Manager, KMS and
  * Lambda are stand-ins on their HTTP APIs (test/helpers/aws-stand-ins.ts). Template references (`Ref`,
  * `Fn::GetAtt`) are replaced by the local peer's name, URL or ARN; anything else in an environment value fails
  * the test, so a new kind of value cannot slip through untested.
@@ -23,12 +26,20 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { App } from 'aws-cdk-lib';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { ChangeMessageVisibilityCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { LocalDurableTestRunner } from '@aws/durable-execution-sdk-js-testing';
 import { DeepAgentStack, REPO_ROOT } from '../../lib/infra/index.js';
 import { startFauxqsHarness, type FauxqsHarness } from '../helpers/fauxqs.js';
 import { startScriptedModel, type ScriptedModelServer } from '../helpers/scripted-model.js';
-import { startLambdaStandIn, startSecretsManagerStandIn, type LambdaStandIn, type SecretsManagerStandIn } from '../helpers/aws-stand-ins.js';
+import {
+  startKmsStandIn,
+  startLambdaStandIn,
+  startSecretsManagerStandIn,
+  type KmsStandIn,
+  type LambdaStandIn,
+  type SecretsManagerStandIn,
+} from '../helpers/aws-stand-ins.js';
 import { FakeE2B } from '../helpers/fake-e2b.js';
 import { serveE2BControlPlane, type FakeE2BControlPlane } from '../helpers/fake-e2b-api.js';
 
@@ -47,6 +58,7 @@ let resources: Record<string, Resource>;
 let aws: FauxqsHarness;
 let model: ScriptedModelServer;
 let secrets: SecretsManagerStandIn;
+let kms: KmsStandIn;
 let lambda: LambdaStandIn;
 let e2b: FakeE2B;
 let e2bApi: FakeE2BControlPlane;
@@ -56,6 +68,7 @@ const savedEnv = { ...process.env };
 
 const secretArn = (id: string) => `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${id}`;
 const functionArn = (id: string) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${id}`;
+const keyArn = (id: string) => `arn:aws:kms:${REGION}:${ACCOUNT}:key/${id}`;
 
 /** The local value standing in for a template reference. */
 function local(id: string, attribute: 'Ref' | string, where: string): string {
@@ -78,6 +91,8 @@ function local(id: string, attribute: 'Ref' | string, where: string): string {
       return functionArn(id);
     case 'AWS::Scheduler::ScheduleGroup.Ref':
       return id;
+    case 'AWS::KMS::Key.Arn':
+      return keyArn(id);
     case 'AWS::IAM::Role.Arn':
       return `arn:aws:iam::${ACCOUNT}:role/${id}`;
     default:
@@ -217,7 +232,9 @@ beforeAll(async () => {
   });
 
   // each function's bundle and its template environment, references replaced by the local peers
-  for (const service of ['deep-agent-authorizer', 'deep-agent-api', 'deep-agent-dispatcher', 'deep-agent-agent', 'deep-agent-sweeper']) {
+  const [connectionKeyId] = ofType('AWS::KMS::Key')[0]!;
+  kms = await startKmsStandIn(keyArn(connectionKeyId));
+  for (const service of ['deep-agent-authorizer', 'deep-agent-api', 'deep-agent-dispatcher', 'deep-agent-agent', 'deep-agent-sweeper', 'deep-agent-keeper']) {
     const [id, fn] = functionOf(service);
     const file = join(outdir, fn.Metadata!['aws:asset:path'], 'index.mjs');
     const env = Object.fromEntries(
@@ -242,6 +259,7 @@ beforeAll(async () => {
     AWS_ENDPOINT_URL_SQS: aws.endpoint,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
     AWS_ENDPOINT_URL_LAMBDA: lambda.url,
+    AWS_ENDPOINT_URL_KMS: kms.url,
     ANTHROPIC_BASE_URL: model.url,
     E2B_API_URL: e2bApi.url,
     POWERTOOLS_LOG_LEVEL: 'WARN',
@@ -251,12 +269,15 @@ beforeAll(async () => {
   lambdaHandlers[`${functionArn(agentId)}:${alias.Properties.Name}`] = (await load('deep-agent-agent')) as never;
   const sweeper = await load('deep-agent-sweeper');
   eventHandlers[bundles['deep-agent-api']!.env.SWEEPER_FUNCTION_NAME!] = (event) => sweeper(event, lambdaContext('Sweeper'));
+  const keeper = await load('deep-agent-keeper');
+  eventHandlers[bundles['deep-agent-api']!.env.KEEPER_FUNCTION_NAME!] = (event) => keeper(event, lambdaContext('Keeper'));
 }, 120_000);
 
 afterAll(async () => {
   await e2bApi?.close();
   await e2b?.cleanup();
   await lambda?.close();
+  await kms?.close();
   await secrets?.close();
   await model?.close();
   await aws?.stop();
@@ -382,5 +403,36 @@ describe('the synthesized bundles, with the template environment', () => {
     expect(e2b.sandboxes.get(sandbox)!.state).toBe('killed');
     expect(after.json).toMatchObject({ status: 'cancelled', error: { code: 'cancelled' } });
     expect(after.json.result).toBeUndefined();
+  });
+
+  it('MCP connections through the bundles: the API seals with KMS, the keeper decrypts and records why E2B could not start it, a delete kills the sandbox', async () => {
+    // prepare: a canary token assembled at run time; a connection sandbox the keeper will find by its metadata
+    const canary = ['ghp', 'artifacts', randomUUID().replaceAll('-', '')].join('_');
+    const eventsBefore = lambda.events.length;
+    // act: install (the API bundle notifies the keeper bundle, which cannot create sandboxes on the control-plane double)
+    const definitions = await request('GET', '/mcp-server-definitions');
+    const installed = await request('POST', '/mcp-connections/install', { definitionId: 'github', credentials: { GITHUB_PERSONAL_ACCESS_TOKEN: canary } });
+    const id = installed.json.id as string;
+    await Promise.all(lambda.events.slice(eventsBefore).map((e) => e.result));
+    const listed = await request('GET', '/mcp-connections');
+    const planted = (await e2b.Sandbox.create({ apiKey: E2B_KEY, metadata: { purpose: 'mcp-connection', accountId: 'acct-artifacts', connectionId: id, taskId: `mcp-${id}` } })).sandboxId;
+    const deleted = await request('DELETE', `/mcp-connections/${id}`);
+    await Promise.all(lambda.events.slice(eventsBefore).map((e) => e.result));
+    const bodies: string[] = [];
+    const bucket = bundles['deep-agent-api']!.env.TASK_BUCKET!;
+    for (const o of (await aws.s3.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []) {
+      bodies.push(await (await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: o.Key! }))).Body!.transformToString());
+    }
+    // assess
+    expect(definitions.json.definitions.map((d: { id: string }) => d.id)).toEqual(expect.arrayContaining(['github', 'notion']));
+    expect(installed).toMatchObject({ status: 201, json: { status: 'pending', credentialFields: ['GITHUB_PERSONAL_ACCESS_TOKEN'] } });
+    expect(kms.calls.map((c) => c.operation)).toEqual(['GenerateDataKey', 'Decrypt']);
+    expect(kms.calls[1]!.context).toEqual({ accountId: 'acct-artifacts', connectionId: id });
+    expect(listed.json.connections).toEqual([expect.objectContaining({ id, status: 'failed', lastError: expect.stringContaining('start failed') })]);
+    expect(deleted).toMatchObject({ status: 200, json: { deleted: id } });
+    expect(e2b.sandboxes.get(planted)!.state).toBe('killed');
+    expect(bodies.length).toBeGreaterThan(0);
+    expect(bodies.filter((b) => b.includes(canary))).toEqual([]);
+    expect(JSON.stringify([installed, listed, deleted])).not.toContain(canary);
   });
 });

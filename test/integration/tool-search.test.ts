@@ -5,15 +5,18 @@ import { TOOL_SEARCH_TOOL } from '../../lib/model/index.js';
 import { MemoryTaskStore } from '../../lib/task/index.js';
 import { defineTool } from '../../lib/tools/index.js';
 import { modelFor, noSandbox, queuedTask } from '../helpers/factories.js';
-import { startScriptedModel } from '../helpers/scripted-model.js';
+import { lastToolResults, startScriptedModel } from '../helpers/scripted-model.js';
 
-const manyMcpTools = () =>
+const manyMcpTools = (ran: string[] = []) =>
   Array.from({ length: 150 }, (_, i) =>
     defineTool({
       name: `mcp__server${Math.floor(i / 30)}__operation_${i % 30}`,
       description: `Operation ${i}. ${'Reads or changes one kind of record on the remote service. '.repeat(4)}`,
       input: z.object({ owner: z.string().describe('the account'), name: z.string().describe('the resource') }),
-      run: async () => 'unused',
+      run: async () => {
+        ran.push(`operation ${i}`);
+        return `operation ${i} done`;
+      },
     }),
   );
 
@@ -48,5 +51,100 @@ describe('tool search through the real SDK (scripted server)', () => {
     expect(new Set(deferred.bodies.map((b) => JSON.stringify(b.tools))).size).toBe(1);
     const promptOf = (u: { inputTokens: number; cacheReadTokens: number; cacheWriteTokens: number }) => u.inputTokens + u.cacheReadTokens + u.cacheWriteTokens;
     expect(promptOf(deferred.record.usage)).toBeLessThan(promptOf(eager.record.usage) * 0.2);
+  });
+});
+
+describe('client-side tool search (DEEP_AGENT_TOOL_SEARCH=client) through the real SDK', () => {
+  type SentTool = { name: string; defer_loading?: boolean };
+  /** Turn 1 searches, turn 2 calls what it found, turn 3 calls a withheld tool it was never shown, turn 4 ends. */
+  async function clientRun(approvalPolicy?: (t: { name: string }) => string | undefined) {
+    const server = await startScriptedModel([
+      { toolUses: [{ name: 'search_tools', input: { query: 'operation 42', limit: 2 } }] },
+      { toolUses: [{ name: 'mcp__server1__operation_12', input: { owner: 'o', name: 'n' } }] },
+      { toolUses: [{ name: 'mcp__server4__operation_29', input: { owner: 'o', name: 'n' } }] },
+      { text: 'done' },
+    ]);
+    try {
+      const ran: string[] = [];
+      const store = new MemoryTaskStore();
+      const taskId = await queuedTask(store, 'many tools');
+      const record = await runTask({
+        taskId,
+        store,
+        model: await modelFor(server, { toolSearch: 'client' }),
+        sandboxProvider: noSandbox,
+        journal: new MemoryJournal(),
+        tools: manyMcpTools(ran),
+        ...(approvalPolicy ? { approvalPolicy } : {}),
+      });
+      return { record, ran, bodies: server.requests.map((r) => r.body), results: server.requests.map((r) => [...lastToolResults(r).values()]) };
+    } finally {
+      await server.close();
+    }
+  }
+
+  it('withholds the MCP tools behind search_tools, appends what a search found, and runs a withheld tool called by name', async () => {
+    const { record, ran, bodies, results } = await clientRun();
+    expect(record.status).toBe('succeeded');
+    const names = (b: { tools: SentTool[] }) => b.tools.map((t) => t.name);
+    expect(names(bodies[0]).some((n) => n.startsWith('mcp__'))).toBe(false);
+    expect(names(bodies[0])).toContain('search_tools');
+    expect(bodies[0].tools.some((t: SentTool) => t.defer_loading || t.name === TOOL_SEARCH_TOOL.name)).toBe(false);
+
+    // The search's matches join at the end; every tool before them is sent as it was, so that prefix stays cached.
+    expect(results[1]![0]!.text).toContain('mcp__server1__operation_12: Operation 42.');
+    expect(names(bodies[1]).slice(0, bodies[0].tools.length)).toEqual(names(bodies[0]));
+    expect(JSON.stringify(bodies[1].tools.slice(0, bodies[0].tools.length - 1))).toBe(JSON.stringify(bodies[0].tools.slice(0, -1)));
+    expect(names(bodies[1]).slice(bodies[0].tools.length)).toContain('mcp__server1__operation_12');
+    expect(names(bodies[3])).toEqual(names(bodies[1]));
+
+    // The found tool and the one guessed by name both ran.
+    expect(ran).toEqual(['operation 42', 'operation 149']);
+    expect(results[3]![0]).toEqual({ text: 'operation 149 done', isError: false });
+  });
+
+  it('drops the first request\'s tool tokens by at least 80% against sending every schema', async () => {
+    const client = await clientRun();
+    const eager = await run(false);
+    const toolChars = (b: { tools: unknown[] }) => JSON.stringify(b.tools).length;
+    expect(toolChars(client.bodies[0])).toBeLessThan(toolChars(eager.bodies[0]) * 0.2);
+  });
+
+  it('applies approvals to a withheld tool called directly', async () => {
+    const { ran, results } = await clientRun((t) => (t.name === 'mcp__server4__operation_29' ? 'writes to the service' : undefined));
+    expect(ran).toEqual(['operation 42']);
+    expect(results[3]![0]!.isError).toBe(true);
+  });
+
+  it('offers on a replay the tools a search found, from the recorded step, without searching again', async () => {
+    const first = await startScriptedModel([
+      { toolUses: [{ name: 'search_tools', input: { query: 'operation 42', limit: 2 } }] },
+      { toolUses: [{ name: 'mcp__server1__operation_12', input: { owner: 'o', name: 'n' } }] },
+      { text: 'done' },
+    ]);
+    const journal = new MemoryJournal();
+    try {
+      const store = new MemoryTaskStore();
+      await runTask({ taskId: await queuedTask(store, 'many tools'), store, model: await modelFor(first, { toolSearch: 'client' }), sandboxProvider: noSandbox, journal, tools: manyMcpTools() });
+    } finally {
+      await first.close();
+    }
+    // The journal as it was after turn 2's tool call: a run resumed there replays both turns and asks for turn 3.
+    const kept = journal.executed.slice(0, journal.executed.indexOf('model:2') + 2);
+    expect(kept.at(-1)).toMatch(/^tool:/);
+    const resumed = new MemoryJournal();
+    for (const name of kept) resumed.entries.set(name, journal.entries.get(name));
+    const second = await startScriptedModel([{ text: 'done' }]);
+    try {
+      const store = new MemoryTaskStore();
+      const searched: string[] = [];
+      const record = await runTask({ taskId: await queuedTask(store, 'many tools'), store, model: await modelFor(second, { toolSearch: 'client' }), sandboxProvider: noSandbox, journal: resumed, tools: manyMcpTools(searched) });
+      expect(record.status).toBe('succeeded');
+      expect(second.requests).toHaveLength(1);
+      expect(second.requests[0]!.body.tools.map((t: SentTool) => t.name)).toContain('mcp__server1__operation_12');
+      expect(resumed.executed.filter((n) => n.startsWith('tool:'))).toEqual([]);
+    } finally {
+      await second.close();
+    }
   });
 });

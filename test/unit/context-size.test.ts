@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { conversationChars, estimateTokens } from '../../lib/agent/context-size.js';
+import { ConversationSize, conversationChars, estimateTokens } from '../../lib/agent/context-size.js';
 import type { MessageParam } from '../../lib/model/types.js';
 
 const toolTurn = (i: number): MessageParam[] => [
@@ -26,5 +26,18 @@ describe('conversation size', () => {
     const after = conversationChars(messages);
     expect(after).toBe(JSON.stringify(messages).length);
     expect(after).toBeLessThan(before);
+  });
+
+  it('keeps the size of a growing conversation as estimateTokens gives it, and again after a recount', () => {
+    const messages: MessageParam[] = [{ role: 'user', content: 'the task' }];
+    const size = new ConversationSize(messages);
+    for (let i = 1; i <= 30; i++) {
+      messages.push(...toolTurn(i));
+      expect(size.tokens()).toBe(estimateTokens(messages));
+    }
+    messages[2]!.content = [{ type: 'tool_result', tool_use_id: 'toolu_1', content: '[elided]' }] as any;
+    messages[4]!.content = [{ type: 'tool_result', tool_use_id: 'toolu_2', content: '[elided]' }] as any;
+    size.recount();
+    expect(size.tokens()).toBe(Math.ceil(JSON.stringify(messages).length / 4));
   });
 });
