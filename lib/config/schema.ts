@@ -156,26 +156,28 @@ export const CONFIG_SCHEMA = {
         .refine((hosts) => hosts.every(isValidAllowedDomainEntry), { error: 'must list hosts such as pkg.example.org, *.cdn.example.org or api.example.com:443 ("*" and "*.com" are too broad)' }),
       description:
         'default egress allowlist of a task that brings none (comma-separated hosts, `*.domain`, `host:port`); every command of the task, `network: true` included, reaches only these hosts, through a proxy',
-      default: 'none: `network: true` is the whole network',
+      default: 'none: `network: true` is any public host (internal addresses refused)',
     }),
     secrets: variable({
       name: 'DEEP_AGENT_SANDBOX_SECRETS',
       schema: text()
         .transform((v, ctx) => {
-          const out: { name: string; hosts: string[] }[] = [];
+          const out: { name: string; hosts: string[]; header?: string }[] = [];
           for (const part of (v ?? '').split(';').map((p) => p.trim()).filter(Boolean)) {
-            const [name = '', hosts = ''] = part.split('=', 2).map((x) => x.trim());
+            const [key = '', hosts = ''] = part.split('=', 2).map((x) => x.trim());
+            const [name = '', header] = key.split('@', 2).map((x) => x.trim());
             const list = hosts.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
-            if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || list.length === 0 || !list.every(isValidAllowedDomainEntry)) {
-              ctx.addIssue({ code: 'custom', message: `must be VAR=host1,host2;VAR2=host3 (at "${part}")` });
+            const headerOk = header === undefined || /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(header);
+            if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || !headerOk || list.length === 0 || !list.every(isValidAllowedDomainEntry)) {
+              ctx.addIssue({ code: 'custom', message: `must be VAR=host1,host2;VAR2@Header-Name=host3 (at "${part}")` });
               return z.NEVER;
             }
-            out.push({ name, hosts: list });
+            out.push({ name, hosts: list, ...(header ? { header } : {}) });
           }
           return out;
         }),
       description:
-        '`VAR=host1,host2;VAR2=host3`: inside the sandbox each `VAR` holds a sentinel; its real value (from this environment) is put in only on HTTPS requests to those hosts, by the egress proxy (a command reaches them with a host list or a task allowlist)',
+        '`VAR=host1,host2;VAR2@Header-Name=host3`: inside the sandbox each `VAR` holds a sentinel. Locally the egress proxy puts the real value (from this environment) where the sentinel is, only on requests to those hosts; on E2B a network rule injects `Authorization: Bearer <value>` (or `Header-Name: <value>`) on HTTPS requests to those hosts',
     }),
     diskMb: variable({
       name: 'DEEP_AGENT_SANDBOX_DISK_MB',

@@ -2,7 +2,7 @@
 import type { Config } from '../config/index.js';
 import { DeepAgentError } from '../errors/index.js';
 import type { SandboxProvider } from './types.js';
-import { sandboxLimitsOf } from './shared/index.js';
+import { maskedCredentialsFrom, sandboxLimitsOf } from './shared/index.js';
 import { BubblewrapSandboxProvider, UnsafeLocalSandboxProvider, type BubblewrapSandboxProviderOptions } from './local/index.js';
 
 export type * from './types.js';
@@ -40,15 +40,6 @@ export async function createSandboxProvider(config: Config, overrides: SandboxPr
     default:
       throw new DeepAgentError('invalid_input', `unknown sandbox provider "${String(config.sandbox.provider)}"`);
   }
-}
-
-/** `DEEP_AGENT_SANDBOX_SECRETS` with each variable's value from the configuration's environment. */
-function maskedCredentialsFrom(config: Config): { name: string; value: string; hosts: string[] }[] {
-  return (config.sandbox.secrets ?? []).map(({ name, hosts }) => {
-    const value = config.env[name];
-    if (!value) throw new DeepAgentError('missing_config', `DEEP_AGENT_SANDBOX_SECRETS names ${name}, which is not set: set it, or leave it out of the list.`);
-    return { name, value, hosts };
-  });
 }
 
 /**

@@ -1,5 +1,5 @@
 /** The sandbox port: where the agent's commands and file edits happen (bubblewrap locally, E2B in the cloud). */
-import type { EnforcedLimits, NetworkRequest, TaskNetwork } from './shared/index.js';
+import type { EnforcedLimits, MaskedCredentialSpec, NetworkRequest, TaskNetwork } from './shared/index.js';
 
 export type SandboxProviderName = 'local' | 'unsafe-local' | 'e2b';
 
@@ -125,6 +125,12 @@ export interface CreateSandboxOptions {
   timeoutSeconds?: number;
   /** The task's egress allowlist: no command of this sandbox gets more. @default the provider's (DEEP_AGENT_NETWORK_ALLOW), else none */
   network?: TaskNetwork;
+  /**
+   * Credentials of this sandbox only, besides the provider's (`DEEP_AGENT_SANDBOX_SECRETS`), held the same way:
+   * a sentinel inside, the value only on requests to their hosts. The caller resolves the values (for a task,
+   * from its account's own stored credentials) and must keep them out of records and events.
+   */
+  maskedCredentials?: readonly MaskedCredentialSpec[];
 }
 
 export interface SandboxProvider {

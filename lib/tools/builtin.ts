@@ -36,7 +36,8 @@ export const runCommand = defineTool({
   name: 'run_command',
   description:
     'Run a shell command (bash -lc) in the sandbox workspace. No network unless network is true or a list of hosts ' +
-    '("pkg.example.org", "*.cdn.example.org", "api.example.com:443"); a list reaches only those hosts, over HTTP(S) through a proxy named by HTTP_PROXY/HTTPS_PROXY. ' +
+    '("pkg.example.org", "*.cdn.example.org", "api.example.com:443"); true reaches public hosts, a list only those hosts, over HTTP(S) through a proxy named by HTTP_PROXY/HTTPS_PROXY. ' +
+    'Loopback and private addresses (a server on this machine) are reachable only when listed literally ("127.0.0.1:8080"). ' +
     'The task may bound the network further; a host outside its allowlist is refused. ' +
     'Returns stdout, stderr and the exit code. Use background for servers; their output goes to a log file. ' +
     'Memory, processes and workspace disk are limited (see sandbox_info); a command that hits a limit is stopped with an error naming it.',

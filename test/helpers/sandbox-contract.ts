@@ -27,8 +27,9 @@ export interface SandboxContractOptions {
   /** The provider's per-stream output cap in bytes. @default 262144 */
   maxOutputBytes?: number;
   /**
-   * True when `network: true` gives the sandbox this machine's network (bubblewrap, unsafe-local, the E2B
-   * double); false for a sandbox on another machine (real E2B), whose loopback is its own.
+   * True when `network: true` gives the sandbox this machine's network unguarded (unsafe-local, the E2B double);
+   * false for a sandbox on another machine (real E2B), whose loopback is its own, and for one that guards
+   * egress (`enforcesHostLists`), where this machine's loopback must stay unreachable.
    * @default true
    */
   sharesHostNetwork?: boolean;
@@ -308,7 +309,7 @@ export function describeSandboxContract(
     });
 
     describe('isolation', () => {
-      it('has no network by default when it says so, and reaches a listener on this machine with network: true', async () => {
+      it('has no network by default when it says so; network: true reaches a listener on this machine only where egress is unguarded', async () => {
         const info = await sandbox.info();
         expect(info).toMatchObject({ id: sandbox.id, provider: provider.name, workdir: sandbox.workdir });
         const listener = await startHostListener();
@@ -317,9 +318,34 @@ export function describeSandboxContract(
           const on = await sandbox.run(tcpProbe(listener.port), { network: true, timeoutMs: 15_000 });
           if (info.network === 'off-by-default') expect(off.stdout).toBe('unreachable\n');
           // A cloud sandbox (real E2B) is another machine: its 127.0.0.1 is not ours, so only its refusal is shown.
-          if (opts.sharesHostNetwork ?? true) expect(on.stdout).toBe('hello from the host\n');
+          if (opts.enforcesHostLists) expect(on.stdout).toBe('unreachable\n');
+          else if (opts.sharesHostNetwork ?? true) expect(on.stdout).toBe('hello from the host\n');
         } finally {
           await listener.close();
+        }
+      });
+
+      it.runIf(opts.enforcesHostLists ?? false)('network: true refuses this machine\'s loopback, localhost, metadata and private addresses (by proxy or raw TCP); listing the address literally reaches it', async () => {
+        const a = await startHttpListener('A');
+        try {
+          const r = await sandbox.run(
+            [
+              httpProbe(`http://127.0.0.1:${a.port}/`),
+              httpProbe(`http://localhost:${a.port}/`),
+              httpProbe(`http://[::ffff:127.0.0.1]:${a.port}/`),
+              httpProbe('http://169.254.169.254/latest/meta-data/'),
+              httpProbe('http://10.0.0.1/'),
+              tcpProbe(a.port),
+            ].join('; '),
+            { network: true, timeoutMs: 30_000 },
+          );
+          expect(r.stdout).not.toContain('hello from A');
+          expect(r.stdout.match(/blocked by network allowlist/g)).toHaveLength(5);
+          expect(r.stdout.split('\n').filter(Boolean).at(-1)).toBe('unreachable');
+          const listed = await sandbox.run(httpProbe(`http://127.0.0.1:${a.port}/`), { network: [`127.0.0.1:${a.port}`], timeoutMs: 30_000 });
+          expect(listed.stdout).toContain('hello from A');
+        } finally {
+          await a.close();
         }
       });
 

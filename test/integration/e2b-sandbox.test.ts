@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfig } from '../../lib/config/index.js';
-import { createE2BSandboxProvider, type E2BProviderOptions, type E2BSandbox } from '../../lib/sandbox/e2b/index.js';
+import { E2B_DENIED_INTERNAL_RANGES, createE2BSandboxProvider, type E2BProviderOptions, type E2BSandbox } from '../../lib/sandbox/e2b/index.js';
 import { FakeE2B } from '../helpers/fake-e2b.js';
 import { alive } from '../helpers/wait.js';
 
@@ -120,6 +120,63 @@ describe('E2B sandbox network', () => {
     expect(fake.only().allowInternetAccess).toBe(false);
     expect(after.network).toBe('off-by-default');
     expect(after.networkPolicy).toContain('allowInternetAccess=false');
+  });
+
+  it('network: true opens the internet but denies link-local (the metadata address), private and shared ranges while it runs', async () => {
+    const sb = await open();
+
+    await sb.run('echo online', { network: true });
+
+    const updates = fake.callsOf('updateNetwork').map((c) => c.args);
+    expect(updates).toEqual([{ allowInternetAccess: true, denyOut: [...E2B_DENIED_INTERNAL_RANGES] }, { allowInternetAccess: false }]);
+    expect(E2B_DENIED_INTERNAL_RANGES).toEqual(expect.arrayContaining(['169.254.0.0/16', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10']));
+  });
+
+  it('DEEP_AGENT_SANDBOX_SECRETS: the sandbox env holds only sentinels; create and every network update carry header rules with the values', async () => {
+    const token = 'ghp_realtoken0123456789abcdefghij';
+    const apiKey = 'k-real-0123456789abcdef';
+    const provider = createE2BSandboxProvider(
+      loadConfig({ E2B_API_KEY: E2B_KEY, DEEP_AGENT_SANDBOX_SECRETS: 'GITHUB_TOKEN=github.com,api.github.com:443;API_KEY@X-Api-Key=api.example.com', GITHUB_TOKEN: token, API_KEY: apiKey }),
+      { sdk: fake, options: { workdir: fake.workdir, keepAlive: { intervalSeconds: 0 } } },
+    );
+    sandbox = await provider.create({ taskId: 'task-1' });
+    const rules = {
+      'github.com': [{ transform: { headers: { Authorization: `Bearer ${token}` } } }],
+      'api.github.com': [{ transform: { headers: { Authorization: `Bearer ${token}` } } }],
+      'api.example.com': [{ transform: { headers: { 'X-Api-Key': apiKey } } }],
+    };
+
+    const inside = await sandbox.run('echo "$GITHUB_TOKEN $API_KEY"', { network: ['api.github.com'] });
+
+    const created = fake.callsOf('create')[0]!.args as { envs: Record<string, string>; network?: unknown };
+    expect(created.network).toEqual({ rules });
+    expect(created.envs.GITHUB_TOKEN).toMatch(/^deep-agent-masked-github_token-[0-9a-f]{24}$/);
+    expect(created.envs.API_KEY).toMatch(/^deep-agent-masked-api_key-[0-9a-f]{24}$/);
+    expect(JSON.stringify(created.envs)).not.toContain(token);
+    expect(inside.stdout).toBe(`${created.envs.GITHUB_TOKEN} ${created.envs.API_KEY}\n`);
+    expect(fake.callsOf('updateNetwork').map((c) => c.args)).toEqual([
+      { allowOut: ['api.github.com'], denyOut: ['0.0.0.0/0'], rules },
+      { allowInternetAccess: false, rules },
+    ]);
+  });
+
+  it("a sandbox's own masked credential (CreateSandboxOptions) becomes a sentinel and a rule of that sandbox only", async () => {
+    const value = 'task-own-secret-0123456789';
+    const provider = createE2BSandboxProvider(loadConfig({ E2B_API_KEY: E2B_KEY }), { sdk: fake, options: { workdir: fake.workdir, keepAlive: { intervalSeconds: 0 } } });
+    sandbox = await provider.create({ taskId: 'task-1', maskedCredentials: [{ name: 'TASK_TOKEN', value, hosts: ['api.example.com'], header: 'X-Api-Key' }] });
+    const other = await provider.create({ taskId: 'task-2' });
+    await other.close();
+
+    const [own, plain] = fake.callsOf('create').map((c) => c.args as { envs: Record<string, string>; network?: unknown });
+    expect(own!.envs.TASK_TOKEN).toMatch(/^deep-agent-masked-task_token-[0-9a-f]{24}$/);
+    expect(own!.network).toEqual({ rules: { 'api.example.com': [{ transform: { headers: { 'X-Api-Key': value } } }] } });
+    expect(plain!.envs.TASK_TOKEN).toBeUndefined();
+    expect(plain!.network).toBeUndefined();
+    await expect(provider.create({ taskId: 'task-3', maskedCredentials: [{ name: 'BAD-NAME', value, hosts: ['api.example.com'] }] })).rejects.toMatchObject({ code: 'invalid_input' });
+  });
+
+  it('refuses a DEEP_AGENT_SANDBOX_SECRETS that is not VAR=hosts or VAR@Header-Name=hosts', () => {
+    expect(() => loadConfig({ E2B_API_KEY: E2B_KEY, DEEP_AGENT_SANDBOX_SECRETS: 'T@Bad Header=github.com', T: 'x' })).toThrow(/VAR2@Header-Name=host3 \(at "T@Bad Header=github.com"\)/);
   });
 
   it('a host list becomes allowOut (ports dropped) over denyOut 0.0.0.0/0 while it runs, then internet is off again', async () => {

@@ -43,6 +43,23 @@ await sandbox.close();
 process.stdout.write(JSON.stringify(out));
 `;
 
+/** The same, with a credential of this sandbox only (what a task-level credential becomes), none on the provider. */
+const CHILD_OWN = `
+const [home, port, real] = process.argv.slice(1);
+const { BubblewrapSandboxProvider } = await import('./lib/sandbox/index.ts');
+const provider = new BubblewrapSandboxProvider({ home, hostOverrides: { 'api.secrets.test': '127.0.0.1' } });
+const sandbox = await provider.create({ taskId: 'masked-own', maskedCredentials: [{ name: 'TASK_TOKEN', value: real, hosts: ['api.secrets.test'] }] });
+const network = ['api.secrets.test', '127.0.0.1:' + port];
+const out = {};
+out.seen = (await sandbox.run('printenv TASK_TOKEN')).stdout;
+out.own = (await sandbox.run('curl -sS -m 10 -H "Authorization: Bearer $TASK_TOKEN" https://api.secrets.test:' + port + '/own 2>&1; echo', { network, timeoutMs: 30000 })).stdout;
+await sandbox.close();
+const other = await provider.create({ taskId: 'masked-other' });
+out.other = (await other.run('printenv TASK_TOKEN || echo unset')).stdout;
+await other.close();
+process.stdout.write(JSON.stringify(out));
+`;
+
 interface Received {
   path: string;
   authorization?: string;
@@ -100,5 +117,20 @@ describe('masked credentials (DEEP_AGENT_SANDBOX_SECRETS) on bubblewrap', () => 
     // a host the credential is not listed for: the sentinel, never the value
     expect(out.unlisted.trim()).toBe('ok');
     expect(byPath['/unlisted']!.authorization).toBe(`Bearer ${sentinel}`);
+  });
+
+  it("holds a sandbox's own credential (CreateSandboxOptions.maskedCredentials) the same way, for that sandbox only", async () => {
+    const port = String((server.address() as AddressInfo).port);
+    const { stdout } = await execFileAsync(process.execPath, ['--no-warnings=ExperimentalWarning', '--import', 'tsx', '--input-type=module', '-e', CHILD_OWN, home, port, REAL], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: join(home, 'test-ca.pem') },
+      timeout: 120_000,
+    });
+    const out = JSON.parse(stdout) as { seen: string; own: string; other: string };
+    expect(out.seen).toMatch(/^deep-agent-masked-task_token-[0-9a-f]{24}\n$/);
+    expect(out.own.trim()).toBe('ok');
+    expect(received.find((r) => r.path === '/own')).toMatchObject({ authorization: `Bearer ${REAL}` });
+    expect(out.other).toBe('unset\n');
+    expect(stdout).not.toContain(REAL);
   });
 });

@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { egressFor, hostPatterns } from '../../lib/sandbox/shared/index.js';
 
 describe('egressFor: a command never gets more than its task', () => {
-  it('gives no network, the whole network, or the listed hosts when the task has no allowlist', () => {
+  it('gives no network, any public host, or the listed hosts when the task has no allowlist', () => {
     expect(egressFor(undefined, undefined)).toEqual({ kind: 'none' });
     expect(egressFor(false, undefined)).toEqual({ kind: 'none' });
-    expect(egressFor(true, undefined)).toEqual({ kind: 'open' });
+    expect(egressFor(true, undefined)).toEqual({ kind: 'public' });
     expect(egressFor(['PKG.example.org', '*.cdn.example.org', 'api.example.com:443'], undefined)).toEqual({
       kind: 'allowlist',
       allow: ['pkg.example.org', '*.cdn.example.org', 'api.example.com:443'],

@@ -27,6 +27,7 @@ import {
   type Egress,
   type NetworkRequest,
   type TaskNetwork,
+  type HeaderRules,
 } from '../shared/index.js';
 import { mapE2BError } from './errors.js';
 import { SandboxKeepAlive } from './keep-alive.js';
@@ -34,6 +35,22 @@ import type { E2BCommandHandle, E2BCommandOutcome, E2BNetworkUpdate, E2BSandboxI
 
 /** An allowlist entry as E2B's allowOut takes it: a host or IP without port or brackets. */
 const e2bHostOf = hostOfPattern;
+
+/**
+ * What `network: true` denies on E2B while it opens the internet: link-local (169.254.169.254, the metadata
+ * endpoint, among them), the private and shared ranges, and the other clouds' IPv4 metadata addresses. E2B's
+ * `denyOut` takes IPv4 CIDRs only and the sandbox's own loopback is its own, so this is what E2B lets us deny;
+ * a literal entry in a host list still wins (`allowOut` takes precedence over `denyOut`).
+ */
+export const E2B_DENIED_INTERNAL_RANGES = [
+  '169.254.0.0/16',
+  '10.0.0.0/8',
+  '172.16.0.0/12',
+  '192.168.0.0/16',
+  '100.64.0.0/10',
+  '168.63.129.16/32',
+  '192.0.0.192/32',
+];
 
 /** Where the agent works inside an E2B sandbox (the template's default user is `user`). */
 export const E2B_WORKDIR = '/home/user/workspace';
@@ -55,7 +72,7 @@ export type NetworkPolicy = 'per-command' | 'always-on';
 export const NETWORK_POLICY_TEXT: Record<NetworkPolicy, string> = {
   'per-command':
     'E2B egress is denied (allowInternetAccess=false) except while a command run with network=true is running; ' +
-    'while it runs the whole sandbox has internet (E2B has no per-process network control).',
+    'while it runs the whole sandbox has internet but link-local, metadata and private ranges (E2B has no per-process network control).',
   'always-on': 'E2B default: the sandbox has internet access for every command.',
 };
 
@@ -79,6 +96,8 @@ export interface E2BSandboxSettings {
   networkPolicy: NetworkPolicy;
   /** The task's egress allowlist, bounding every command. */
   taskNetwork?: TaskNetwork;
+  /** Header injections of masked credentials, re-sent with every network update (an update replaces them). */
+  headerRules?: HeaderRules;
   redactor?: Redactor;
   /** Reattaches to the same sandbox after a pause (Sandbox.connect). */
   reconnect(sandboxId: string): Promise<E2BSandboxInstance>;
@@ -125,7 +144,7 @@ export class E2BSandbox implements Sandbox {
   /** The egress of every command now running with network; the sandbox's rules are their union. */
   private grants: Egress[] = [];
   /** The rules last sent to E2B (the sandbox is created with internet off). */
-  private appliedNetwork = JSON.stringify({ allowInternetAccess: false });
+  private appliedNetwork: string;
   /** true when turning the network back off failed: we can no longer promise it is off */
   private networkUnknown = false;
   private networkQueue: Promise<void> = Promise.resolve();
@@ -137,6 +156,7 @@ export class E2BSandbox implements Sandbox {
     private readonly template?: string,
   ) {
     this.id = instance.sandboxId;
+    this.appliedNetwork = JSON.stringify(E2BSandbox.rulesFor([], settings.headerRules));
     this.workdir = settings.workdir;
     this.keepAlive = settings.keepAlive(instance);
     this.keepAlive.start();
@@ -228,18 +248,25 @@ export class E2BSandbox implements Sandbox {
 
   /**
    * The sandbox-wide egress rules while these grants are live: E2B has no per-process switch, so every process
-   * gets the union (the whole internet while any command has unbounded `network: true`). Ports of `host:port`
-   * entries cannot be held by E2B's allowOut and are dropped there.
+   * gets the union (the internet but its internal ranges while any command has unbounded `network: true`).
+   * Ports of `host:port` entries cannot be held by E2B's allowOut and are dropped there.
    */
-  private static rulesFor(grants: Egress[]): E2BNetworkUpdate {
-    if (grants.some((g) => g.kind === 'open')) return { allowInternetAccess: true };
+  private static rulesFor(grants: Egress[], headerRules?: HeaderRules): E2BNetworkUpdate {
+    const egress = E2BSandbox.egressRulesFor(grants);
+    return headerRules ? { ...egress, rules: headerRules } : egress;
+  }
+
+  private static egressRulesFor(grants: Egress[]): E2BNetworkUpdate {
     const hosts = [...new Set(grants.flatMap((g) => (g.kind === 'allowlist' ? g.allow.map(e2bHostOf) : [])))];
+    if (grants.some((g) => g.kind === 'public')) {
+      return { allowInternetAccess: true, ...(hosts.length ? { allowOut: hosts } : {}), denyOut: [...E2B_DENIED_INTERNAL_RANGES] };
+    }
     return hosts.length ? { allowOut: hosts, denyOut: ['0.0.0.0/0'] } : { allowInternetAccess: false };
   }
 
   /** Applies the rules of the live grants when they changed. */
   private async applyNetwork(): Promise<void> {
-    const rules = E2BSandbox.rulesFor(this.grants);
+    const rules = E2BSandbox.rulesFor(this.grants, this.settings.headerRules);
     const key = JSON.stringify(rules);
     if (key === this.appliedNetwork) return;
     await this.instance.updateNetwork(rules);

@@ -18,6 +18,7 @@ export {
   DEFAULT_COMMAND_TIMEOUT_MS,
   DEFAULT_MAX_LIST_ENTRIES,
   NETWORK_POLICY_TEXT,
+  E2B_DENIED_INTERNAL_RANGES,
   type NetworkPolicy,
   type E2BSandboxInfo,
 } from './e2b-sandbox.js';

@@ -3,7 +3,20 @@ import type { Config } from '../../config/index.js';
 import { DeepAgentError, MissingConfigError } from '../../errors/index.js';
 import { Redactor, redactorFromEnv } from '../../secrets/index.js';
 import type { CreateSandboxOptions, SandboxProvider } from '../types.js';
-import { checkedEnv, hostPatterns, resourceLimits, sandboxLimitsOf, type EnforcedLimits, type ResourceLimits } from '../shared/index.js';
+import {
+  checkMaskedCredential,
+  checkedEnv,
+  headerRulesFor,
+  hostPatterns,
+  maskedCredentialsFrom,
+  maskedSentinel,
+  resourceLimits,
+  sandboxLimitsOf,
+  type EnforcedLimits,
+  type HeaderRules,
+  type MaskedCredentialSpec,
+  type ResourceLimits,
+} from '../shared/index.js';
 import {
   DEFAULT_COMMAND_TIMEOUT_MS,
   DEFAULT_MAX_LIST_ENTRIES,
@@ -59,6 +72,11 @@ export interface E2BProviderOptions {
   backoff?: BackoffOptions;
   /** The egress allowlist of a task that brings none (`DEEP_AGENT_NETWORK_ALLOW`). @default none */
   networkAllow?: readonly string[];
+  /**
+   * Credentials the sandbox can use but never read (`DEEP_AGENT_SANDBOX_SECRETS`): inside, each variable holds
+   * a sentinel; an E2B network rule injects the real value as a header on HTTPS requests to its hosts.
+   */
+  maskedCredentials?: readonly MaskedCredentialSpec[];
 }
 
 export interface E2BProviderDeps {
@@ -81,8 +99,8 @@ export class E2BSandboxProvider implements SandboxProvider {
   readonly name = 'e2b' as const;
   private sdkPromise: Promise<E2BSdk> | undefined;
   private readonly redactor: Redactor;
-  readonly options: Required<Omit<E2BProviderOptions, 'template' | 'backoff' | 'keepAlive' | 'resourceLimits' | 'networkAllow'>> & { resourceLimits: ResourceLimits } &
-    Pick<E2BProviderOptions, 'template' | 'backoff' | 'networkAllow'> & { keepAlive: Required<KeepAliveOptions> };
+  readonly options: Required<Omit<E2BProviderOptions, 'template' | 'backoff' | 'keepAlive' | 'resourceLimits' | 'networkAllow' | 'maskedCredentials'>> & { resourceLimits: ResourceLimits } &
+    Pick<E2BProviderOptions, 'template' | 'backoff' | 'networkAllow' | 'maskedCredentials'> & { keepAlive: Required<KeepAliveOptions> };
 
   constructor(
     private readonly apiKey: string,
@@ -91,6 +109,8 @@ export class E2BSandboxProvider implements SandboxProvider {
     if (deps.sdk) this.sdkPromise = Promise.resolve(deps.sdk);
     this.redactor = deps.redactor ?? new Redactor();
     this.redactor.add(apiKey);
+    // An E2B error about the rules must not echo a masked value.
+    for (const c of deps.options?.maskedCredentials ?? []) this.redactor.add(c.value);
     const o = deps.options ?? {};
     const maxLifetimeSeconds = o.maxLifetimeSeconds ?? E2B_PLAN_MAX_LIFETIME_SECONDS.hobby;
     this.options = {
@@ -106,7 +126,10 @@ export class E2BSandboxProvider implements SandboxProvider {
       resourceLimits: resourceLimits(o.resourceLimits),
       backoff: o.backoff,
       ...(o.networkAllow ? { networkAllow: o.networkAllow } : {}),
+      ...(o.maskedCredentials?.length ? { maskedCredentials: o.maskedCredentials } : {}),
     };
+    // Checked once, so a bad host fails at start-up, not at the first task.
+    for (const c of o.maskedCredentials ?? []) checkMaskedCredential(c, 'DEEP_AGENT_SANDBOX_SECRETS');
   }
 
   /** How the resource limits are held in E2B sandboxes (rlimits in the VM, under the template's size). */
@@ -125,7 +148,9 @@ export class E2BSandboxProvider implements SandboxProvider {
 
   private settings(startedAtMs: number, options: CreateSandboxOptions): E2BSandboxSettings {
     const allow = options.network?.allow ?? this.options.networkAllow;
+    const rules = this.headerRules(options);
     return {
+      ...(rules ? { headerRules: rules } : {}),
       ...(allow ? { taskNetwork: { allow: hostPatterns(allow, 'network.allow') } } : {}),
       workdir: this.options.workdir,
       limits: this.options.resourceLimits,
@@ -140,12 +165,31 @@ export class E2BSandboxProvider implements SandboxProvider {
     };
   }
 
+  /** The header injections of the masked credentials, sent with every network update (an update replaces them). */
+  private headerRules(options: CreateSandboxOptions): HeaderRules | undefined {
+    const credentials = this.credentialsOf(options);
+    return credentials.length ? headerRulesFor(credentials) : undefined;
+  }
+
+  /** The provider's masked credentials and the sandbox's own, checked; their values join the redactor. */
+  private credentialsOf(options: CreateSandboxOptions): MaskedCredentialSpec[] {
+    const own = options.maskedCredentials ?? [];
+    for (const c of own) {
+      checkMaskedCredential(c);
+      this.redactor.add(c.value);
+    }
+    return [...(this.options.maskedCredentials ?? []), ...own];
+  }
+
   /**
    * Creates a sandbox for a task: template, first timeout, env, metadata `{ taskId, ...metadata }`, internet
    * off unless the network policy is `always-on`, and the workspace directory.
    */
   async create(options: CreateSandboxOptions): Promise<E2BSandbox> {
     const sdk = await this.sdk();
+    const rules = this.headerRules(options);
+    // Inside, a masked variable holds only its sentinel; the value travels to E2B in the rules, not the env.
+    const sentinels = Object.fromEntries(this.credentialsOf(options).map((c) => [c.name, maskedSentinel(c.name)]));
     let instance: E2BSandboxInstance;
     try {
       instance = await withE2BBackoff(
@@ -154,9 +198,10 @@ export class E2BSandboxProvider implements SandboxProvider {
             apiKey: this.apiKey,
             ...(this.options.template ? { template: this.options.template } : {}),
             timeoutMs: this.firstTimeoutMs(options),
-            envs: checkedEnv(options.env),
+            envs: { ...checkedEnv(options.env), ...sentinels },
             metadata: { ...options.metadata, taskId: options.taskId },
             allowInternetAccess: this.options.network === 'always-on',
+            ...(rules ? { network: { rules } } : {}),
           }),
         this.options.backoff,
       );
@@ -198,7 +243,8 @@ export class E2BSandboxProvider implements SandboxProvider {
     if (this.options.network === 'per-command') {
       // A run that died mid-command may have left the internet on.
       try {
-        await instance.updateNetwork({ allowInternetAccess: false });
+        const rules = this.headerRules(options);
+        await instance.updateNetwork({ allowInternetAccess: false, ...(rules ? { rules } : {}) });
       } catch (e) {
         throw mapE2BError(e, { operation: 'connect', sandboxId, redactor: this.redactor });
       }
@@ -264,6 +310,7 @@ export function createE2BSandboxProvider(config: Config, deps: E2BProviderDeps =
     ...(config.sandbox.e2bTemplate ? { template: config.sandbox.e2bTemplate } : {}),
     ...(config.sandbox.e2bMaxLifetimeSeconds ? { maxLifetimeSeconds: config.sandbox.e2bMaxLifetimeSeconds } : {}),
     ...(config.sandbox.networkAllow?.length ? { networkAllow: config.sandbox.networkAllow } : {}),
+    ...(config.sandbox.secrets?.length ? { maskedCredentials: maskedCredentialsFrom(config) } : {}),
     ...deps.options,
     resourceLimits: { ...sandboxLimitsOf(config), ...deps.options?.resourceLimits },
   };

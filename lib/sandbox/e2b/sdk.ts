@@ -93,6 +93,8 @@ export interface E2BCreateOptions {
   envs?: Record<string, string>;
   metadata?: Record<string, string>;
   allowInternetAccess?: boolean;
+  /** Only the per-domain header injections (`rules`); egress itself is set by `allowInternetAccess`. */
+  network?: { rules?: E2BNetworkUpdate['rules'] };
   mcp?: McpServer;
 }
 

@@ -7,10 +7,12 @@
  * of the task, so `pip install --user` or a git config persist); and any `readOnlyMounts`. Not the host's
  * `/root`, `/home`, `/work` or other directories, which hold `.env` files and credentials. The environment is
  * cleared: only PATH, HOME, LANG, TERM and what the caller passes. All capabilities are dropped, in a user,
- * PID, IPC and UTS namespace of its own, and a network namespace of its own (loopback only) unless a call
- * asks for the network. Each `run()` is its own bwrap; when its command exits, anything it left running is
- * killed with it (use `background: true` for servers). A background server and a later command only share
- * a network when both run with `network: true`.
+ * PID, IPC and UTS namespace of its own, and a network namespace of its own (loopback only) always: a call
+ * that asks for the network (a host list, or `network: true` for any public host) reaches out only through
+ * its egress proxy, never to the host's loopback or internal addresses unless listed literally. Each `run()`
+ * is its own bwrap; when its command exits, anything it left running is killed with it (use `background: true`
+ * for servers). A background server and a later command never share a network namespace, so the later command
+ * cannot reach the server's port.
  */
 import { randomBytes } from 'node:crypto';
 import { readdirSync, existsSync, lstatSync, readlinkSync } from 'node:fs';
@@ -29,7 +31,7 @@ import {
   type LaunchRequest,
   type LocalSandboxProviderOptions,
 } from './sandbox.js';
-import { checkedEnv, hostPatterns } from '../shared/index.js';
+import { checkMaskedCredential, checkedEnv, hostPatterns } from '../shared/index.js';
 import { EGRESS_SOCKET_DIR, EGRESS_TRUST_BUNDLE_FILE, egressForwarderArgv, egressProxyEnv, egressTrustEnv, type MaskedCredential } from './egress-proxy.js';
 
 /** Where the forwarder's socat may be (the sandbox sees the host's /usr and its /bin link or dir). */
@@ -89,7 +91,7 @@ export class BubblewrapSandboxProvider implements SandboxProvider {
 
   async create(options: CreateSandboxOptions): Promise<Sandbox> {
     checkedEnv(options.env);
-    const masked = maskedCredentialsOf(this.options.maskedCredentials);
+    const masked = maskedCredentialsOf([...(this.options.maskedCredentials ?? []), ...(options.maskedCredentials ?? [])]);
     const { hostRoot, hostHome } = await prepareLocalWorkspace(this.options.home, options.taskId);
     const launcher = new BubblewrapLauncher(this.options.bwrapPath ?? 'bwrap', hostRoot, hostHome, this.options.readOnlyMounts ?? []);
     this.probe ??= probeBubblewrap(launcher, hostRoot);
@@ -145,7 +147,7 @@ function maskedCredentialsOf(list: LocalSandboxProviderOptions['maskedCredential
   return (list ?? []).map((c) => ({
     name: c.name,
     value: c.value,
-    hosts: hostPatterns(c.hosts, `DEEP_AGENT_SANDBOX_SECRETS (${c.name})`),
+    hosts: checkMaskedCredential(c),
     sentinel: `deep-agent-masked-${c.name.toLowerCase()}-${randomBytes(12).toString('hex')}`,
   }));
 }
@@ -189,9 +191,9 @@ class BubblewrapLauncher implements CommandLauncher {
 
   launch(request: LaunchRequest): ProcessSpec {
     if (request.egress && !SOCAT_PATHS.some((path) => existsSync(path))) {
-      throw new DeepAgentError('sandbox_unavailable', 'a host list in network needs socat in the sandbox (it bridges the egress proxy): install it (apt-get install socat)');
+      throw new DeepAgentError('sandbox_unavailable', 'network needs socat in the sandbox (it bridges the egress proxy): install it (apt-get install socat)');
     }
-    // A host list: a network namespace of its own whose one way out is the egress proxy's socket (mounted,
+    // Network asked for: a network namespace of its own whose one way out is the egress proxy's socket (mounted,
     // bridged to 127.0.0.1:3128 by the forwarder); no resolv.conf, since the proxy resolves names.
     const network = request.egress
       ? ['--unshare-net', '--bind', request.egress.socketDir, EGRESS_SOCKET_DIR, ...(request.egress.trust ? trustMounts(request.egress.socketDir) : [])]

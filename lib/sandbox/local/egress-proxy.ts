@@ -9,11 +9,13 @@
 import { lookup, type LookupAddress } from 'node:dns';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
+import { isIP } from 'node:net';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHttpProxyServer } from '@anthropic-ai/sandbox-runtime/dist/sandbox/http-proxy.js';
 import { createResolvedAddressGuard, type Resolver } from '@anthropic-ai/sandbox-runtime/dist/sandbox/resolved-address-guard.js';
+import { isLoopbackName } from '@anthropic-ai/sandbox-runtime/dist/sandbox/address.js';
 import { createMitmCA, disposeMitmCA, type MitmCA } from '@anthropic-ai/sandbox-runtime/dist/sandbox/mitm-ca.js';
 import { allowsHost } from '../shared/index.js';
 
@@ -44,9 +46,15 @@ export interface MaskedCredential {
   hosts: readonly string[];
 }
 
+/**
+ * What a proxy lets through: host patterns (already bounded by the task), or any public host (`network: true`
+ * with no task allowlist), where names are judged by what they resolve to and address literals by themselves.
+ */
+export type EgressAllow = readonly string[] | 'any-public-host';
+
 export interface EgressProxyOptions {
-  /** Host patterns this command may reach (already bounded by its task). */
-  allow: readonly string[];
+  /** Host patterns this command may reach, or any public host. */
+  allow: EgressAllow;
   hostOverrides?: HostOverrides;
   /** Credentials to substitute; with any, `ca` must be given. */
   credentials?: readonly MaskedCredential[];
@@ -114,7 +122,8 @@ export class EgressProxy {
   ) {}
 
   static open(options: EgressProxyOptions): EgressProxy {
-    const allow = [...options.allow];
+    const anyPublic = options.allow === 'any-public-host';
+    const allow = anyPublic ? [] : [...options.allow];
     const overrides = options.hostOverrides ?? {};
     const resolve: Resolver | undefined = Object.keys(overrides).length
       ? (hostname, opts, callback) => {
@@ -133,7 +142,9 @@ export class EgressProxy {
     const credentials = options.credentials ?? [];
     const ca = credentials.length ? options.ca : undefined;
     const server = createHttpProxyServer({
-      filter: (port, host) => allow.some((pattern) => allowsHost(pattern, host, port)),
+      filter: anyPublic
+        ? (port, host) => isPublicDestination(host, port, guard.permits)
+        : (port, host) => allow.some((pattern) => allowsHost(pattern, host, port)),
       lookupFor: (port) => guard.lookupFor(port),
       ...(ca
         ? {
@@ -166,6 +177,21 @@ export class EgressProxy {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     rmSync(this.socketDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * For `any-public-host`: a name passes here and is judged by the guard on what it resolves to; the reserved
+ * loopback names (`localhost`, `*.localhost`) are refused outright, since the guard lets them reach loopback
+ * (listing them is what would ask for that); an address literal is judged by itself, as if a name had resolved
+ * to it (the guard never re-judges a literal, which on an allowlist is an explicit choice).
+ *
+ * @example
+ * isPublicDestination('127.0.0.1', 80, guard.permits); // false
+ */
+export function isPublicDestination(host: string, port: number, permits: (hostname: string, address: string, port: number) => boolean): boolean {
+  const bare = host.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+  if (isIP(bare)) return permits('address-literal.invalid', bare, port);
+  return !isLoopbackName(bare);
 }
 
 const defaultLookup: Resolver = (hostname, opts, callback) => lookup(hostname, { ...opts, all: true }, callback);

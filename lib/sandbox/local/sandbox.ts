@@ -45,10 +45,10 @@ export interface LaunchRequest {
   sandboxCwd: string;
   /** The complete environment of the process (already cleaned). */
   env: Record<string, string>;
-  /** The host's whole network (`network: true` with no task allowlist). */
+  /** The host's whole network: only for a launcher that isolates nothing (`unsafe-local`). */
   network: boolean;
   /**
-   * Only the hosts of this proxy: a network namespace of its own whose one way out is the proxy's socket;
+   * Only what this proxy lets through (a host list, or any public host): a network namespace of its own whose one way out is the proxy's socket;
    * `trust`: the proxy intercepts TLS for masked credentials, so its CA files in `socketDir` are trusted.
    */
   egress?: { socketDir: string; trust: boolean };
@@ -345,17 +345,18 @@ export class LocalSandbox implements Sandbox {
   }
 
   /**
-   * A command's network, bounded by the task's allowlist: none, the host's, or a proxy of its own for a host
-   * list. A launcher that isolates nothing (`unsafe-local`) gets the host's network whatever was asked.
+   * A command's network, bounded by the task's allowlist: none, or a proxy of its own (its host list, or any
+   * public host for `network: true` without a task allowlist: internal addresses stay refused either way). A
+   * launcher that isolates nothing (`unsafe-local`) gets the host's network whatever was asked.
    */
   private networkOf(requested: NetworkRequest | undefined): { network: boolean; proxy?: EgressProxy } {
     const egress = egressFor(requested, this.init.taskNetwork);
     if (egress.kind === 'none') return { network: false };
-    if (egress.kind === 'open' || this.init.launcher.network === 'on') return { network: true };
+    if (this.init.launcher.network === 'on') return { network: true };
     const credentials = this.init.maskedCredentials ?? [];
     if (credentials.length) this.ca ??= createInterceptionCa();
     const proxy = EgressProxy.open({
-      allow: egress.allow,
+      allow: egress.kind === 'public' ? 'any-public-host' : egress.allow,
       ...(this.init.hostOverrides ? { hostOverrides: this.init.hostOverrides } : {}),
       ...(credentials.length && this.ca ? { credentials, ca: this.ca } : {}),
     });
@@ -415,14 +416,14 @@ export interface LocalSandboxProviderOptions {
   cgroups?: boolean;
   /** PATH inside the sandbox. @default DEFAULT_SANDBOX_PATH */
   path?: string;
-  /** The egress allowlist of a task that brings none (`DEEP_AGENT_NETWORK_ALLOW`). @default none: `network: true` is the whole network */
+  /** The egress allowlist of a task that brings none (`DEEP_AGENT_NETWORK_ALLOW`). @default none: `network: true` is any public host */
   networkAllow?: readonly string[];
   /** Fixed name resolution of the egress proxies, consulted before DNS (a test seam: a local server for a listed name). */
   hostOverrides?: HostOverrides;
   /**
    * Credentials the sandbox can use but never read (`DEEP_AGENT_SANDBOX_SECRETS`): inside, each variable holds a
    * sentinel; the egress proxy substitutes the value only on requests to its hosts (and only for commands whose
-   * network reaches them through the proxy: a host list, or a task allowlist).
+   * network reaches them, which is every command with network: each goes through its proxy).
    */
   maskedCredentials?: readonly { name: string; value: string; hosts: readonly string[] }[];
   /**

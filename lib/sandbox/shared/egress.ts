@@ -3,23 +3,29 @@
  * its task's `network.allow`. Patterns are the sandbox-runtime's (`pkg.example.org`, `*.cdn.example.org`,
  * `api.example.com:443`, `127.0.0.1:8080`, `[::1]:80`); `*` and public suffixes such as `*.com` are refused.
  */
+import { randomBytes } from 'node:crypto';
 import {
   isValidAllowedDomainEntry,
   matchesDomainPattern,
   splitDomainPatternPort,
 } from '@anthropic-ai/sandbox-runtime/dist/sandbox/domain-pattern.js';
+import type { Config } from '../../config/index.js';
 import { DeepAgentError } from '../../errors/index.js';
 
 /** What a command asks for: nothing, the network (bounded by the task), or these hosts only. */
 export type NetworkRequest = boolean | readonly string[];
 
-/** A task's bound on every command's network; absent, `network: true` is the whole network. */
+/** A task's bound on every command's network; absent, `network: true` is any public host. */
 export interface TaskNetwork {
   allow: readonly string[];
 }
 
-/** What a command gets: no network, the host's whole network, or only these hosts through a proxy. */
-export type Egress = { kind: 'none' } | { kind: 'open' } | { kind: 'allowlist'; allow: string[] };
+/**
+ * What a command gets: no network, any public host, or only these hosts. Both kinds with a network go through
+ * the same guard: loopback, link-local, cloud metadata, private ranges and the host's own addresses are refused
+ * unless listed literally (which only `allowlist` can do).
+ */
+export type Egress = { kind: 'none' } | { kind: 'public' } | { kind: 'allowlist'; allow: string[] };
 
 /**
  * Checks host patterns and returns them trimmed and lower-cased; throws `invalid_input` naming the first bad one.
@@ -78,7 +84,7 @@ export function egressFor(request: NetworkRequest | undefined, task: TaskNetwork
   if (request === undefined || request === false) return { kind: 'none' };
   const bound = task ? hostPatterns(task.allow, 'the task network.allow') : undefined;
   if (request === true) {
-    if (!bound) return { kind: 'open' };
+    if (!bound) return { kind: 'public' };
     return bound.length ? { kind: 'allowlist', allow: bound } : refuse('this task allows no network');
   }
   const wanted = hostPatterns(request);
@@ -105,4 +111,64 @@ function refuse(message: string): never {
  */
 export function parseAllowList(text: string, where = 'DEEP_AGENT_NETWORK_ALLOW'): string[] {
   return hostPatterns(text.split(/[\s,]+/).filter(Boolean), where);
+}
+
+/**
+ * A credential the sandbox can use but never read (`DEEP_AGENT_SANDBOX_SECRETS`): `header`, when given, is the
+ * header E2B injects it as (else `Authorization: Bearer <value>`); locally the sentinel is substituted wherever it
+ * appears in a request to `hosts`.
+ */
+export interface MaskedCredentialSpec {
+  name: string;
+  value: string;
+  hosts: string[];
+  header?: string;
+}
+
+/**
+ * `DEEP_AGENT_SANDBOX_SECRETS` with each variable's value from the configuration's environment; throws
+ * `missing_config` naming a variable that is not set.
+ *
+ * @example
+ * maskedCredentialsFrom(loadConfig({ DEEP_AGENT_SANDBOX_SECRETS: 'GITHUB_TOKEN=github.com', GITHUB_TOKEN: 'ghp_x' }));
+ */
+export function maskedCredentialsFrom(config: Config): MaskedCredentialSpec[] {
+  return (config.sandbox.secrets ?? []).map(({ name, hosts, header }) => {
+    const value = config.env[name];
+    if (!value) throw new DeepAgentError('missing_config', `DEEP_AGENT_SANDBOX_SECRETS names ${name}, which is not set: set it, or leave it out of the list.`);
+    return { name, value, hosts, ...(header ? { header } : {}) };
+  });
+}
+
+/** Throws `invalid_input` unless a masked credential names an environment variable and host patterns. */
+export function checkMaskedCredential(c: { name: string; hosts: readonly string[] }, where = 'masked credential'): string[] {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(c.name)) throw new DeepAgentError('invalid_input', `${where}: ${JSON.stringify(c.name)} is not an environment variable name`);
+  return hostPatterns(c.hosts, `${where} (${c.name})`);
+}
+
+/** The value a masked variable holds inside a sandbox: names the variable, unguessable, never the value. */
+export function maskedSentinel(name: string): string {
+  return `deep-agent-masked-${name.toLowerCase()}-${randomBytes(12).toString('hex')}`;
+}
+
+/** Per-host header injections (E2B network `rules`): one rule per host, the headers of every credential for it. */
+export type HeaderRules = Record<string, { transform: { headers: Record<string, string> } }[]>;
+
+/**
+ * The E2B network rules that inject each credential on HTTPS requests to its hosts (ports dropped: E2B keys
+ * rules by name only).
+ *
+ * @example
+ * headerRulesFor([{ name: 'T', value: 'v', hosts: ['api.github.com'] }]);
+ * // { 'api.github.com': [{ transform: { headers: { Authorization: 'Bearer v' } } }] }
+ */
+export function headerRulesFor(credentials: readonly MaskedCredentialSpec[]): HeaderRules {
+  const rules: HeaderRules = {};
+  for (const c of credentials) {
+    for (const host of c.hosts.map(hostOfPattern)) {
+      const rule = (rules[host] ??= [{ transform: { headers: {} } }]);
+      rule[0]!.transform.headers[c.header ?? 'Authorization'] = c.header ? c.value : `Bearer ${c.value}`;
+    }
+  }
+  return rules;
 }

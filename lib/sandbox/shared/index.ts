@@ -6,4 +6,19 @@ export * from './limits.js';
 export { CappedOutput } from './capped-output.js';
 export { checkedEnv } from './environment.js';
 export { WORKSPACE_ALIAS, outsideWorkspace, workspaceParts, lexicalWorkspacePath } from './workspace-paths.js';
-export { allowsHost, egressFor, hostOfPattern, hostPatterns, parseAllowList, type Egress, type NetworkRequest, type TaskNetwork } from './egress.js';
+export {
+  allowsHost,
+  checkMaskedCredential,
+  egressFor,
+  headerRulesFor,
+  hostOfPattern,
+  hostPatterns,
+  maskedCredentialsFrom,
+  maskedSentinel,
+  parseAllowList,
+  type Egress,
+  type HeaderRules,
+  type MaskedCredentialSpec,
+  type NetworkRequest,
+  type TaskNetwork,
+} from './egress.js';
