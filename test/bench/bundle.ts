@@ -55,6 +55,7 @@ function coldImportMs(file: string): number {
       POWERTOOLS_METRICS_NAMESPACE: 'DeepAgent',
       TASK_BUCKET: 'bench-bucket',
       SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:bench-tokens',
+      CONNECTION_KEY_ARN: 'arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000',
       DEEP_AGENT_SANDBOX: 'e2b',
     },
   });

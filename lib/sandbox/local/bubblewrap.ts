@@ -23,6 +23,7 @@ import { runProcess, type ProcessSpec } from './process.js';
 import {
   DEFAULT_SANDBOX_PATH,
   LocalSandbox,
+  loadEgressProxy,
   limitsFrom,
   prepareLocalWorkspace,
   enforcedLocalLimits,
@@ -32,7 +33,7 @@ import {
   type LocalSandboxProviderOptions,
 } from './sandbox.js';
 import { checkMaskedCredential, checkedEnv, hostPatterns } from '../shared/index.js';
-import { EGRESS_SOCKET_DIR, EGRESS_TRUST_BUNDLE_FILE, egressForwarderArgv, egressProxyEnv, egressTrustEnv, type MaskedCredential } from './egress-proxy.js';
+import { EGRESS_SOCKET_DIR, EGRESS_TRUST_BUNDLE_FILE, egressForwarderArgv, egressProxyEnv, egressTrustEnv, type MaskedCredential } from './egress-launch.js';
 
 /** Where the forwarder's socat may be (the sandbox sees the host's /usr and its /bin link or dir). */
 const SOCAT_PATHS = ['/usr/bin/socat', '/usr/local/bin/socat', '/bin/socat'];
@@ -101,6 +102,7 @@ export class BubblewrapSandboxProvider implements SandboxProvider {
       this.probe = undefined;
       throw e;
     }
+    await loadEgressProxy();
     return new LocalSandbox({
       id: `local-${options.taskId}`,
       provider: 'local',

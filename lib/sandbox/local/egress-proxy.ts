@@ -18,6 +18,9 @@ import { createResolvedAddressGuard, type Resolver } from '@anthropic-ai/sandbox
 import { isLoopbackName } from '@anthropic-ai/sandbox-runtime/dist/sandbox/address.js';
 import { createMitmCA, disposeMitmCA, type MitmCA } from '@anthropic-ai/sandbox-runtime/dist/sandbox/mitm-ca.js';
 import { allowsHost } from '../shared/index.js';
+import { EGRESS_CA_FILE, EGRESS_TRUST_BUNDLE_FILE, type EgressAllow, type EgressProxy as EgressProxyHandle, type HostOverrides, type MaskedCredential } from './egress-launch.js';
+
+export { EGRESS_SOCKET_DIR, EGRESS_PROXY_PORT, EGRESS_CA_FILE, EGRESS_TRUST_BUNDLE_FILE, egressProxyEnv, egressTrustEnv, egressForwarderArgv, type HostOverrides, type MaskedCredential, type EgressAllow } from './egress-launch.js';
 
 /**
  * Besides the sandbox-runtime's own denials (loopback, link-local, metadata, multicast, this host's addresses),
@@ -25,32 +28,6 @@ import { allowsHost } from '../shared/index.js';
  */
 const PRIVATE_RANGES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7'];
 
-/** Where the proxy's socket directory is mounted inside the sandbox, and the port the forwarder listens on. */
-export const EGRESS_SOCKET_DIR = '/run/deep-agent-egress';
-export const EGRESS_PROXY_PORT = 3128;
-
-/**
- * Fixed names for this proxy's resolution (name -> address), consulted before DNS: the test seam that lets a
- * local HTTPS server stand for a listed host. The address is still judged: a loopback one must be listed too.
- */
-export type HostOverrides = Record<string, string>;
-
-/**
- * A credential the sandbox can use but never read: inside, the variable holds `sentinel`; the proxy puts
- * `value` in its place only on requests to `hosts`, over TLS it terminates and re-encrypts to the real host.
- */
-export interface MaskedCredential {
-  name: string;
-  sentinel: string;
-  value: string;
-  hosts: readonly string[];
-}
-
-/**
- * What a proxy lets through: host patterns (already bounded by the task), or any public host (`network: true`
- * with no task allowlist), where names are judged by what they resolve to and address literals by themselves.
- */
-export type EgressAllow = readonly string[] | 'any-public-host';
 
 export interface EgressProxyOptions {
   /** Host patterns this command may reach, or any public host. */
@@ -62,9 +39,6 @@ export interface EgressProxyOptions {
   ca?: MitmCA;
 }
 
-/** File names, in the socket directory, of the interception CA and of the CA plus this host's roots. */
-export const EGRESS_CA_FILE = 'ca.pem';
-export const EGRESS_TRUST_BUNDLE_FILE = 'trust-bundle.pem';
 
 /**
  * A new interception CA for one sandbox (RSA-2048, made by the sandbox-runtime with node-forge); dispose it
@@ -110,7 +84,7 @@ function substituteHeaders(headers: IncomingHttpHeaders, credentials: readonly M
  * // bwrap ... --bind proxy.socketDir /run/deep-agent-egress ...
  * await proxy.close();
  */
-export class EgressProxy {
+export class EgressProxy implements EgressProxyHandle {
   private closed = false;
 
   private constructor(
@@ -196,47 +170,3 @@ export function isPublicDestination(host: string, port: number, permits: (hostna
 
 const defaultLookup: Resolver = (hostname, opts, callback) => lookup(hostname, { ...opts, all: true }, callback);
 
-/** The environment that points a command's HTTP clients at the forwarder (curl, pip, npm, git, Node with NODE_USE_ENV_PROXY). */
-export function egressProxyEnv(): Record<string, string> {
-  const url = `http://127.0.0.1:${EGRESS_PROXY_PORT}`;
-  return {
-    HTTP_PROXY: url,
-    HTTPS_PROXY: url,
-    ALL_PROXY: url,
-    http_proxy: url,
-    https_proxy: url,
-    all_proxy: url,
-    NO_PROXY: '',
-    no_proxy: '',
-    NODE_USE_ENV_PROXY: '1',
-  };
-}
-
-/**
- * The environment that makes a command's TLS clients trust the interception CA: Node adds it to its roots;
- * the others (OpenSSL, curl, Python requests, git, pip) replace their roots, so they get the CA plus this
- * host's roots. The system bundle path is covered by a bind mount (see the bubblewrap launcher).
- */
-export function egressTrustEnv(): Record<string, string> {
-  const bundle = `${EGRESS_SOCKET_DIR}/${EGRESS_TRUST_BUNDLE_FILE}`;
-  return {
-    NODE_EXTRA_CA_CERTS: `${EGRESS_SOCKET_DIR}/${EGRESS_CA_FILE}`,
-    SSL_CERT_FILE: bundle,
-    CURL_CA_BUNDLE: bundle,
-    REQUESTS_CA_BUNDLE: bundle,
-    GIT_SSL_CAINFO: bundle,
-    PIP_CERT: bundle,
-  };
-}
-
-/**
- * Runs inside the sandbox before the command: socat bridges 127.0.0.1:3128 to the proxy's socket, the shell
- * waits until it listens (0C38 is 3128 in /proc/net/tcp), then becomes the command. The forwarder dies with
- * the sandbox's PID namespace when the command ends.
- */
-export function egressForwarderArgv(argv: string[]): string[] {
-  const script =
-    `socat TCP-LISTEN:${EGRESS_PROXY_PORT},bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:${EGRESS_SOCKET_DIR}/proxy.sock >/dev/null 2>&1 & ` +
-    'i=0; while ! grep -q ":0C38 00000000:0000 0A" /proc/net/tcp 2>/dev/null && [ $i -lt 500 ]; do i=$((i+1)); sleep 0.01; done; exec "$@"';
-  return ['/bin/sh', '-c', script, 'sh', ...argv];
-}

@@ -27,8 +27,30 @@ import {
   type NetworkRequest,
   type TaskNetwork,
 } from '../shared/index.js';
-import { EgressProxy, createInterceptionCa, disposeInterceptionCa, type HostOverrides, type MaskedCredential } from './egress-proxy.js';
+import type { EgressProxy, HostOverrides, MaskedCredential } from './egress-launch.js';
 import type { MitmCA } from '@anthropic-ai/sandbox-runtime/dist/sandbox/mitm-ca.js';
+
+type EgressModule = typeof import('./egress-proxy.js');
+let egressModule: EgressModule | undefined;
+
+/**
+ * Loads the egress proxy (the sandbox-runtime's pieces and node-forge) once, before a sandbox that isolates its
+ * network starts: commands start synchronously (`wrapSpawn`), so it must be there by then, and a process that
+ * only runs E2B sandboxes (the agent Lambda) never loads it.
+ *
+ * @example
+ * await loadEgressProxy(); // in a provider's create()
+ */
+export async function loadEgressProxy(): Promise<EgressModule> {
+  // Not a literal specifier on purpose: bundlers (esbuild for the Lambda functions) leave it out of a bundle.
+  const specifier = './egress-proxy.js';
+  return (egressModule ??= (await import(specifier)) as EgressModule);
+}
+
+function egressProxy(): EgressModule {
+  if (!egressModule) throw new DeepAgentError('internal', 'the egress proxy was not loaded before the sandbox started');
+  return egressModule;
+}
 import { WorkspaceFiles } from './workspace.js';
 import { killProcessGroup, runProcess, startBackgroundProcess, waitForExit, type ProcessResult, type ProcessSpec } from './process.js';
 import { ResourceControl, type LimitCounters } from './resource-control.js';
@@ -317,7 +339,7 @@ export class LocalSandbox implements Sandbox {
     for (const child of children) killProcessGroup(child);
     await Promise.all(children.map((c) => waitForExit(c, 2000)));
     await Promise.all([...this.proxies].map((p) => this.releaseProxy(p)));
-    if (this.ca) await disposeInterceptionCa(this.ca);
+    if (this.ca) await egressProxy().disposeInterceptionCa(this.ca);
     await this.init.control.close();
     if (this.init.removeWorkspace) {
       await rm(this.init.hostRoot, { recursive: true, force: true });
@@ -354,6 +376,7 @@ export class LocalSandbox implements Sandbox {
     if (egress.kind === 'none') return { network: false };
     if (this.init.launcher.network === 'on') return { network: true };
     const credentials = this.init.maskedCredentials ?? [];
+    const { EgressProxy, createInterceptionCa } = egressProxy();
     if (credentials.length) this.ca ??= createInterceptionCa();
     const proxy = EgressProxy.open({
       allow: egress.kind === 'public' ? 'any-public-host' : egress.allow,
