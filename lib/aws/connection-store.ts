@@ -10,12 +10,12 @@
  * per name per account, no lost update between the keeper and a delete) are conditional writes
  * (`If-None-Match: *` on the name claim, `If-Match: <etag>` on record updates). No table, no second store.
  */
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { DeepAgentError } from '../errors/index.js';
 import { McpConnectionSchema } from '../mcp-connections/index.js';
 import { SealedCredentialsSchema, type SealedCredentials } from './connection-envelope.js';
-import { isNoSuchKey, isPreconditionFailure, type S3Sender } from './s3-task-store.js';
+import { getJsonObject, putJsonObject, type S3Sender, type WriteCondition } from './s3-json.js';
 
 /** A connection as recorded on AWS: the local shape plus `pending` (installed, not started yet) and its sandbox. */
 export const AwsConnectionSchema = McpConnectionSchema.extend({
@@ -113,33 +113,11 @@ export class S3ConnectionStore {
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
   }
 
-  private async getJson(key: string): Promise<{ value: unknown; etag: string } | undefined> {
-    try {
-      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      return { value: JSON.parse(await out.Body!.transformToString()), etag: out.ETag ?? '' };
-    } catch (e) {
-      if (isNoSuchKey(e)) return undefined;
-      throw e;
-    }
+  private getJson(key: string): Promise<{ value: unknown; etag: string } | undefined> {
+    return getJsonObject(this.s3, this.bucket, key);
   }
 
-  private async put(key: string, value: unknown, cond: { ifNoneMatch?: boolean; ifMatch?: string }): Promise<boolean> {
-    try {
-      await this.s3.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          Body: JSON.stringify(value),
-          ContentType: 'application/json',
-          ...(cond.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
-          ...(cond.ifMatch ? { IfMatch: cond.ifMatch } : {}),
-        }),
-      );
-      return true;
-    } catch (e) {
-      if (isPreconditionFailure(e)) return false;
-      if (cond.ifMatch && isNoSuchKey(e)) return false;
-      throw e;
-    }
+  private put(key: string, value: unknown, cond: WriteCondition): Promise<boolean> {
+    return putJsonObject(this.s3, this.bucket, key, value, cond);
   }
 }

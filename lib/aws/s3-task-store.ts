@@ -17,8 +17,9 @@
  * cursor.
  */
 import { createHash } from 'node:crypto';
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { DeepAgentError } from '../errors/index.js';
+import { getJsonObject, isNoSuchKey, putJsonObject, type S3Sender, type WriteCondition } from './s3-json.js';
 import { Redactor } from '../secrets/index.js';
 import type { TaskStore } from '../task/index.js';
 import {
@@ -34,8 +35,6 @@ import {
   type TaskRecord,
 } from '../task/index.js';
 
-/** The part of `S3Client` the store uses (any configured client fits). */
-export type S3Sender = Pick<S3Client, 'send'>;
 
 export interface S3TaskStoreOptions {
   s3: S3Sender;
@@ -66,22 +65,7 @@ export const taskIndexKey = (accountId: string, createdAt: string, id: string) =
 export const idempotencyKeyOf = (accountId: string, key: string) =>
   `idempotency/${accountId}/${createHash('sha256').update(key).digest('hex')}.json`;
 
-/** True for S3's answers to a failed condition (412, and 409 for a concurrent conditional write). */
-export function isPreconditionFailure(e: unknown): boolean {
-  const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return (
-    err?.name === 'PreconditionFailed' ||
-    err?.name === 'ConditionalRequestConflict' ||
-    err?.$metadata?.httpStatusCode === 412 ||
-    err?.$metadata?.httpStatusCode === 409
-  );
-}
-
-/** True for a missing key. */
-export function isNoSuchKey(e: unknown): boolean {
-  const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return err?.name === 'NoSuchKey' || err?.name === 'NotFound' || err?.$metadata?.httpStatusCode === 404;
-}
+export { isNoSuchKey, isPreconditionFailure, type S3Sender } from './s3-json.js';
 
 /**
  * `TaskStore` on an S3 bucket with conditional writes.
@@ -303,35 +287,12 @@ export class S3TaskStore implements TaskStore {
     return last;
   }
 
-  private async getJson(key: string): Promise<{ value: unknown; etag: string } | undefined> {
-    try {
-      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      return { value: JSON.parse(await out.Body!.transformToString()), etag: out.ETag ?? '' };
-    } catch (e) {
-      if (isNoSuchKey(e)) return undefined;
-      throw e;
-    }
+  private getJson(key: string): Promise<{ value: unknown; etag: string } | undefined> {
+    return getJsonObject(this.s3, this.bucket, key);
   }
 
-  /** Returns false when the write's condition failed. */
-  private async putJson(key: string, value: unknown, cond: { ifNoneMatch?: boolean; ifMatch?: string }): Promise<boolean> {
-    try {
-      await this.s3.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          Body: JSON.stringify(this.redactor.redact(value)),
-          ContentType: 'application/json',
-          ...(cond.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
-          ...(cond.ifMatch ? { IfMatch: cond.ifMatch } : {}),
-        }),
-      );
-      return true;
-    } catch (e) {
-      if (isPreconditionFailure(e)) return false;
-      // If-Match on a key deleted meanwhile: the caller re-reads and reports not_found.
-      if (cond.ifMatch && isNoSuchKey(e)) return false;
-      throw e;
-    }
+  /** Returns false when the write's condition failed. Secrets are redacted first. */
+  private putJson(key: string, value: unknown, cond: WriteCondition): Promise<boolean> {
+    return putJsonObject(this.s3, this.bucket, key, this.redactor.redact(value), cond);
   }
 }

@@ -56,3 +56,42 @@ export const throwingTool: Tool = defineTool({
     throw new Error('kaboom from the tool');
   },
 });
+
+/**
+ * An API Gateway HTTP API (v2) event as the API function receives it behind the Lambda authorizer: the account
+ * comes only from the authorizer's context (none: a request that reached the function unauthenticated).
+ *
+ * @example
+ * await handler(apiGatewayEvent('GET', '/tasks?limit=5', { accountId: 'acct-a' }));
+ */
+export function apiGatewayEvent(
+  method: string,
+  pathAndQuery: string,
+  options: { accountId?: string; body?: unknown; headers?: Record<string, string>; host?: string } = {},
+) {
+  const [path = '/', query = ''] = pathAndQuery.split('?');
+  const host = options.host ?? 'abc123.execute-api.eu-west-1.amazonaws.com';
+  return {
+    version: '2.0',
+    routeKey: `${method} ${path}`,
+    rawPath: path,
+    rawQueryString: query,
+    headers: { 'content-type': 'application/json', host, ...options.headers },
+    requestContext: {
+      accountId: '123456789012',
+      authentication: null,
+      apiId: 'abc123',
+      domainName: host,
+      domainPrefix: 'abc123',
+      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 'curl/8' },
+      requestId: `req-${Math.random().toString(36).slice(2)}`,
+      routeKey: `${method} ${path}`,
+      stage: '$default',
+      time: '01/Jan/2026:00:00:00 +0000',
+      timeEpoch: 1767225600000,
+      ...(options.accountId ? { authorizer: { lambda: { accountId: options.accountId } } } : {}),
+    },
+    body: options.body === undefined ? null : typeof options.body === 'string' ? options.body : JSON.stringify(options.body),
+    isBase64Encoded: false,
+  };
+}

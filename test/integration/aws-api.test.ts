@@ -6,35 +6,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PurgeQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { S3TaskStore, SqsTaskQueue, approvalKey, createApiHandler, parseTaskMessage, type LambdaSender } from '../../lib/aws/index.js';
 import { startFauxqsHarness, type FauxqsHarness } from '../helpers/fauxqs.js';
+import { apiGatewayEvent } from '../helpers/factories.js';
 
 const BUCKET = 'api-tasks';
 
 /** An API Gateway HTTP API (payload format 2.0) event, as the Lambda authorizer leaves it. */
 function httpApiEvent(method: string, path: string, options: { accountId?: string; body?: string; query?: string } = {}) {
-  return {
-    version: '2.0',
-    routeKey: `${method} ${path}`,
-    rawPath: path,
-    rawQueryString: options.query ?? '',
-    headers: { 'content-type': 'application/json', host: 'abc123.execute-api.eu-west-1.amazonaws.com', authorization: 'Bearer not-read-here' },
-    requestContext: {
-      accountId: '123456789012',
-      authentication: null,
-      apiId: 'abc123',
-      domainName: 'abc123.execute-api.eu-west-1.amazonaws.com',
-      domainPrefix: 'abc123',
-      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 'curl/8' },
-      requestId: `req-${Math.random().toString(36).slice(2)}`,
-      routeKey: `${method} ${path}`,
-      stage: '$default',
-      time: '01/Jan/2026:00:00:00 +0000',
-      timeEpoch: 1767225600000,
-      // No authorizer context at all stands for a request that reached the function unauthenticated.
-      authorizer: (options.accountId ? { lambda: { accountId: options.accountId } } : undefined) as never,
-    },
-    body: options.body ?? null,
-    isBase64Encoded: false,
-  };
+  const { query, ...rest } = options;
+  return apiGatewayEvent(method, query ? `${path}?${query}` : path, { ...rest, headers: { authorization: 'Bearer not-read-here' } }) as Parameters<ReturnType<typeof createApiHandler>>[0];
 }
 
 describe('API function on API Gateway events (fauxqs)', () => {

@@ -45,6 +45,7 @@ import { FakeE2B } from '../helpers/fake-e2b.js';
 import { startFauxqsHarness, type FauxqsHarness } from '../helpers/fauxqs.js';
 import { ENV_SERVER } from '../helpers/mcp-servers.js';
 import { lastToolResults, startScriptedModel, type ScriptedModelServer } from '../helpers/scripted-model.js';
+import { apiGatewayEvent } from '../helpers/factories.js';
 
 const BUCKET = 'connections-bucket';
 const KEY_ARN = 'arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555';
@@ -68,30 +69,7 @@ const OPERATOR_CATALOG = {
   ],
 };
 
-function httpApiEvent(method: string, path: string, accountId: string, body?: unknown) {
-  return {
-    version: '2.0',
-    routeKey: `${method} ${path}`,
-    rawPath: path,
-    rawQueryString: '',
-    headers: { 'content-type': 'application/json', host: 'abc.execute-api.us-east-1.amazonaws.com' },
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'abc',
-      domainName: 'abc.execute-api.us-east-1.amazonaws.com',
-      domainPrefix: 'abc',
-      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 'curl/8' },
-      requestId: `req-${randomUUID()}`,
-      routeKey: `${method} ${path}`,
-      stage: '$default',
-      time: '01/Jan/2026:00:00:00 +0000',
-      timeEpoch: 1767225600000,
-      authorizer: { lambda: { accountId } },
-    },
-    body: body === undefined ? null : JSON.stringify(body),
-    isBase64Encoded: false,
-  };
-}
+const httpApiEvent = (method: string, path: string, accountId: string, body?: unknown) => apiGatewayEvent(method, path, { accountId, body });
 
 const noTaskSandbox: SandboxProvider = {
   name: 'e2b',

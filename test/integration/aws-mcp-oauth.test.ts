@@ -36,37 +36,15 @@ import { startKmsStandIn, type KmsStandIn } from '../helpers/aws-stand-ins.js';
 import { startFauxqsHarness, type FauxqsHarness } from '../helpers/fauxqs.js';
 import { startOAuthMcpServer, type OAuthMcpServer } from '../helpers/oauth-mcp-server.js';
 import { lastToolResults, startScriptedModel, type ScriptedModelServer } from '../helpers/scripted-model.js';
+import { apiGatewayEvent } from '../helpers/factories.js';
 
 const BUCKET = 'oauth-bucket';
 const KEY_ARN = 'arn:aws:kms:us-east-1:123456789012:key/22222222-3333-4444-5555-666666666666';
 const HOST = 'abc.execute-api.us-east-1.amazonaws.com';
 
 /** An HTTP API v2 event; `accountId` undefined is a route without the authorizer (the public callback). */
-function httpApiEvent(method: string, pathAndQuery: string, accountId: string | undefined, body?: unknown) {
-  const [path, query = ''] = pathAndQuery.split('?');
-  return {
-    version: '2.0',
-    routeKey: `${method} ${path}`,
-    rawPath: path,
-    rawQueryString: query,
-    headers: { 'content-type': 'application/json', host: HOST },
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'abc',
-      domainName: HOST,
-      domainPrefix: 'abc',
-      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 'curl/8' },
-      requestId: `req-${randomUUID()}`,
-      routeKey: `${method} ${path}`,
-      stage: '$default',
-      time: '01/Jan/2026:00:00:00 +0000',
-      timeEpoch: 1767225600000,
-      ...(accountId ? { authorizer: { lambda: { accountId } } } : {}),
-    },
-    body: body === undefined ? null : JSON.stringify(body),
-    isBase64Encoded: false,
-  };
-}
+const httpApiEvent = (method: string, pathAndQuery: string, accountId: string | undefined, body?: unknown) =>
+  apiGatewayEvent(method, pathAndQuery, { ...(accountId ? { accountId } : {}), body, host: HOST });
 
 const noTaskSandbox: SandboxProvider = {
   name: 'e2b',

@@ -14,6 +14,7 @@ import { createHttpApp } from '../../lib/http/index.js';
 import { openDatabase, SqliteTaskStore } from '../../lib/local/index.js';
 import { MemoryTaskStore, TaskService, type TaskPage, type TaskStore } from '../../lib/task/index.js';
 import { startFauxqsHarness, type FauxqsHarness } from '../helpers/fauxqs.js';
+import { apiGatewayEvent } from '../helpers/factories.js';
 
 interface StoreCase {
   name: string;
@@ -133,28 +134,8 @@ describe.each(CASES)('GET /tasks on the $name store', (c) => {
 describe('GET /tasks through the API function (API Gateway events, S3 and SQS on fauxqs)', () => {
   type ApiAnswer = { statusCode: number; body?: string };
   /** An HTTP API (payload 2.0) event as the Lambda authorizer leaves it: the account is in its context. */
-  const event = (method: string, path: string, accountId: string, query = '', body?: unknown) => ({
-    version: '2.0',
-    routeKey: `${method} ${path}`,
-    rawPath: path,
-    rawQueryString: query,
-    headers: { 'content-type': 'application/json', host: 'abc.execute-api.eu-west-1.amazonaws.com' },
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'abc',
-      domainName: 'abc.execute-api.eu-west-1.amazonaws.com',
-      domainPrefix: 'abc',
-      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 'test' },
-      requestId: `r-${Math.random()}`,
-      routeKey: `${method} ${path}`,
-      stage: '$default',
-      time: '01/Jan/2026:00:00:00 +0000',
-      timeEpoch: 1767225600000,
-      authorizer: { lambda: { accountId } },
-    },
-    body: body === undefined ? null : JSON.stringify(body),
-    isBase64Encoded: false,
-  });
+  const event = (method: string, path: string, accountId: string, query = '', body?: unknown) =>
+    apiGatewayEvent(method, query ? `${path}?${query}` : path, { accountId, body });
 
   it('shows each of two accounts only its own tasks, page by page', async () => {
     // prepare
