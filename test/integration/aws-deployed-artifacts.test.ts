@@ -42,6 +42,7 @@ import {
 } from '../helpers/aws-stand-ins.js';
 import { FakeE2B } from '../helpers/fake-e2b.js';
 import { serveE2BControlPlane, type FakeE2BControlPlane } from '../helpers/fake-e2b-api.js';
+import { TEST_API_KEY } from '../helpers/factories.js';
 
 type Resource = { Type: string; Properties: Record<string, any>; Metadata?: Record<string, any> };
 type Handler = (event: unknown, context?: unknown) => Promise<any>;
@@ -227,7 +228,7 @@ beforeAll(async () => {
   const [tokensId] = ofType('AWS::SecretsManager::Secret').find(([, s]) => /Anthropic/.test(s.Properties.Description))!;
   const [apiTokensId] = ofType('AWS::SecretsManager::Secret').find(([, s]) => /bearer/.test(s.Properties.Description))!;
   secrets = await startSecretsManagerStandIn({
-    [secretArn(tokensId)]: JSON.stringify({ ANTHROPIC_API_KEY: 'sk-ant-artifact-test-000000', E2B_API_KEY: E2B_KEY }),
+    [secretArn(tokensId)]: JSON.stringify({ ANTHROPIC_API_KEY: TEST_API_KEY, E2B_API_KEY: E2B_KEY }),
     [secretArn(apiTokensId)]: JSON.stringify({ tokens: { [createHash('sha256').update(API_TOKEN).digest('hex')]: 'acct-artifacts' } }),
   });
 

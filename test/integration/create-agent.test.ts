@@ -7,16 +7,18 @@ import { BubblewrapSandboxProvider, type Sandbox, type SandboxProvider } from '.
 import type { TaskEvent } from '../../lib/task/index.js';
 import { TEST_API_KEY } from '../helpers/factories.js';
 import { lastToolResults, startScriptedModel, type ScriptedModelServer } from '../helpers/scripted-model.js';
+import { until } from '../helpers/wait.js';
 
 let server: ScriptedModelServer | undefined;
 afterEach(async () => server?.close());
 
 /** Counts sandboxes closed by the agent, around the real bubblewrap provider. */
-function counting(provider: SandboxProvider, closed: string[]): SandboxProvider {
+function counting(provider: SandboxProvider, closed: string[], created: string[] = []): SandboxProvider {
   return {
     name: provider.name,
     async create(options) {
       const s = await provider.create(options);
+      created.push(s.id);
       return new Proxy(s, { get: (t, p) => (p === 'close' ? async () => { closed.push(t.id); await t.close(); } : Reflect.get(t, p)) }) as Sandbox;
     },
   };
@@ -80,12 +82,14 @@ describe('createAgent (the library API)', () => {
     server = await startScriptedModel(() => ({ toolUses: [{ name: 'run_command', input: { command: 'sleep 0.2' } }] }));
     const home = mkdtempSync(join(tmpdir(), 'deep-agent-lib-'));
     const closed: string[] = [];
+    const created: string[] = [];
     const agent = await createAgent({
       env: { ANTHROPIC_API_KEY: TEST_API_KEY, ANTHROPIC_BASE_URL: server.url, DEEP_AGENT_HOME: home },
-      sandboxProvider: counting(new BubblewrapSandboxProvider({ home }), closed),
+      sandboxProvider: counting(new BubblewrapSandboxProvider({ home }), closed, created),
     });
     const running = agent.invoke('loop');
-    await new Promise((r) => setTimeout(r, 400));
+    // Close while the task is really running: its sandbox exists and a command has started.
+    await until(async () => created.length, (n) => n > 0, 30_000);
 
     await agent.close();
     const record = await running;
