@@ -15,6 +15,7 @@ import { emptyUsage, MemoryTaskStore, newTaskRecord, type Budget, type TaskRecor
 import { defineTool, type Tool } from '../../lib/tools/index.js';
 import { noSandbox } from '../helpers/factories.js';
 import { until } from '../helpers/wait.js';
+import { ApprovalDocs, countedRunner } from '../helpers/durable-harness.js';
 
 /** What the scripted model does in one turn of one agent (the main agent or a sub-agent, by its prompt). */
 type TurnPlan = Array<{ kind: 'tool'; label: string; ms: number } | { kind: 'approval'; label: string } | { kind: 'sub'; prompt: string }>;
@@ -74,20 +75,6 @@ function countingTools(runs: Map<string, number>): Tool[] {
   ];
 }
 
-/** Pending approvals by callback id, as the S3 store would keep them. */
-class ApprovalDocs {
-  readonly docs = new Map<string, unknown>();
-  async putDocument(key: string, value: unknown) {
-    this.docs.set(key, structuredClone(value));
-  }
-  async getDocument<T>(key: string) {
-    return this.docs.get(key) as T | undefined;
-  }
-  pending(): PendingApproval[] {
-    return [...this.docs.values()] as PendingApproval[];
-  }
-}
-
 interface Harness {
   runner: LocalDurableTestRunner<unknown>;
   store: MemoryTaskStore;
@@ -117,16 +104,7 @@ async function harness(options: { model: ModelClient; tools: Tool[]; budget?: Bu
     }),
   });
   const durable = withDurableExecution(handler);
-  const invocations = { started: 0, ended: 0 };
-  const counted = (async (event: never, context: never) => {
-    invocations.started++;
-    try {
-      return await durable(event, context);
-    } finally {
-      invocations.ended++;
-    }
-  }) as typeof durable;
-  const runner = new LocalDurableTestRunner({ handlerFunction: counted });
+  const { runner, invocations } = countedRunner(durable);
   return { runner, store, approvals, taskId, invocations };
 }
 

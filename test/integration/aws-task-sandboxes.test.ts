@@ -12,7 +12,7 @@ import * as z from 'zod';
 import { withDurableExecution, type DurableContext } from '@aws/durable-execution-sdk-js';
 import { LocalDurableTestRunner } from '@aws/durable-execution-sdk-js-testing';
 import { runTask } from '../../lib/agent/index.js';
-import { createAgentHandler, DurableJournal, DurableTaskService, sweepSandboxes, type LambdaSender, type PendingApproval } from '../../lib/aws/index.js';
+import { createAgentHandler, DurableJournal, DurableTaskService, sweepSandboxes, type LambdaSender } from '../../lib/aws/index.js';
 import { ListDurableExecutionsByFunctionCommand } from '@aws-sdk/client-lambda';
 import { loadConfig } from '../../lib/config/index.js';
 import { attachMcp, type AttachedMcp } from '../../lib/mcp/index.js';
@@ -23,6 +23,7 @@ import { defineTool } from '../../lib/tools/index.js';
 import { FakeE2B } from '../helpers/fake-e2b.js';
 import { startEverythingHttp, type RunningHttpServer } from '../helpers/mcp-servers.js';
 import { until } from '../helpers/wait.js';
+import { ApprovalDocs, countedRunner } from '../helpers/durable-harness.js';
 
 const E2B_API_KEY = 'e2b_test0123456789abcdef0123';
 const ENV = { GITHUB_TOKEN: 'ghp_test_gateway_token_0000000000000000', E2B_API_KEY, DEEP_AGENT_GITHUB_MCP: 'e2b' };
@@ -47,19 +48,6 @@ class TurnModel implements ModelClient {
 }
 
 const guarded = defineTool({ name: 'guarded', description: 'needs a person', input: z.object({}), run: async () => 'guarded ran' });
-
-class ApprovalDocs {
-  readonly docs = new Map<string, unknown>();
-  async putDocument(key: string, value: unknown) {
-    this.docs.set(key, structuredClone(value));
-  }
-  async getDocument<T>(key: string) {
-    return this.docs.get(key) as T | undefined;
-  }
-  pending(): PendingApproval[] {
-    return [...this.docs.values()] as PendingApproval[];
-  }
-}
 
 /** A task store whose reads can be made to fail, as S3 does when it is unreachable. */
 class FlakyStore extends MemoryTaskStore {
@@ -94,7 +82,6 @@ async function harness(o: Options) {
   const config = loadConfig({ ...ENV, DEEP_AGENT_HOME: mkdtempSync(join(tmpdir(), 'gw-')) });
   const model = new TurnModel(o.turns);
   const sandboxProvider = createE2BSandboxProvider(config, { sdk: fake, options: { workdir: fake.workdir } });
-  const invocations = { started: 0, ended: 0 };
   const durable = withDurableExecution(
     createAgentHandler({
       store: store as never,
@@ -118,15 +105,7 @@ async function harness(o: Options) {
       },
     }),
   );
-  const counted = (async (event: never, context: never) => {
-    invocations.started++;
-    try {
-      return await durable(event, context);
-    } finally {
-      invocations.ended++;
-    }
-  }) as typeof durable;
-  const runner = new LocalDurableTestRunner({ handlerFunction: counted });
+  const { runner, invocations } = countedRunner(durable);
   return { runner, store, approvals, taskId, invocations, model };
 }
 type Harness = Awaited<ReturnType<typeof harness>>;

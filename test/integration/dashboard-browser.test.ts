@@ -5,14 +5,13 @@
  * update without a reload, approve the waiting call with the button, see it succeed with its cost. A
  * screenshot of the task page goes to test-output/dashboard.png.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskRecord } from '../../lib/task/index.js';
-import { baseEnv, REPO_ROOT, runCli } from '../helpers/cli.js';
+import { baseEnv, REPO_ROOT, runCli, startServe } from '../helpers/cli.js';
 import { firstUserText, startScriptedModel, type ScriptedModelServer, type ScriptedReply } from '../helpers/scripted-model.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -39,27 +38,6 @@ const TURNS: Record<number, ScriptedReply> = {
   },
   4: { text: 'The notes are written and the workspace is listed.' },
 };
-
-function startServe(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--no-warnings=ExperimentalWarning', '--import', 'tsx', `${REPO_ROOT}bin/deep-agent.ts`, 'serve', '--port', '0', '--grace', '1'], {
-      cwd: REPO_ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), 20_000);
-    child.stderr!.on('data', (d) => {
-      err += d;
-      const m = /listening on (http:\/\/127\.0\.0\.1:(\d+))/.exec(err);
-      if (m && Number(m[2]) > 0) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1]!, stderr: () => err });
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
-  });
-}
 
 describe.skipIf(!existsSync(CHROMIUM))('the dashboard in headless Chromium (needs Debian chromium at /usr/bin/chromium)', () => {
   let model: ScriptedModelServer;
