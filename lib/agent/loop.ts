@@ -34,7 +34,7 @@ import { TaskSandbox } from './sandbox-lifecycle.js';
 import { TaskResources } from './task-resources.js';
 import { runSubagent } from './subagents.js';
 import { errorResult, runToolStep, toolResultBlock, truncate, type ToolStepResult, type ToolUse } from './tool-results.js';
-import { clientToolSearch } from './tool-search.js';
+import { clientToolSearch, unwrapCallTool } from './tool-search.js';
 import type { RunTaskOptions } from './types.js';
 
 export { DEFAULT_LIMITS } from './budgets.js';
@@ -118,8 +118,12 @@ const reserveOf = (scope: AgentScope) => (scope.depth === 0 ? 0 : SUBAGENT_RESER
  */
 async function runTurnTools(run: RunContext, journal: CountedJournal, scope: AgentScope, uses: ToolUse[], gate: ReturnType<typeof bounded>): Promise<ToolStepResult[]> {
   const byName = new Map(scope.tools.map((t) => [t.name, t]));
-  const calls = uses.map((use) => {
-    const tool = byName.get(use.name) ?? withheldTool(run, scope, use.name);
+  const calls = uses.map((asked) => {
+    // `call_tool` (client-side tool search) runs the tool it names, in its place, under that tool's approvals.
+    const inner = unwrapCallTool(asked);
+    const found = inner && (byName.get(inner.name) ?? withheldTool(run, scope, inner.name));
+    const use = found ? inner : asked;
+    const tool = found || byName.get(use.name) || withheldTool(run, scope, use.name);
     const reason = tool && !(tool.name === 'task' && scope.depth === 0) ? approvalReason(run, tool, use.input) : undefined;
     const kind: CallKind = tool?.name === 'task' && scope.depth === 0 ? 'subagent' : reason ? 'approval' : 'tool';
     return { use, tool, reason, kind };
@@ -161,17 +165,6 @@ function withheldTool(run: RunContext, scope: AgentScope, name: string): Tool | 
 }
 
 /**
- * Withheld tools a search of this turn found join the END of the agent's tools for its next turn. They are read
- * from the recorded step results, so a replay offers what the first run offered.
- */
-function offerFound(run: RunContext, scope: AgentScope, results: ToolStepResult[]): void {
-  for (const name of results.flatMap((r) => r.loadedTools ?? [])) {
-    const tool = withheldTool(run, scope, name);
-    if (tool && !scope.tools.some((t) => t.name === name)) scope.tools.push(tool);
-  }
-}
-
-/**
  * Tools attached while the task runs (a server `deploy_mcp_server` just deployed) join at the END of the list,
  * never reordering it, so the cached prompt prefix holds.
  */
@@ -179,7 +172,7 @@ function refreshTools(run: RunContext, scope: AgentScope): void {
   const has = (list: Tool[], t: Tool) => list.some((known) => known.name === t.name);
   for (const t of run.options.latestTools?.() ?? []) {
     if (!has(run.allTools, t)) run.allTools.push(t);
-    const withheld = run.withheldTools?.has(t.name) ?? false; // offered once a search finds it
+    const withheld = run.withheldTools?.has(t.name) ?? false; // reached through search_tools and call_tool
     if (scope.tools !== run.allTools && !withheld && (scope.accepts?.(t) ?? true) && !has(scope.tools, t)) scope.tools.push(t);
   }
 }
@@ -207,7 +200,6 @@ async function converse(run: RunContext, journal: CountedJournal, scope: AgentSc
     if (uses.length === 0) return textOf(res.content);
     run.budget.check(scope.view, journal, reserve);
     const results = await runTurnTools(run, journal, scope, uses, gate);
-    offerFound(run, scope, results);
     messages.push({ role: 'user', content: results.map(toolResultBlock) as MessageParam['content'] });
   }
 }
@@ -288,7 +280,7 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
     // Decided once the task's resources are up: its gateway's tools count towards the threshold too.
     const latest = options.latestTools?.() ?? [];
     const search = clientToolSearch(model, [...(options.tools ?? []), ...latest.filter((t) => !allTools.some((known) => known.name === t.name))]);
-    if (search) allTools.splice(builtins.length, 0, search.tool);
+    if (search) allTools.splice(builtins.length, 0, ...search.tools);
     const instructions = [options.instructions, ...resources.notes()].filter(Boolean).join('\n\n') || undefined;
     const run: RunContext = {
       taskId, store, options, limits, budget, abort, clock, emit, sandbox, resources, allTools, toolContext, totals,

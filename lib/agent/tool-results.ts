@@ -11,11 +11,6 @@ export interface ToolStepResult {
   tool_use_id: string;
   content: string | Array<{ type: 'text'; text: string } | { type: 'image'; source: { type: 'base64'; media_type: string; data: string } }>;
   is_error?: boolean;
-  /**
-   * Withheld tools the call found (`search_tools`), recorded with the step so a replay offers the same tools
-   * without searching again; not sent to the model.
-   */
-  loadedTools?: string[];
 }
 
 export interface ToolUse {
@@ -49,7 +44,7 @@ function outputText(out: ToolOutput): string {
 /** Converts a tool output into the model's `tool_result`, truncating text. */
 function toToolResult(id: string, out: ToolOutput, maxChars: number): ToolStepResult {
   const hasImage = out.content.some((c) => c.type === 'image');
-  const base = { tool_use_id: id, ...(out.isError ? { is_error: true } : {}), ...(out.loadedTools ? { loadedTools: out.loadedTools } : {}) };
+  const base = { tool_use_id: id, ...(out.isError ? { is_error: true } : {}) };
   if (!hasImage) return { ...base, content: truncate(outputText(out), maxChars, '; the whole output is in the task log') || '(no output)' };
   return {
     ...base,
@@ -61,8 +56,8 @@ function toToolResult(id: string, out: ToolOutput, maxChars: number): ToolStepRe
   };
 }
 
-/** The `tool_result` block the model sees (what only the loop reads is left out). */
-export const toolResultBlock = ({ loadedTools: _, ...result }: ToolStepResult) => ({ type: 'tool_result' as const, ...result });
+/** The `tool_result` block the model sees. */
+export const toolResultBlock = (result: ToolStepResult) => ({ type: 'tool_result' as const, ...result });
 
 /** An error result the model reads instead of a tool's output. */
 export const errorResult = (use: ToolUse, content: string): ToolStepResult => ({ tool_use_id: use.id, is_error: true, content });

@@ -14,8 +14,6 @@ export interface ToolOutput {
   isError?: boolean;
   /** MCP structured content, passed through as JSON */
   structuredContent?: unknown;
-  /** Withheld tools this call found (`search_tools`): the loop offers them from the next turn. */
-  loadedTools?: string[];
 }
 
 export interface ToolAnnotations {

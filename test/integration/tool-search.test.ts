@@ -56,11 +56,11 @@ describe('tool search through the real SDK (scripted server)', () => {
 
 describe('client-side tool search (DEEP_AGENT_TOOL_SEARCH=client) through the real SDK', () => {
   type SentTool = { name: string; defer_loading?: boolean };
-  /** Turn 1 searches, turn 2 calls what it found, turn 3 calls a withheld tool it was never shown, turn 4 ends. */
+  /** Turn 1 searches, turn 2 calls what it found through call_tool, turn 3 calls a withheld tool it was never shown, turn 4 ends. */
   async function clientRun(approvalPolicy?: (t: { name: string }) => string | undefined) {
     const server = await startScriptedModel([
       { toolUses: [{ name: 'search_tools', input: { query: 'operation 42', limit: 2 } }] },
-      { toolUses: [{ name: 'mcp__server1__operation_12', input: { owner: 'o', name: 'n' } }] },
+      { toolUses: [{ name: 'call_tool', input: { name: 'mcp__server1__operation_12', input: { owner: 'o', name: 'n' } } }] },
       { toolUses: [{ name: 'mcp__server4__operation_29', input: { owner: 'o', name: 'n' } }] },
       { text: 'done' },
     ]);
@@ -77,30 +77,45 @@ describe('client-side tool search (DEEP_AGENT_TOOL_SEARCH=client) through the re
         tools: manyMcpTools(ran),
         ...(approvalPolicy ? { approvalPolicy } : {}),
       });
-      return { record, ran, bodies: server.requests.map((r) => r.body), results: server.requests.map((r) => [...lastToolResults(r).values()]) };
+      const events = await store.listEvents(taskId);
+      return { record, ran, events, bodies: server.requests.map((r) => r.body), results: server.requests.map((r) => [...lastToolResults(r).values()]) };
     } finally {
       await server.close();
     }
   }
 
-  it('withholds the MCP tools behind search_tools, appends what a search found, and runs a withheld tool called by name', async () => {
-    const { record, ran, bodies, results } = await clientRun();
+  it('withholds the MCP tools behind search_tools and call_tool, sends the same tools every turn, and runs a withheld tool called by name', async () => {
+    const { record, ran, events, bodies, results } = await clientRun();
     expect(record.status).toBe('succeeded');
     const names = (b: { tools: SentTool[] }) => b.tools.map((t) => t.name);
     expect(names(bodies[0]).some((n) => n.startsWith('mcp__'))).toBe(false);
-    expect(names(bodies[0])).toContain('search_tools');
+    expect(names(bodies[0])).toEqual(expect.arrayContaining(['search_tools', 'call_tool']));
     expect(bodies[0].tools.some((t: SentTool) => t.defer_loading || t.name === TOOL_SEARCH_TOOL.name)).toBe(false);
 
-    // The search's matches join at the end; every tool before them is sent as it was, so that prefix stays cached.
+    // The search answers with the matches' schemas; the tools sent never change, so the whole prefix stays cached.
     expect(results[1]![0]!.text).toContain('mcp__server1__operation_12: Operation 42.');
-    expect(names(bodies[1]).slice(0, bodies[0].tools.length)).toEqual(names(bodies[0]));
-    expect(JSON.stringify(bodies[1].tools.slice(0, bodies[0].tools.length - 1))).toBe(JSON.stringify(bodies[0].tools.slice(0, -1)));
-    expect(names(bodies[1]).slice(bodies[0].tools.length)).toContain('mcp__server1__operation_12');
-    expect(names(bodies[3])).toEqual(names(bodies[1]));
+    expect(results[1]![0]!.text).toContain('input schema: {');
+    expect(new Set(bodies.map((b) => JSON.stringify(b.tools))).size).toBe(1);
 
-    // The found tool and the one guessed by name both ran.
+    // The call through call_tool and the one guessed by name both ran, and the events name the tool that ran.
     expect(ran).toEqual(['operation 42', 'operation 149']);
+    expect(results[2]![0]).toEqual({ text: 'operation 42 done', isError: false });
     expect(results[3]![0]).toEqual({ text: 'operation 149 done', isError: false });
+    const calls = events.filter((e) => e.type === 'tool.called').map((e) => e.data.name);
+    expect(calls).toEqual(['search_tools', 'mcp__server1__operation_12', 'mcp__server4__operation_29']);
+  });
+
+  it('answers a call_tool of a tool that does not exist with a tool error, and keeps going', async () => {
+    const server = await startScriptedModel([{ toolUses: [{ name: 'call_tool', input: { name: 'mcp__server9__nothing', input: {} } }] }, { text: 'done' }]);
+    try {
+      const store = new MemoryTaskStore();
+      const record = await runTask({ taskId: await queuedTask(store, 'many tools'), store, model: await modelFor(server, { toolSearch: 'client' }), sandboxProvider: noSandbox, journal: new MemoryJournal(), tools: manyMcpTools() });
+      expect(record.status).toBe('succeeded');
+      const [result] = [...lastToolResults(server.requests[1]!).values()];
+      expect(result).toMatchObject({ isError: true, text: expect.stringContaining('no tool named mcp__server9__nothing') });
+    } finally {
+      await server.close();
+    }
   });
 
   it('drops the first request\'s tool tokens by at least 80% against sending every schema', async () => {
@@ -116,10 +131,16 @@ describe('client-side tool search (DEEP_AGENT_TOOL_SEARCH=client) through the re
     expect(results[3]![0]!.isError).toBe(true);
   });
 
-  it('offers on a replay the tools a search found, from the recorded step, without searching again', async () => {
+  it('applies the named tool\'s approvals to a call through call_tool, not call_tool\'s', async () => {
+    const { ran, results } = await clientRun((t) => (t.name === 'mcp__server1__operation_12' ? 'writes to the service' : undefined));
+    expect(ran).toEqual(['operation 149']);
+    expect(results[2]![0]!.isError).toBe(true);
+  });
+
+  it('sends on a replay the tools the first run sent, without searching or calling again', async () => {
     const first = await startScriptedModel([
       { toolUses: [{ name: 'search_tools', input: { query: 'operation 42', limit: 2 } }] },
-      { toolUses: [{ name: 'mcp__server1__operation_12', input: { owner: 'o', name: 'n' } }] },
+      { toolUses: [{ name: 'call_tool', input: { name: 'mcp__server1__operation_12', input: { owner: 'o', name: 'n' } } }] },
       { text: 'done' },
     ]);
     const journal = new MemoryJournal();
@@ -141,8 +162,9 @@ describe('client-side tool search (DEEP_AGENT_TOOL_SEARCH=client) through the re
       const record = await runTask({ taskId: await queuedTask(store, 'many tools'), store, model: await modelFor(second, { toolSearch: 'client' }), sandboxProvider: noSandbox, journal: resumed, tools: manyMcpTools(searched) });
       expect(record.status).toBe('succeeded');
       expect(second.requests).toHaveLength(1);
-      expect(second.requests[0]!.body.tools.map((t: SentTool) => t.name)).toContain('mcp__server1__operation_12');
+      expect(JSON.stringify(second.requests[0]!.body.tools)).toBe(JSON.stringify(first.requests[0]!.body.tools));
       expect(resumed.executed.filter((n) => n.startsWith('tool:'))).toEqual([]);
+      expect(searched).toEqual([]);
     } finally {
       await second.close();
     }

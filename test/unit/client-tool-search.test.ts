@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { describe, expect, it } from 'vitest';
-import { clientToolSearch, rankTools } from '../../lib/agent/tool-search.js';
+import { clientToolSearch, rankTools, unwrapCallTool } from '../../lib/agent/tool-search.js';
 import { loadConfig } from '../../lib/config/index.js';
 import { resolveToolSearch, type ModelClient, type ToolSearchPlan } from '../../lib/model/index.js';
 import { defineTool, type Tool } from '../../lib/tools/index.js';
@@ -28,15 +28,28 @@ describe('client-side tool search', () => {
     expect(clientToolSearch(model({ mode: 'client', thresholdTokens: 10_000 }), catalog)).toBeUndefined();
     const search = clientToolSearch(model({ mode: 'client', thresholdTokens: 10_000 }), many)!;
     expect(search.deferred.size).toBe(150);
-    expect(search.tool.name).toBe('search_tools');
+    expect(search.tools.map((t) => t.name)).toEqual(['search_tools', 'call_tool']);
   });
 
-  it('returns what it found by name and description, and names them for the loop to offer', async () => {
-    const search = clientToolSearch(model({ mode: 'client', thresholdTokens: 0 }), catalog)!;
-    const out = await search.tool.execute({ query: 'a github issue', limit: 2 }, {} as never);
-    expect(out.loadedTools).toEqual(['mcp__github__create_issue', 'mcp__linear__createIssue']);
-    expect(out.content[0]).toMatchObject({ type: 'text', text: expect.stringContaining('mcp__github__create_issue: Create a new issue') });
-    await expect(search.tool.execute({ query: '' }, {} as never)).rejects.toThrow(/invalid input for search_tools/);
+  it('returns what it found with each input schema, for call_tool to call', async () => {
+    const [search, call] = clientToolSearch(model({ mode: 'client', thresholdTokens: 0 }), catalog)!.tools;
+    const out = await search.execute({ query: 'a github issue', limit: 2 }, {} as never);
+    const text = (out.content[0] as { text: string }).text;
+    expect(text).toContain('mcp__github__create_issue: Create a new issue');
+    expect(text).toContain(`input schema: ${JSON.stringify(catalog[0]!.inputSchema)}`);
+    expect(text).toContain('mcp__linear__createIssue');
+    expect(text).not.toContain('mcp__slack__post_message');
+    await expect(search.execute({ query: '' }, {} as never)).rejects.toThrow(/invalid input for search_tools/);
+    // Run by itself (the loop found no tool of that name), call_tool says so.
+    const unknown = await call.execute({ name: 'mcp__nope__x', input: {} }, {} as never);
+    expect(unknown).toMatchObject({ isError: true, content: [{ text: expect.stringContaining('no tool named mcp__nope__x') }] });
+  });
+
+  it('unwraps a call_tool use into the call it names, keeping its id', () => {
+    expect(unwrapCallTool({ id: 'toolu_1', name: 'call_tool', input: { name: 'mcp__gh__get', input: { id: '7' } } })).toEqual({ id: 'toolu_1', name: 'mcp__gh__get', input: { id: '7' } });
+    expect(unwrapCallTool({ id: 'toolu_2', name: 'call_tool', input: { name: 'mcp__gh__list' } })).toEqual({ id: 'toolu_2', name: 'mcp__gh__list', input: {} });
+    expect(unwrapCallTool({ id: 'toolu_3', name: 'call_tool', input: { input: {} } })).toBeUndefined();
+    expect(unwrapCallTool({ id: 'toolu_4', name: 'mcp__gh__get', input: {} })).toBeUndefined();
   });
 
   it('resolves DEEP_AGENT_TOOL_SEARCH=auto to the API search where the API has it, else to the client search', () => {
