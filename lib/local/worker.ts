@@ -22,6 +22,8 @@ export interface TaskWorkerOptions {
   approvalPolicy?: ApprovalPolicy;
   /** Per-task tools and instructions (e.g. only the MCP servers a task selected); wins over `tools`. */
   taskOptions?(record: TaskRecord): Partial<Pick<RunTaskOptions, 'tools' | 'latestTools' | 'approvalPolicy' | 'instructions' | 'startInfo' | 'resources'>>;
+  /** Reads the values of a task's `secrets` when it runs (see `RunTaskOptions.taskSecrets`). */
+  taskSecrets?: RunTaskOptions['taskSecrets'];
   /** Tasks run at once. @default 2 */
   concurrency?: number;
   /** A received message stays hidden this long; a heartbeat extends it while the task runs. @default 60 */
@@ -239,6 +241,7 @@ export class TaskWorker {
         signal: controller.signal,
         rethrowTransient: true,
         ...(this.options.approvalPolicy ? { approvalPolicy: this.options.approvalPolicy } : {}),
+        ...(this.options.taskSecrets ? { taskSecrets: this.options.taskSecrets } : {}),
         ...perTask,
       });
       queue.delete(receiptHandle);
