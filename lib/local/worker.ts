@@ -10,6 +10,9 @@ import type { ModelClient } from '../model/index.js';
 import type { SandboxProvider } from '../sandbox/index.js';
 import type { TaskStore } from '../task/index.js';
 import { isTerminal, type TaskRecord } from '../task/index.js';
+
+/** The error a dead message keeps: the task's own, as `code: message`. */
+const deadLetterError = (record: TaskRecord): string => `${record.error?.code ?? 'failed'}: ${record.error?.message ?? 'the task failed'}`;
 import type { Tool } from '../tools/index.js';
 
 export interface TaskWorkerOptions {
@@ -49,7 +52,8 @@ interface InFlight {
  *
  * - A transient failure (model or sandbox infrastructure) is retried through the queue (`task.retrying`);
  *   after the queue's last attempt the task is `failed` with the last error. A non-retryable error (a model
- *   400/401/403/404/413) is `failed` after one attempt: by the loop, or dead at once when it reaches the queue.
+ *   400/401/403/404/413, invalid input, a budget) is `failed` after one attempt, and its message is dead at
+ *   once with the error (`queue.listDead`): recorded by the loop, or by the worker when thrown from elsewhere.
  * - `attempts` on the record counts deliveries.
  * - A task that needs a person's approval is parked, as a durable function suspends on a callback: its run
  *   stops, its message is deleted and its slot is free, while the record stays `waiting_approval` and the
@@ -244,7 +248,10 @@ export class TaskWorker {
         ...(this.options.taskSecrets ? { taskSecrets: this.options.taskSecrets } : {}),
         ...perTask,
       });
-      queue.delete(receiptHandle);
+      // A run that ended failed could not succeed (transient errors are rethrown, not returned): the loop has
+      // recorded the failure and its event; the message goes to the dead state with the error, as on a DLQ.
+      if (final.status === 'failed') queue.fail(receiptHandle, deadLetterError(final), { permanent: true });
+      else queue.delete(receiptHandle);
       // Cancelled between the read above and the run's own first read: the run returned without an end.
       if (final.status === 'cancelled' && !final.finishedAt) await this.settleCancelled(taskId);
     } catch (e) {
