@@ -252,7 +252,14 @@ const EndSchema = z.looseObject({ error: ErrorInfoSchema.optional(), usage: Usag
  */
 export const EventDataSchemas = {
   'task.queued': z.looseObject({ source: TaskSourceSchema.optional() }),
-  'task.started': z.looseObject({ model: z.string().optional(), provider: z.string().optional(), sandbox: z.string().optional(), tools: z.array(z.string()).optional() }),
+  'task.started': z.looseObject({
+    model: z.string().optional(),
+    provider: z.string().optional(),
+    sandbox: z.string().optional(),
+    tools: z.array(z.string()).optional(),
+    /** The variables the task's sandbox holds masked (its `secrets`), by name. */
+    secrets: z.array(z.string()).optional(),
+  }),
   'plan.updated': z.looseObject({ plan: z.array(PlanItemSchema) }),
   'model.response': z.looseObject({
     agent: z.string(),
