@@ -10,10 +10,10 @@ import type { ModelClient } from '../model/index.js';
 import type { SandboxProvider } from '../sandbox/index.js';
 import type { TaskStore } from '../task/index.js';
 import { isTerminal, type TaskRecord } from '../task/index.js';
+import type { Tool } from '../tools/index.js';
 
 /** The error a dead message keeps: the task's own, as `code: message`. */
 const deadLetterError = (record: TaskRecord): string => `${record.error?.code ?? 'failed'}: ${record.error?.message ?? 'the task failed'}`;
-import type { Tool } from '../tools/index.js';
 
 export interface TaskWorkerOptions {
   storage: Pick<LocalStorage, 'queue' | 'journal'>;
