@@ -64,6 +64,8 @@ const mcpConnections = new AwsMcpConnections({
 const app = createApiHandler({
   store: new S3TaskStore({ s3, bucket: aws.taskBucket }),
   mcpConnections,
+  // A task's `secrets` are checked against the account's connections by name (this function cannot decrypt them).
+  credentials: mcpConnections,
   mcpOAuth: awsOAuthLogins({ s3, bucket: aws.taskBucket, envelope, connections: mcpConnections }),
   queue: new SqsTaskQueue(tracer.captureAWSv3Client(new SQSClient({})), aws.taskQueueUrl),
   lambda,

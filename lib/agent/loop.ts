@@ -249,7 +249,9 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
       const limitInfo = sandboxLimits
         ? { sandboxLimits, unenforcedSandboxLimits: Object.entries(sandboxLimits).filter(([, l]) => l.by === 'none').map(([name]) => name) }
         : {};
-      await emit('task.started', { model: model.model, provider: model.provider, sandbox: sandboxProvider.name, ...limitInfo, tools: allTools.map((t) => t.name), ...options.startInfo });
+      // The task's masked variables by name (their values are read after this step, for each run).
+      const secrets = initial.secrets?.length ? { secrets: initial.secrets.map((s) => s.env) } : {};
+      await emit('task.started', { model: model.model, provider: model.provider, sandbox: sandboxProvider.name, ...limitInfo, ...secrets, tools: allTools.map((t) => t.name), ...options.startInfo });
       return { startedAt };
     })
     .catch((e: unknown) => {
@@ -276,6 +278,11 @@ export async function runTask(options: RunTaskOptions & { rethrowTransient?: boo
         await emit('plan.updated', { plan: items });
       },
     };
+    // The values of the task's secrets: read for each run, never journaled, known to the redactor from here on.
+    if (initial.secrets?.length) {
+      if (!options.taskSecrets) throw DeepAgentError.nonRetryable('invalid_input', 'this task names secrets, and this runtime holds no account credentials to resolve them');
+      sandbox.holdCredentials(await options.taskSecrets(initial));
+    }
     await resources.open(root);
     // Decided once the task's resources are up: its gateway's tools count towards the threshold too.
     const latest = options.latestTools?.() ?? [];

@@ -6,11 +6,13 @@
  * Creation happens inside the step of the tool that needs it, never as an operation of its own: which tool
  * call of a concurrent turn gets there first depends on timing, and a journal operation must not.
  */
-import type { Sandbox, SandboxProvider } from '../sandbox/index.js';
+import type { CreateSandboxOptions, MaskedCredentialSpec, Sandbox, SandboxProvider } from '../sandbox/index.js';
 import type { TaskRecord, TaskStore } from '../task/index.js';
 
 export class TaskSandbox {
   private opened: Promise<Sandbox> | undefined;
+  /** The task's own masked credentials (its `secrets`, resolved by the run), held on create and on reconnect. */
+  private credentials: readonly MaskedCredentialSpec[] = [];
 
   constructor(
     private readonly provider: SandboxProvider,
@@ -18,9 +20,20 @@ export class TaskSandbox {
     private readonly record: Pick<TaskRecord, 'id' | 'accountId' | 'network'>,
   ) {}
 
-  /** The task's egress allowlist, which bounds every command of its sandbox (on create and on reconnect). */
-  private get network(): { network?: NonNullable<TaskRecord['network']> } {
-    return this.record.network ? { network: this.record.network } : {};
+  /**
+   * What every open of the task's sandbox carries: the task's egress allowlist, which bounds every command, and
+   * its masked credentials (a reconnected E2B sandbox gets its header rules again, a local one new sentinels).
+   */
+  private get own(): Pick<CreateSandboxOptions, 'network' | 'maskedCredentials'> {
+    return {
+      ...(this.record.network ? { network: this.record.network } : {}),
+      ...(this.credentials.length ? { maskedCredentials: this.credentials } : {}),
+    };
+  }
+
+  /** Gives the sandbox the task's resolved secrets; called before it is first opened. */
+  holdCredentials(credentials: readonly MaskedCredentialSpec[]): void {
+    this.credentials = credentials;
   }
 
   /** The sandbox, opened once per run: reconnected when the record names one, else created and recorded. */
@@ -32,8 +45,8 @@ export class TaskSandbox {
     const taskId = this.record.id;
     const known = (await this.store.get(taskId))?.sandboxIds ?? [];
     const last = known.at(-1);
-    if (last && this.provider.connect) return this.provider.connect(last, { taskId, ...this.network });
-    const created = await this.provider.create({ taskId, ...this.network, metadata: { taskId, ...(this.record.accountId ? { accountId: this.record.accountId } : {}) } });
+    if (last && this.provider.connect) return this.provider.connect(last, { taskId, ...this.own });
+    const created = await this.provider.create({ taskId, ...this.own, metadata: { taskId, ...(this.record.accountId ? { accountId: this.record.accountId } : {}) } });
     await this.store.update(taskId, { sandboxIds: [...known, created.id] });
     return created;
   }

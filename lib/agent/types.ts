@@ -1,7 +1,7 @@
 /** The agent core's public contract: what a runtime (CLI, local worker, durable Lambda) passes in. */
 import type { ModelClient } from '../model/index.js';
-import type { SandboxProvider } from '../sandbox/index.js';
-import type { TaskStore } from '../task/index.js';
+import type { MaskedCredentialSpec, SandboxProvider } from '../sandbox/index.js';
+import type { TaskRecord, TaskStore } from '../task/index.js';
 import type { Tool } from '../tools/index.js';
 import type { StepJournal } from './journal.js';
 
@@ -70,6 +70,12 @@ export interface RunTaskOptions {
   journal: StepJournal;
   /** Extra tools (MCP tools, the MCP builder) beside the built-in ones. */
   tools?: Tool[];
+  /**
+   * Reads the values of the task's `secrets` from its account's stored credentials (`resolveTaskSecrets`), at the
+   * start of every run (never journaled); its sandbox then holds them masked. A throw fails the task (a
+   * non-retryable one once, with its reason). A task that names secrets fails without it.
+   */
+  taskSecrets?(record: TaskRecord): Promise<MaskedCredentialSpec[]>;
   /**
    * The extra tools as they are now, asked before every model turn (main agent and sub-agents): a server
    * `deploy_mcp_server` attached mid-task is callable from the next turn. Tools not offered yet are appended

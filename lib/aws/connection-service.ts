@@ -10,7 +10,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { DeepAgentError } from '../errors/index.js';
 import { catalogFromDocument, connectionLoginHint, credentialEnv, InstallBodySchema, loadCatalog, remoteServerSpec, type McpServerDefinition } from '../mcp-connections/index.js';
 import type { HttpServerSpec } from '../mcp/index.js';
-import type { McpConnectionBackend } from '../task/index.js';
+import type { AccountCredentialFields, McpConnectionBackend } from '../task/index.js';
 import type { CredentialEnvelope } from './connection-envelope.js';
 import type { AwsConnection, S3ConnectionStore } from './connection-store.js';
 import { isNoSuchKey, type S3Sender } from './s3-task-store.js';
@@ -58,7 +58,7 @@ export interface AwsMcpConnectionsDeps {
  * @example
  * createApiHandler({ ..., mcpConnections: new AwsMcpConnections({ store, envelope, catalog, notifyKeeper }) });
  */
-export class AwsMcpConnections implements McpConnectionBackend {
+export class AwsMcpConnections implements McpConnectionBackend, AccountCredentialFields {
   constructor(private readonly deps: AwsMcpConnectionsDeps) {}
 
   async listDefinitions(_accountId: string): Promise<McpServerDefinition[]> {
@@ -115,6 +115,11 @@ export class AwsMcpConnections implements McpConnectionBackend {
         : { ...rest, status: 'needs_login', lastError: `needs a login: ${connectionLoginHint(id)}` };
       if (await this.deps.store.update(next, got.etag)) return;
     }
+  }
+
+  /** The credential field names of the account's connection `id`, for checking a task's `secrets` at submit (no value is read). */
+  async credentialFields(accountId: string, id: string): Promise<readonly string[] | undefined> {
+    return (await this.deps.store.get(accountId, id))?.record.credentialFields;
   }
 
   list(accountId: string): Promise<AwsConnection[]> {

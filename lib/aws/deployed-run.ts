@@ -1,7 +1,8 @@
 /**
  * What the deployed agent function builds for one task: the configuration with the stack secret's values laid
  * over it (the operator's GitHub/Notion tokens only when the stack allows them for tenants), the assembled
- * agent, and the calling account's running MCP connections as `mcp__<name>__<tool>` tools. `lambdas/agent.ts`
+ * agent, the calling account's running MCP connections as `mcp__<name>__<tool>` tools, and the task's `secrets`
+ * read from that account's sealed connection credentials. `lambdas/agent.ts`
  * is this plus the AWS clients; the connections test runs this same function.
  */
 import type { AssemblyOverrides } from '../assembly/index.js';
@@ -9,9 +10,10 @@ import { loadConfig, type Config, type Env } from '../config/index.js';
 import { DeepAgentError } from '../errors/index.js';
 import type { McpServerDefinition } from '../mcp-connections/index.js';
 import type { Redactor } from '../secrets/index.js';
-import type { TaskRecord } from '../task/index.js';
+import { resolveTaskSecrets, type TaskRecord } from '../task/index.js';
 import type { AgentRuntime } from './agent-handler.js';
 import type { CredentialEnvelope } from './connection-envelope.js';
+import { S3AccountCredentials } from './connection-credentials.js';
 import { attachAccountConnections, type AccountConnections, type ConnectionSandboxes } from './connection-keeper.js';
 import type { ConnectionServerRuntime } from './connection-server.js';
 import type { S3ConnectionStore } from './connection-store.js';
@@ -133,10 +135,13 @@ export async function prepareDeployedRun(record: TaskRecord, deps: DeployedRunDe
     ...(unavailable ? { instructions: unavailable } : {}),
   });
   const options = agent.taskOptions(record.mcpServers);
+  // The task's `secrets`: the account's own connection credentials, opened (KMS Decrypt) when the run starts.
+  const credentials = deps.connections ? new S3AccountCredentials({ store: deps.connections.store, envelope: deps.connections.envelope }) : undefined;
   return {
     model: agent.model,
     sandboxProvider: agent.sandboxProvider,
     ...options,
+    ...(credentials ? { taskSecrets: (r: TaskRecord) => resolveTaskSecrets(r, credentials, deps.redactor) } : {}),
     ...(connections && options.tools ? { tools: withOwnToolsFirst(options.tools, connections.tools) } : {}),
     close: async () => {
       await connections?.close();

@@ -105,6 +105,10 @@ async function ensureRecord(record: SqsRecord, store: TaskStore): Promise<TaskRe
     ...(message.idempotencyKey ? { idempotencyKey: message.idempotencyKey } : {}),
     ...(message.budget ? { budget: message.budget } : {}),
     ...(message.mcpServers ? { mcpServers: message.mcpServers } : {}),
+    ...(message.network ? { network: message.network } : {}),
+    // Names only; a producer's message is not checked against the account here: a credential the account does
+    // not hold fails the task when it starts.
+    ...(message.secrets ? { secrets: message.secrets } : {}),
   });
   try {
     const { record: stored, created } = await store.create(fresh);

@@ -16,6 +16,7 @@ export * from './connection-envelope.js';
 export * from './connection-store.js';
 export * from './connection-server.js';
 export * from './connection-service.js';
+export * from './connection-credentials.js';
 export * from './connection-keeper.js';
 export * from './oauth-store.js';
 export * from './remote-connections.js';

@@ -8,7 +8,7 @@ import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { ListDurableExecutionsByFunctionCommand, StopDurableExecutionCommand } from '@aws-sdk/client-lambda';
 import { maxStepsWithin } from '../agent/index.js';
 import { DeepAgentError } from '../errors/index.js';
-import { TaskService, type ApprovalDecision, type ApprovalResolver, type SubmitTask, type TaskQueueSender, type TaskRecord } from '../task/index.js';
+import { TaskService, type AccountCredentialFields, type ApprovalDecision, type ApprovalResolver, type SubmitTask, type TaskQueueSender, type TaskRecord } from '../task/index.js';
 import type { LambdaSender } from './dispatcher.js';
 import { approvalKey, DURABLE_OPERATION_QUOTA, resolveApproval } from './durable-journal.js';
 import type { S3TaskStore } from './s3-task-store.js';
@@ -49,6 +49,8 @@ export interface DurableTaskServiceDeps {
    * @default nothing (the scheduled sweeper still finds them)
    */
   onExecutionStopped?(taskId: string): Promise<void>;
+  /** The accounts' connection credentials by name (AwsMcpConnections): a task's `secrets` are checked against them. @default none: a task with secrets is refused */
+  credentials?: AccountCredentialFields;
   /** Operations one durable execution may hold (bounds `budget.maxSteps` at submit). @default DURABLE_OPERATION_QUOTA */
   operationQuota?: number;
 }
@@ -163,6 +165,7 @@ export class DurableTaskService extends TaskService {
       ...(deps.newId ? { newId: deps.newId } : {}),
       onCancel: (taskId) => stopExecution(deps, taskId),
       checkSubmit: (input) => refuseUnfittingSteps(input, fits),
+      ...(deps.credentials ? { credentials: deps.credentials } : {}),
     });
   }
 }

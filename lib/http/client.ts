@@ -3,7 +3,7 @@
  * `schedules`. The same client talks to a local `serve` or a deployed API.
  */
 import { DeepAgentError } from '../errors/index.js';
-import { isTerminal, type TaskEvent, type TaskPage, type TaskRecord } from '../task/index.js';
+import { isTerminal, type SubmitTask, type TaskEvent, type TaskPage, type TaskRecord } from '../task/index.js';
 import { MAX_WAIT_SECONDS } from './live-events.js';
 
 const LONG_POLL_SECONDS = MAX_WAIT_SECONDS;
@@ -146,7 +146,7 @@ export class ApiClient {
     }
   }
 
-  async submit(body: { prompt: string; idempotencyKey?: string; budget?: object; mcpServers?: string[] }): Promise<{ taskId: string; status: string }> {
+  async submit(body: SubmitTask): Promise<{ taskId: string; status: string }> {
     return (await this.request<{ taskId: string; status: string }>('POST', '/tasks', body)).body;
   }
   /** One page of the caller's tasks, newest first; pass `nextCursor` back as `cursor` for the next. */

@@ -16,8 +16,8 @@ import { openLocalStorage, type LocalStorage } from './storage.js';
 import type { McpOAuthBackend } from '../mcp/index.js';
 import type { ModelClient } from '../model/index.js';
 import type { SandboxProvider } from '../sandbox/index.js';
-import type { Redactor } from '../secrets/index.js';
-import { TaskService, type McpConnectionBackend, type ScheduleBackend } from '../task/index.js';
+import { Redactor } from '../secrets/index.js';
+import { resolveTaskSecrets, TaskService, type AccountCredentials, type McpConnectionBackend, type ScheduleBackend } from '../task/index.js';
 import { observeEvents, TaskEventNotifier, type TaskStore } from '../task/index.js';
 import { isTerminal, type TaskEvent, type TaskRecord } from '../task/index.js';
 import type { Tool } from '../tools/index.js';
@@ -89,6 +89,11 @@ export interface LocalServiceOptions {
   /** Errors of the service itself (never of tasks). */
   onError?(error: unknown): void;
   mcpConnections?: McpConnectionBackend;
+  /**
+   * The account's stored credentials (the connection manager): a task's `secrets` are checked against them at
+   * submit and read from them when it runs. @default none: a task with secrets is refused (400)
+   */
+  credentials?: AccountCredentials;
   /** OAuth logins of remote MCP servers over HTTP (`POST /mcp-connections/{id}/oauth/start`, `GET /oauth/callback`). */
   mcpOAuth?: McpOAuthBackend;
 }
@@ -128,8 +133,10 @@ function localSchedules(storage: LocalStorage): ScheduleBackend {
  */
 export async function startLocalService(options: LocalServiceOptions): Promise<LocalService> {
   const settings: WorkerSettings = { ...defaultSettings('serve'), ...options.settings };
+  // One redactor for every write; it also learns the values of the tasks' secrets when they run.
+  const redactor = options.redactor ?? new Redactor();
   const storage = openLocalStorage(options.home, {
-    ...(options.redactor ? { redactor: options.redactor } : {}),
+    redactor,
     ...(options.secretKey ? { secretKey: options.secretKey } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
     maxReceiveCount: settings.maxAttempts,
@@ -151,6 +158,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     tools: options.tools ?? [],
     ...(options.approvalPolicy ? { approvalPolicy: options.approvalPolicy } : {}),
     ...(options.taskOptions ? { taskOptions: options.taskOptions } : {}),
+    ...(options.credentials ? { taskSecrets: (record: TaskRecord) => resolveTaskSecrets(record, options.credentials!, redactor) } : {}),
     concurrency: settings.concurrency,
     visibilityTimeoutSeconds: settings.visibilityTimeoutSeconds,
     retryDelaySeconds: settings.retryDelaySeconds,
@@ -180,6 +188,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       },
     },
     schedules: localSchedules(storage),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
     // A task not running here (parked for an approval, or between attempts) has no run left to record its end.
     onCancel: (taskId) => (worker.cancel(taskId) ? undefined : worker.settleCancelled(taskId)),
   });

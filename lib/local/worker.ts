@@ -12,6 +12,9 @@ import type { TaskStore } from '../task/index.js';
 import { isTerminal, type TaskRecord } from '../task/index.js';
 import type { Tool } from '../tools/index.js';
 
+/** The error a dead message keeps: the task's own, as `code: message`. */
+const deadLetterError = (record: TaskRecord): string => `${record.error?.code ?? 'failed'}: ${record.error?.message ?? 'the task failed'}`;
+
 export interface TaskWorkerOptions {
   storage: Pick<LocalStorage, 'queue' | 'journal'>;
   /** Where records and events go. @default storage.tasks */
@@ -22,6 +25,8 @@ export interface TaskWorkerOptions {
   approvalPolicy?: ApprovalPolicy;
   /** Per-task tools and instructions (e.g. only the MCP servers a task selected); wins over `tools`. */
   taskOptions?(record: TaskRecord): Partial<Pick<RunTaskOptions, 'tools' | 'latestTools' | 'approvalPolicy' | 'instructions' | 'startInfo' | 'resources'>>;
+  /** Reads the values of a task's `secrets` when it runs (see `RunTaskOptions.taskSecrets`). */
+  taskSecrets?: RunTaskOptions['taskSecrets'];
   /** Tasks run at once. @default 2 */
   concurrency?: number;
   /** A received message stays hidden this long; a heartbeat extends it while the task runs. @default 60 */
@@ -47,7 +52,8 @@ interface InFlight {
  *
  * - A transient failure (model or sandbox infrastructure) is retried through the queue (`task.retrying`);
  *   after the queue's last attempt the task is `failed` with the last error. A non-retryable error (a model
- *   400/401/403/404/413) is `failed` after one attempt: by the loop, or dead at once when it reaches the queue.
+ *   400/401/403/404/413, invalid input, a budget) is `failed` after one attempt, and its message is dead at
+ *   once with the error (`queue.listDead`): recorded by the loop, or by the worker when thrown from elsewhere.
  * - `attempts` on the record counts deliveries.
  * - A task that needs a person's approval is parked, as a durable function suspends on a callback: its run
  *   stops, its message is deleted and its slot is free, while the record stays `waiting_approval` and the
@@ -239,9 +245,13 @@ export class TaskWorker {
         signal: controller.signal,
         rethrowTransient: true,
         ...(this.options.approvalPolicy ? { approvalPolicy: this.options.approvalPolicy } : {}),
+        ...(this.options.taskSecrets ? { taskSecrets: this.options.taskSecrets } : {}),
         ...perTask,
       });
-      queue.delete(receiptHandle);
+      // A run that ended failed could not succeed (transient errors are rethrown, not returned): the loop has
+      // recorded the failure and its event; the message goes to the dead state with the error, as on a DLQ.
+      if (final.status === 'failed') queue.fail(receiptHandle, deadLetterError(final), { permanent: true });
+      else queue.delete(receiptHandle);
       // Cancelled between the read above and the run's own first read: the run returned without an end.
       if (final.status === 'cancelled' && !final.finishedAt) await this.settleCancelled(taskId);
     } catch (e) {

@@ -25,7 +25,7 @@ import {
 } from '../mcp/index.js';
 import type { Sandbox, SandboxProvider } from '../sandbox/index.js';
 import { Redactor } from '../secrets/index.js';
-import type { McpConnectionBackend } from '../task/index.js';
+import type { AccountCredentials, McpConnectionBackend } from '../task/index.js';
 import type { Tool } from '../tools/index.js';
 import { credentialEnv, loadCatalog, remoteServerSpec, resolveStartCommand, type McpServerDefinition } from './catalog.js';
 import { ConnectionRecords, type McpConnection } from './store.js';
@@ -92,7 +92,7 @@ export const connectionLoginHint = (id: string): string => `POST /mcp-connection
  * const tools = manager.toolsFor('local');     // mcp__everything__echo, ...
  * await manager.close();
  */
-export class McpConnectionManager implements McpConnectionBackend {
+export class McpConnectionManager implements McpConnectionBackend, AccountCredentials {
   private readonly records: ConnectionRecords;
   private readonly catalog: McpServerDefinition[];
   private readonly live = new Map<string, LiveConnection>();
@@ -164,6 +164,17 @@ export class McpConnectionManager implements McpConnectionBackend {
 
   async list(accountId: string): Promise<McpConnection[]> {
     return this.records.list(accountId);
+  }
+
+  /** The credential field names of the account's connection `id` (task secrets name them); undefined for another account's id. */
+  async credentialFields(accountId: string, id: string): Promise<readonly string[] | undefined> {
+    return this.records.get(accountId, id)?.credentialFields;
+  }
+
+  /** The account's connection's stored credential, decrypted, for a task's masked secrets; undefined when there is none. */
+  async credentialValues(accountId: string, id: string): Promise<Record<string, unknown> | undefined> {
+    if (!this.records.get(accountId, id)) return undefined;
+    return this.options.credentials.get<Record<string, unknown>>(accountId, id);
   }
 
   /**

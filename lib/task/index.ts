@@ -1,7 +1,7 @@
 /**
  * The runtime-neutral task model: the wire schemas (zod, types inferred), the task store port, an in-memory
  * store, and the task service with the ports each runtime supplies (queue, approvals, schedules, MCP
- * connections). Nothing here knows SQLite, S3 or SQS.
+ * connections, the account credentials task secrets name). Nothing here knows SQLite, S3 or SQS.
  */
 export * from './schema.js';
 export * from './store.js';
@@ -9,6 +9,7 @@ export { encodeTaskCursor, decodeTaskCursor, isAfterPosition, compareListOrder, 
 export { TaskEventNotifier, type EventTicket } from './event-notifier.js';
 export { MemoryTaskStore, observeEvents } from './memory-store.js';
 export { TaskService, parseBody, type TaskServiceOptions } from './service.js';
+export { checkTaskSecrets, resolveTaskSecrets, type AccountCredentialFields, type AccountCredentials, type ResolvedTaskSecret } from './task-secrets.js';
 export {
   ApprovalBodySchema,
   type ScheduleBackend,

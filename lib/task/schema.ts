@@ -61,26 +61,74 @@ export const BudgetSchema = z
   .strict();
 export type Budget = z.infer<typeof BudgetSchema>;
 
+
+/** One host pattern of an allowlist, as `network.allow` takes it (the sandbox-runtime's patterns). */
+const HostPatternSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .min(1)
+  .max(260)
+  .refine(isValidAllowedDomainEntry, { message: 'must be a host such as "pkg.example.org", "*.cdn.example.org" or "api.example.com:443" ("*" and "*.com" are too broad)' });
+
 /**
  * A task's egress allowlist: hosts (`pkg.example.org`), `*.domain`, `host:port`; it bounds every command of the
  * task (`run_command`'s `network: true` becomes this list). The patterns are the sandbox-runtime's.
  */
-export const TaskNetworkSchema = z
+export const TaskNetworkSchema = z.object({ allow: z.array(HostPatternSchema).max(100) }).strict();
+export type TaskNetwork = z.infer<typeof TaskNetworkSchema>;
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/**
+ * Variables a task secret may not take: the sandbox sets them itself (its PATH and HOME, the egress proxy and the
+ * CA bundles its commands trust), and a sentinel there would break the command or the proxy.
+ */
+const RESERVED_SECRET_ENV = new Set(
+  ['PATH', 'HOME', 'LANG', 'TERM', 'PWD', 'SHELL', 'USER', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'NO_PROXY',
+    'NODE_USE_ENV_PROXY', 'NODE_EXTRA_CA_CERTS', 'NODE_OPTIONS', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'CURL_CA_BUNDLE', 'REQUESTS_CA_BUNDLE', 'GIT_SSL_CAINFO', 'PIP_CERT'],
+);
+
+/**
+ * A credential the account already holds, given to the task's sandbox masked: `env` holds a sentinel inside,
+ * and the value of the connection's credential `field` is put in only on egress to `hosts` (as
+ * `DEEP_AGENT_SANDBOX_SECRETS` does for the operator's own variables). Only names are recorded, never a value.
+ *
+ * @example
+ * { env: 'GITHUB_TOKEN', connection: 'mcpc_0123456789abcdef0123', field: 'GITHUB_PERSONAL_ACCESS_TOKEN', hosts: ['github.com', 'api.github.com'] }
+ */
+export const TaskSecretSchema = z
   .object({
-    allow: z
-      .array(
-        z
-          .string()
-          .trim()
-          .toLowerCase()
-          .min(1)
-          .max(260)
-          .refine(isValidAllowedDomainEntry, { message: 'must be a host such as "pkg.example.org", "*.cdn.example.org" or "api.example.com:443" ("*" and "*.com" are too broad)' }),
-      )
-      .max(100),
+    /** The environment variable inside the sandbox. */
+    env: z
+      .string()
+      .max(128)
+      .regex(ENV_NAME, 'must be an environment variable name (letters, digits and _, not starting with a digit)')
+      .refine((n) => !RESERVED_SECRET_ENV.has(n.toUpperCase()), { message: 'is set by the sandbox itself; pick another variable name' }),
+    /** The id of one of the account's MCP connections (`GET /mcp-connections`), whose stored credential is used. */
+    connection: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a connection id such as "mcpc_..." (GET /mcp-connections lists them)'),
+    /** Which credential field of the connection; optional when it holds exactly one. */
+    field: z.string().max(128).regex(ENV_NAME, 'must be a credential field name, as the connection lists it in credentialFields').optional(),
+    /** Where the value may go: host patterns as `network.allow` takes them. */
+    hosts: z.array(HostPatternSchema).min(1, 'list at least one host the value may be sent to').max(20),
+    /**
+     * On E2B, the header the value is injected as (`Header-Name: <value>`); without it `Authorization: Bearer
+     * <value>`. Locally the sentinel is swapped wherever it appears, so it changes nothing there.
+     */
+    header: z.string().max(128).regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be an HTTP header name').optional(),
   })
   .strict();
-export type TaskNetwork = z.infer<typeof TaskNetworkSchema>;
+export type TaskSecret = z.infer<typeof TaskSecretSchema>;
+
+export const TaskSecretsSchema = z
+  .array(TaskSecretSchema)
+  .max(16)
+  .superRefine((list, ctx) => {
+    const seen = new Set<string>();
+    list.forEach((s, i) => {
+      if (seen.has(s.env)) ctx.addIssue({ code: 'custom', message: `${s.env} is named twice`, path: [i, 'env'] });
+      seen.add(s.env);
+    });
+  });
 
 export const ErrorInfoSchema = z.object({ code: z.string(), message: z.string() });
 export type ErrorInfo = z.infer<typeof ErrorInfoSchema>;
@@ -104,6 +152,8 @@ export const TaskRecordSchema = z.object({
   budget: BudgetSchema.optional(),
   mcpServers: z.array(z.string()).optional(),
   network: TaskNetworkSchema.optional(),
+  /** The account credentials its sandbox holds masked: names only (env, connection, field, hosts), never a value. */
+  secrets: TaskSecretsSchema.optional(),
   /** AWS runtime: the durable execution running the task, so cancel stops exactly that one. */
   durableExecutionArn: z.string().optional(),
   /** Sandboxes the task created (provider ids), written when one is created, so cancel and a sweeper can kill them. */
@@ -124,6 +174,7 @@ export const SubmitTaskSchema = z
     budget: BudgetSchema.optional(),
     mcpServers: z.array(z.string().min(1).max(64)).max(32).optional(),
     network: TaskNetworkSchema.optional(),
+    secrets: TaskSecretsSchema.optional(),
   })
   .strict();
 export type SubmitTask = z.infer<typeof SubmitTaskSchema>;
@@ -201,7 +252,14 @@ const EndSchema = z.looseObject({ error: ErrorInfoSchema.optional(), usage: Usag
  */
 export const EventDataSchemas = {
   'task.queued': z.looseObject({ source: TaskSourceSchema.optional() }),
-  'task.started': z.looseObject({ model: z.string().optional(), provider: z.string().optional(), sandbox: z.string().optional(), tools: z.array(z.string()).optional() }),
+  'task.started': z.looseObject({
+    model: z.string().optional(),
+    provider: z.string().optional(),
+    sandbox: z.string().optional(),
+    tools: z.array(z.string()).optional(),
+    /** The variables the task's sandbox holds masked (its `secrets`), by name. */
+    secrets: z.array(z.string()).optional(),
+  }),
   'plan.updated': z.looseObject({ plan: z.array(PlanItemSchema) }),
   'model.response': z.looseObject({
     agent: z.string(),
@@ -266,6 +324,7 @@ export function newTaskRecord(input: SubmitTask & { id: string; source: TaskSour
     ...(input.budget ? { budget: input.budget } : {}),
     ...(input.mcpServers ? { mcpServers: input.mcpServers } : {}),
     ...(input.network ? { network: input.network } : {}),
+    ...(input.secrets?.length ? { secrets: input.secrets } : {}),
   };
 }
 

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { DeepAgentError } from '../errors/index.js';
 import type { TaskPage, TaskStore } from './store.js';
+import { checkTaskSecrets, type AccountCredentialFields } from './task-secrets.js';
 import {
   isTerminal,
   newTaskRecord,
@@ -37,6 +38,11 @@ export interface TaskServiceOptions {
   onCancel?(taskId: string): void | TaskRecord | Promise<void | TaskRecord>;
   /** A runtime's own rule on a valid submission (e.g. what fits one durable execution); throws to refuse it. */
   checkSubmit?(input: SubmitTask): void;
+  /**
+   * The accounts' stored credentials, by name: a task's `secrets` must name credentials its account holds (400
+   * otherwise). @default none: a task with secrets is refused
+   */
+  credentials?: AccountCredentialFields;
   /** @default randomUUID */
   newId?(): string;
 }
@@ -74,6 +80,7 @@ export class TaskService {
   async submit(accountId: string, body: unknown, source: TaskSource = 'http'): Promise<{ record: TaskRecord; created: boolean }> {
     const input: SubmitTask = parseBody(SubmitTaskSchema, body, 'task');
     this.options.checkSubmit?.(input);
+    await checkTaskSecrets(accountId, input.secrets ?? [], this.options.credentials);
     const id = this.options.newId?.() ?? randomUUID();
     const { record, created } = await this.options.store.create(newTaskRecord({ ...input, id, source, accountId }));
     if (created) await this.options.store.appendEvent(id, 'task.queued', { source });

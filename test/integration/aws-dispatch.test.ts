@@ -151,7 +151,7 @@ describe('SQS -> dispatcher -> durable agent -> S3, on the wire', () => {
 
   it('a plain producer message (no taskId) gets a record with source sqs and runs like an HTTP submission', async () => {
     // prepare
-    await send(JSON.stringify({ prompt: 'plan from a producer', budget: { maxSteps: 5 } }));
+    await send(JSON.stringify({ prompt: 'plan from a producer', budget: { maxSteps: 5 }, network: { allow: ['pkg.example.org'] } }));
     const agent = localDurableLambda(withDurableExecution(createAgentHandler(agentDeps())));
     // act
     const event = await receive(queueUrl);
@@ -165,11 +165,27 @@ describe('SQS -> dispatcher -> durable agent -> S3, on the wire', () => {
     expect(agent.executions.size).toBe(1);
     expect(execution.getStatus()).toBe('SUCCEEDED');
     const record = (await store.get(taskId))!;
-    expect(record).toMatchObject({ source: 'sqs', status: 'succeeded', prompt: 'plan from a producer', budget: { maxSteps: 5 } });
+    expect(record).toMatchObject({ source: 'sqs', status: 'succeeded', prompt: 'plan from a producer', budget: { maxSteps: 5 }, network: { allow: ['pkg.example.org'] } });
     const types = (await store.listEvents(taskId)).map((e) => e.type);
     expect(types[0]).toBe('task.queued');
     expect(types.filter((t) => t === 'task.queued')).toHaveLength(1);
     expect(types.at(-1)).toBe('task.succeeded');
+  });
+
+  it("a producer message's secrets are recorded by name; a runtime that holds no account credentials fails the task, not the execution", async () => {
+    // prepare
+    const secrets = [{ env: 'API_TOKEN', connection: 'mcpc_unknown', hosts: ['api.example.org'] }];
+    await send(JSON.stringify({ prompt: 'use a secret from a producer', accountId: 'acct-1', secrets }));
+    const agent = localDurableLambda(withDurableExecution(createAgentHandler(agentDeps())));
+    // act
+    const event = await receive(queueUrl);
+    const out = await dispatchBatch(event, { store, startRun: startDurableRun(agent.lambda, 'agent:live') });
+    const taskId = taskIdForMessage(event.Records[0]!.messageId);
+    const execution = await agent.executions.get(taskId)!.result;
+    // assess
+    expect(out.batchItemFailures).toEqual([]);
+    expect(execution.getStatus()).toBe('SUCCEEDED');
+    expect((await store.get(taskId))!).toMatchObject({ source: 'sqs', secrets, status: 'failed', error: { code: 'invalid_input', message: expect.stringContaining('holds no account credentials') } });
   });
 
   it('reports a failing record in batchItemFailures (not its neighbours), and fauxqs redrives it to the DLQ after maxReceiveCount', async () => {

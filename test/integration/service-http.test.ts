@@ -278,13 +278,22 @@ describe('failures', () => {
     expect(svc.storage.queue.listDead().map((m) => m.taskId)).toContain(body.taskId);
   });
 
-  it('a model answer that cannot succeed (400) is not retried: failed after one attempt, its message gone from the queue', async () => {
+  it('a model answer that cannot succeed (400) is not retried: failed after one attempt, its message dead with the error', async () => {
+    // act
     const { body } = await submit({ prompt: 'broken model' });
     const record = await settled(body.taskId, 'failed');
+    const dead = await until(
+      () => Promise.resolve(svc.storage.queue.listDead().find((m) => m.taskId === body.taskId)),
+      (m) => m !== undefined,
+    );
+    // assess
     expect(record.attempts).toBe(1);
     expect(record.error).toMatchObject({ code: 'model_error', message: expect.stringContaining('scripted permanent failure') });
+    // the dead letter keeps the task's error, after its one receive
+    expect(dead).toMatchObject({ receiveCount: 1, lastError: expect.stringMatching(/^model_error: .*scripted permanent failure/) });
     const types = (await events(body.taskId)).map((e) => e.type);
     expect(types.filter((t) => t === 'task.retrying')).toHaveLength(0);
+    expect(types.filter((t) => t === 'task.failed')).toHaveLength(1);
     expect(types.at(-1)).toBe('task.failed');
     // the scripted model saw exactly one request for it: neither the client nor the queue tried again
     expect(server.requests.filter((r) => firstUserText(r).startsWith('broken'))).toHaveLength(1);

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/index.js';
 import { ApiClient } from '../../http/index.js';
 import { readApiToken } from '../../local/index.js';
-import type { TaskEvent, TaskRecord } from '../../task/index.js';
+import { TaskSecretsSchema, type TaskEvent, type TaskRecord, type TaskSecret } from '../../task/index.js';
 import { ProgressPrinter, terminalOptions } from '../progress.js';
 import { UsageError, type CliIo, type Command } from '../io.js';
 import { ALLOW_NET_OPTION, BUDGET_OPTIONS, parseAllowNet, parseBudget } from './run.js';
@@ -25,28 +25,56 @@ function clientFor(io: CliIo, api: string | undefined): ApiClient {
 
 const json = (io: CliIo, value: unknown) => io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 
+/**
+ * `--secret VAR=CONNECTION[/FIELD]=HOST,HOST` (repeatable): a credential of one of your MCP connections, masked
+ * in the task's sandbox as `VAR` and sent only to those hosts; checked as the HTTP body's `secrets` are.
+ *
+ * @example
+ * parseSecrets(['GITHUB_TOKEN=mcpc_0123/GITHUB_PERSONAL_ACCESS_TOKEN=github.com,api.github.com']);
+ */
+export function parseSecrets(values: readonly string[] | undefined): TaskSecret[] | undefined {
+  if (!values?.length) return undefined;
+  const list = values.map((v) => {
+    const [env = '', source = '', hosts = '', ...rest] = v.split('=').map((x) => x.trim());
+    const [connection = '', field, ...more] = source.split('/');
+    if (!env || !connection || !hosts || rest.length || more.length) throw new UsageError(`--secret takes VAR=CONNECTION[/FIELD]=HOST,HOST (e.g. GITHUB_TOKEN=mcpc_0123=github.com,api.github.com), not "${v}"`);
+    return { env, connection, ...(field ? { field } : {}), hosts: hosts.split(',').map((h) => h.trim()).filter(Boolean) };
+  });
+  const parsed = TaskSecretsSchema.safeParse(list);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new UsageError(`--secret ${values[Number(issue.path[0] ?? 0)] ?? ''}: ${issue.path.slice(1).join('.') || 'value'} ${issue.message}`);
+  }
+  return parsed.data;
+}
+
 export const submitCommand: Command = {
   name: 'submit',
   summary: 'queue a task on a running service (deep-agent serve or the deployed API)',
-  usage: `deep-agent submit "<task>" [--json] [--idempotency-key K] [--max-steps N] [--max-cost USD] [--timeout SECONDS] [--allow-net HOSTS] [--api URL]
+  usage: `deep-agent submit "<task>" [--json] [--idempotency-key K] [--max-steps N] [--max-cost USD] [--timeout SECONDS] [--allow-net HOSTS] [--secret VAR=CONNECTION[/FIELD]=HOSTS]... [--api URL]
 
 Prints the task id (or {taskId, status} with --json). The same --idempotency-key returns the same task.
+--secret gives the task's sandbox a credential of one of your MCP connections (deep-agent mcp connections list)
+as VAR, masked: commands see a sentinel, the value is sent only to HOSTS (comma-separated). FIELD names the
+credential field when the connection holds more than one.
 --api defaults to DEEP_AGENT_API_URL or ${DEFAULT_API_URL}; the token is DEEP_AGENT_API_TOKEN or DEEP_AGENT_HOME/api-token.`,
   async run(args, io) {
     const { values, positionals } = parseArgs({
       args,
       allowPositionals: true,
-      options: { json: { type: 'boolean' }, 'idempotency-key': { type: 'string' }, ...BUDGET_OPTIONS, ...ALLOW_NET_OPTION, ...API_OPTION },
+      options: { json: { type: 'boolean' }, 'idempotency-key': { type: 'string' }, secret: { type: 'string', multiple: true }, ...BUDGET_OPTIONS, ...ALLOW_NET_OPTION, ...API_OPTION },
     });
     const prompt = positionals.join(' ').trim();
     if (!prompt) throw new UsageError('submit needs a task, e.g. deep-agent submit "summarise README.md"');
     const budget = parseBudget(values);
     const network = parseAllowNet(values['allow-net']);
+    const secrets = parseSecrets(values.secret);
     const answer = await clientFor(io, values.api).submit({
       prompt,
       ...(values['idempotency-key'] ? { idempotencyKey: values['idempotency-key'] } : {}),
       ...(budget ? { budget } : {}),
       ...(network ? { network } : {}),
+      ...(secrets ? { secrets } : {}),
     });
     if (values.json) json(io, answer);
     else io.stdout.write(`${answer.taskId}\n`);

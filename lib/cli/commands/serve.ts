@@ -53,6 +53,8 @@ read-only ask too), DEEP_AGENT_MCP_CATALOG (extra MCP server definitions for dee
       // What serve adds to the assembled agent: the connection manager's tools of the task's account.
       taskOptions: (record) => withAccountConnections(agent.taskOptions(record.mcpServers), connections.manager, record.accountId ?? LOCAL_ACCOUNT),
       mcpConnections: connections.manager,
+      // A task's `secrets` name credentials of the account's connections: checked at submit, read when it runs.
+      credentials: connections.manager,
       // {id}: a remote connection's id, or a .mcp.json HTTP server's name.
       mcpOAuth: localHttpOAuthLogins(config, oauth.store, agent.mcp.hub, agent.redactor, connections.manager),
       settings: config.serve,
