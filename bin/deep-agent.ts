@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The `deep-agent` executable. Only the version check is imported statically: an old Node must reach it and
-// print one line, not fail while linking a module that needs `node:sqlite`.
+// The `deep-agent` executable (shipped as an esbuild bundle, lib/cli/bundle.ts). Only the version check is
+// imported statically: an old Node must reach it and print one line, not fail while linking a module that needs
+// `node:sqlite` (the bundle build checks that its entry still loads nothing else).
 import { isSupportedNode, SUPPORTED_NODE } from '../lib/cli/node-version.js';
 
 if (!isSupportedNode(process.versions.node)) {

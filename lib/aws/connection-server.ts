@@ -53,7 +53,7 @@ export async function startConnectionServer(
   const client = new Client({ name: 'deep-agent-connections', version: '0.1.0' });
   const timeout = options.timeoutMs ?? 30_000;
   try {
-    transport = stdioTransport(sandboxedStdio(sandbox, { ...start, env: { ...start.env, ...secretEnv }, network: definition.network }), {
+    transport = await stdioTransport(sandboxedStdio(sandbox, { ...start, env: { ...start.env, ...secretEnv }, network: definition.network }), {
       onStderr: (chunk) => {
         stderrTail = (stderrTail + chunk).slice(-1_000);
       },

@@ -2,10 +2,10 @@
  * Stdio MCP servers inside a sandbox, whatever the provider: on bubblewrap the SDK's `StdioClientTransport`
  * spawns the sandbox's `wrapSpawn` line on this host; on a remote sandbox (E2B), where nothing can be spawned
  * here, `ChannelClientTransport` speaks the same newline-delimited JSON-RPC over `Sandbox.openStdio`.
- * `sandboxedStdio` is the one place that picks between them.
+ * `sandboxedStdio` is the one place that picks between them. The SDK's stdio modules load when a transport is
+ * made, not with this folder: a run with no stdio server never loads them (nor cross-spawn, nor the SDK's types).
  */
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
+import type { ReadBuffer } from '@modelcontextprotocol/sdk/shared/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { DeepAgentError } from '../errors/index.js';
@@ -28,7 +28,7 @@ export type SandboxedTransport = Transport & { readonly pid: number | null | und
  * `sandbox_unavailable` when it has neither.
  *
  * @example
- * const transport = stdioTransport(sandboxedStdio(sandbox, { command: 'node', args: ['server.js'] }));
+ * const transport = await stdioTransport(sandboxedStdio(sandbox, { command: 'node', args: ['server.js'] }));
  * await new Client(info).connect(transport);
  */
 export function sandboxedStdio(sandbox: Sandbox, spec: SpawnSpec): SandboxedStdio {
@@ -60,11 +60,12 @@ export interface StdioTransportOptions {
  * The client transport for a sandboxed server; nothing starts until the client connects (`start()`).
  *
  * @example
- * const transport = stdioTransport(sandboxedStdio(sandbox, spec), { onStderr: (s) => (tail += s) });
+ * const transport = await stdioTransport(sandboxedStdio(sandbox, spec), { onStderr: (s) => (tail += s) });
  */
-export function stdioTransport(how: SandboxedStdio, options: StdioTransportOptions = {}): SandboxedTransport {
+export async function stdioTransport(how: SandboxedStdio, options: StdioTransportOptions = {}): Promise<SandboxedTransport> {
   if (how.kind === 'channel') return new ChannelClientTransport(how.open, options);
   const { line } = how;
+  const { StdioClientTransport } = await import('@modelcontextprotocol/sdk/client/stdio.js');
   const transport = new StdioClientTransport({
     command: line.command,
     args: line.args,
@@ -94,7 +95,8 @@ export class ChannelClientTransport implements SandboxedTransport {
   onerror?: (error: Error) => void;
   onmessage?: <T extends JSONRPCMessage>(message: T) => void;
   private channel: StdioChannel | undefined;
-  private readonly buffer: ReadBuffer;
+  private buffer: ReadBuffer | undefined;
+  private serialize: ((message: JSONRPCMessage) => string) | undefined;
   private started = false;
   private closed = false;
   private writes: Promise<void> = Promise.resolve();
@@ -102,9 +104,7 @@ export class ChannelClientTransport implements SandboxedTransport {
   constructor(
     private readonly open: () => Promise<StdioChannel>,
     private readonly options: StdioTransportOptions = {},
-  ) {
-    this.buffer = new ReadBuffer({ maxBufferSize: options.maxMessageBytes ?? MCP_MAX_MESSAGE_BYTES });
-  }
+  ) {}
 
   get pid(): number | undefined {
     return this.channel?.pid;
@@ -113,12 +113,16 @@ export class ChannelClientTransport implements SandboxedTransport {
   async start(): Promise<void> {
     if (this.started) throw new Error('ChannelClientTransport already started; Client.connect calls start() itself');
     this.started = true;
+    const { ReadBuffer, serializeMessage } = await import('@modelcontextprotocol/sdk/shared/stdio.js');
+    const buffer = new ReadBuffer({ maxBufferSize: this.options.maxMessageBytes ?? MCP_MAX_MESSAGE_BYTES });
+    this.buffer = buffer;
+    this.serialize = serializeMessage;
     const channel = await this.open();
     this.channel = channel;
     if (this.options.onStderr) channel.onStderr(this.options.onStderr);
     channel.onData((chunk) => {
       try {
-        this.buffer.append(Buffer.from(chunk, 'utf8'));
+        buffer.append(Buffer.from(chunk, 'utf8'));
       } catch (e) {
         this.onerror?.(e as Error);
         return;
@@ -129,10 +133,10 @@ export class ChannelClientTransport implements SandboxedTransport {
   }
 
   send(message: JSONRPCMessage): Promise<void> {
-    const channel = this.channel;
-    if (!channel || this.closed) return Promise.reject(new Error('Not connected'));
+    const { channel, serialize } = this;
+    if (!channel || !serialize || this.closed) return Promise.reject(new Error('Not connected'));
     // One write per message, in order: concurrent requests never interleave on the wire.
-    const next = this.writes.then(() => channel.write(serializeMessage(message)));
+    const next = this.writes.then(() => channel.write(serialize(message)));
     this.writes = next.catch(() => {});
     return next;
   }
@@ -147,7 +151,7 @@ export class ChannelClientTransport implements SandboxedTransport {
     for (;;) {
       let message: JSONRPCMessage | null;
       try {
-        message = this.buffer.readMessage();
+        message = this.buffer?.readMessage() ?? null;
       } catch (e) {
         this.onerror?.(e as Error);
         continue;
@@ -160,7 +164,7 @@ export class ChannelClientTransport implements SandboxedTransport {
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
-    this.buffer.clear();
+    this.buffer?.clear();
     this.onclose?.();
   }
 }

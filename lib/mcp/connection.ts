@@ -10,12 +10,13 @@
 // The client loads when a server connects: a run with no MCP server never loads it.
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { ErrorCode, McpError, type CallToolResult, type Tool as McpWireTool } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, Tool as McpWireTool } from '@modelcontextprotocol/sdk/types.js';
 import { DeepAgentError, toErrorInfo } from '../errors/index.js';
 import { Redactor } from '../secrets/index.js';
 import type { Tool, ToolAnnotations, ToolOutput, ToolResultContent } from '../tools/index.js';
 import type { ToolNameAllocator } from './names.js';
 import { MCP_MAX_MESSAGE_BYTES, MESSAGE_TOO_LARGE } from './channel-transport.js';
+import { mcpErrorCode, McpErrorCode } from './error-codes.js';
 
 export type McpTransportKind = 'stdio' | 'http' | 'sse';
 
@@ -141,7 +142,7 @@ export class McpServerConnection {
       } catch (err) {
         if (signal?.aborted) throw new DeepAgentError('cancelled', `call to ${this.name}/${tool} was cancelled`);
         if (this.options.passThrough?.(err)) throw err;
-        if (err instanceof McpError && err.code === ErrorCode.RequestTimeout) {
+        if (mcpErrorCode(err) === McpErrorCode.RequestTimeout) {
           throw new DeepAgentError('mcp_error', `${this.name}/${tool} timed out after ${Math.round(this.callTimeoutMs / 1000)} s`);
         }
         if (this.oversized) {
@@ -238,7 +239,7 @@ export class McpServerConnection {
   }
 
   private async openClient(transport: Transport): Promise<void> {
-    const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+    const [{ Client }, { McpError }] = await Promise.all([import('@modelcontextprotocol/sdk/client/index.js'), import('@modelcontextprotocol/sdk/types.js')]);
     const client = new Client(this.options.clientInfo ?? { name: 'deep-agent', version: '0.1.0' }, {
       listChanged: {
         tools: {
@@ -254,7 +255,7 @@ export class McpServerConnection {
     // We declare neither elicitation nor sampling; a server that asks anyway gets a clear JSON-RPC error at
     // once (no person is asked mid-task, no model call is lent out), never a request left hanging.
     client.fallbackRequestHandler = async (request) => {
-      throw new McpError(ErrorCode.MethodNotFound, refusalOf(request.method));
+      throw new McpError(McpErrorCode.MethodNotFound, refusalOf(request.method));
     };
     try {
       await client.connect(transport, { timeout: this.connectTimeoutMs });
@@ -319,7 +320,8 @@ function pickAnnotations(a: McpWireTool['annotations']): ToolAnnotations | undef
 
 /** True for errors that mean the transport is gone (crash, closed pipe, dropped HTTP session). */
 function isConnectionError(err: unknown): boolean {
-  if (err instanceof McpError) return err.code === ErrorCode.ConnectionClosed;
+  const code = mcpErrorCode(err);
+  if (code !== undefined) return code === McpErrorCode.ConnectionClosed;
   return err instanceof Error && !(err instanceof DeepAgentError && err.code === 'invalid_input');
 }
 
@@ -330,8 +332,9 @@ function isConnectionError(err: unknown): boolean {
  * describeConnectError(new McpError(ErrorCode.RequestTimeout, 'x')); // 'the server did not answer the MCP handshake in time'
  */
 export function describeConnectError(err: unknown): string {
-  if (err instanceof McpError && err.code === ErrorCode.ConnectionClosed) return 'the server exited before it finished starting';
-  if (err instanceof McpError && err.code === ErrorCode.RequestTimeout) return 'the server did not answer the MCP handshake in time';
+  const code = mcpErrorCode(err);
+  if (code === McpErrorCode.ConnectionClosed) return 'the server exited before it finished starting';
+  if (code === McpErrorCode.RequestTimeout) return 'the server did not answer the MCP handshake in time';
   return firstLine(err);
 }
 

@@ -14,7 +14,6 @@
  */
 // The HTTP transports load when a server connects over HTTP: a run with no remote server never loads them.
 import type { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { DeepAgentError, toErrorInfo } from '../errors/index.js';
 import { Redactor } from '../secrets/index.js';
 import type { SpawnSpec } from '../sandbox/index.js';
@@ -22,6 +21,7 @@ import type { ToolOutput } from '../tools/index.js';
 import type { McpServerSpec, StdioServerSpec } from './config.js';
 import { stdioTransport, type SandboxedStdio, type SandboxedTransport, type WrappedCommand } from './channel-transport.js';
 import { describeConnectError, McpServerConnection, type McpConnectionState, type McpTool, type McpTransportCandidate, type McpTransportKind } from './connection.js';
+import { mcpErrorCode, McpErrorCode } from './error-codes.js';
 import { ToolNameAllocator } from './names.js';
 // The provider's file, not the oauth index: the login flows there load the MCP client, which a run loads late.
 import { isLoginRequired, loginCommand, StoredOAuthProvider, type InteractiveAuthorizer } from './oauth/provider.js';
@@ -365,6 +365,7 @@ function describeSpecError(err: unknown, spec: McpServerSpec): string {
   const e = err as NodeJS.ErrnoException;
   if (spec.transport === 'stdio' && e?.code === 'ENOENT') return `command not found: ${spec.command}`;
   if (spec.transport === 'stdio' && e?.code === 'EACCES') return `command is not executable: ${spec.command}`;
-  const handshake = err instanceof McpError && (err.code === ErrorCode.ConnectionClosed || err.code === ErrorCode.RequestTimeout);
+  const code = mcpErrorCode(err);
+  const handshake = code === McpErrorCode.ConnectionClosed || code === McpErrorCode.RequestTimeout;
   return spec.transport === 'stdio' || handshake ? describeConnectError(err) : `${spec.url}: ${describeConnectError(err)}`;
 }

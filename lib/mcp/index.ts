@@ -17,6 +17,7 @@
 export * from './config.js';
 export * from './names.js';
 export * from './connection.js';
+export * from './error-codes.js';
 export * from './hub.js';
 export * from './channel-transport.js';
 export * from './presets.js';

@@ -15,9 +15,10 @@ export function baseEnv(extra: Record<string, string>): Record<string, string> {
   return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...extra };
 }
 
-export function runCli(args: string[], env: Record<string, string>, options: { cwd?: string; input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+/** `nodeArgs` go to node before the script (e.g. another `--import`). */
+export function runCli(args: string[], env: Record<string, string>, options: { cwd?: string; input?: string; timeoutMs?: number; nodeArgs?: string[] } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--no-warnings=ExperimentalWarning', '--import', 'tsx', `${REPO_ROOT}bin/deep-agent.ts`, ...args], {
+    const child = spawn(process.execPath, ['--no-warnings=ExperimentalWarning', '--import', 'tsx', ...(options.nodeArgs ?? []), `${REPO_ROOT}bin/deep-agent.ts`, ...args], {
       // Like `npm run`: the process runs in the checkout, INIT_CWD says where the user is.
       cwd: REPO_ROOT,
       env: { ...env, INIT_CWD: options.cwd ?? REPO_ROOT },

@@ -1,4 +1,5 @@
 import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -147,5 +148,25 @@ describe('deep-agent run without credentials', () => {
     const r = await runCli(['run'], baseEnv({ ANTHROPIC_API_KEY: 'x' }));
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('what deep-agent run loads before its first model request (no .mcp.json)', () => {
+  it('the model SDK, and neither the MCP SDK, the HTTP server, E2B, the AWS SDK nor the egress proxy', async () => {
+    const server = await startScriptedModel(() => ({ text: 'hi' }));
+    const home = mkdtempSync(join(tmpdir(), 'deep-agent-cli-'));
+    const list = join(home, 'modules.txt');
+    try {
+      const recorder = fileURLToPath(new URL('../helpers/record-modules.mjs', import.meta.url));
+      const env = baseEnv({ ANTHROPIC_API_KEY: 'sk-ant-test-modules', ANTHROPIC_BASE_URL: server.url, DEEP_AGENT_HOME: join(home, '.deep-agent'), DEEP_AGENT_SANDBOX: 'unsafe-local', RECORD_MODULES_TO: list });
+      const r = await runCli(['run', 'say hi'], env, { cwd: home, nodeArgs: ['--import', recorder] });
+      expect(r.code, r.stderr).toBe(0);
+      const loaded = readFileSync(list, 'utf8').trim().split('\n');
+      expect(loaded.some((u) => u.includes('/node_modules/@anthropic-ai/sdk/'))).toBe(true);
+      const needless = loaded.filter((u) => /\/node_modules\/(@modelcontextprotocol\/sdk|hono|@hono\/node-server|e2b|@aws-sdk|@smithy|node-forge)\/|\/lib\/(http|mcp-connections|aws|sandbox\/e2b)\/|egress-proxy/.test(u));
+      expect(needless).toEqual([]);
+    } finally {
+      await server.close();
+    }
   });
 });

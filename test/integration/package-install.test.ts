@@ -76,6 +76,8 @@ describe('the npm package installed from its tarball (npm pack + npm install, sl
   it('ships the built JavaScript and nothing of the tests, the CI or the TypeScript sources', () => {
     const paths = packed.files.map((f) => f.path);
     expect(paths).toContain('dist/bin/deep-agent.js');
+    // The executable is the esbuild bundle (lib/cli/bundle.ts); the egress proxy is the chunk it imports by a non-literal path.
+    expect(paths).toContain('dist/bin/chunks/egress-proxy.js');
     expect(paths).toContain('dist/lib/assembly/index.d.ts');
     expect(paths.filter((p) => p.startsWith('test/') || p.startsWith('.ci') || p.startsWith('lambdas/') || (p.endsWith('.ts') && !p.endsWith('.d.ts')))).toEqual([]);
     const manifest = JSON.parse(readFileSync(join(work, 'project', 'node_modules', 'deep-agent-e2b', 'package.json'), 'utf8')) as { dependencies: Record<string, string> };

@@ -1,13 +1,14 @@
 /**
  * The one MCP server connection the hub and the connection manager share, against a real SDK server (over the
  * SDK's in-memory transport pair): every page of the tool list, annotations kept, a call's timeout, and one
- * reconnect when the transport drops.
+ * reconnect when the transport drops; and MCP errors told apart by their JSON-RPC code, as the SDK's are.
  */
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { CallToolRequestSchema, ListToolsRequestSchema, type Tool as McpWireTool } from '@modelcontextprotocol/sdk/types.js';
+import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, UrlElicitationRequiredError, type Tool as McpWireTool } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { McpServerConnection, ToolNameAllocator } from '../../lib/mcp/index.js';
+import { describeConnectError, mcpErrorCode, McpErrorCode, McpServerConnection, ToolNameAllocator } from '../../lib/mcp/index.js';
 import type { ToolContext } from '../../lib/tools/index.js';
 
 const ctx = { signal: new AbortController().signal } as unknown as ToolContext;
@@ -83,5 +84,21 @@ describe('McpServerConnection', () => {
     expect(servers).toHaveLength(2);
     expect(failure).toMatchObject({ code: 'mcp_error', message: 'MCP server "paged" is unavailable: spawn failed: no such server' });
     expect(connection.state).toBe('failed');
+  });
+});
+
+describe('MCP errors, recognised by their code', () => {
+  it('the codes the hub tells apart are the SDK\'s own', () => {
+    expect(McpErrorCode).toEqual({ ConnectionClosed: ErrorCode.ConnectionClosed, RequestTimeout: ErrorCode.RequestTimeout, MethodNotFound: ErrorCode.MethodNotFound });
+  });
+
+  it('an McpError (or a subclass) gives its code; a transport error with an HTTP status in `code` gives none', () => {
+    expect(mcpErrorCode(new McpError(ErrorCode.RequestTimeout, 'slow'))).toBe(ErrorCode.RequestTimeout);
+    expect(mcpErrorCode(new UrlElicitationRequiredError([]))).toBe(ErrorCode.UrlElicitationRequired);
+    expect(mcpErrorCode(new StreamableHTTPError(404, 'Not Found'))).toBeUndefined();
+    expect(mcpErrorCode(Object.assign(new Error('ECONNRESET'), { code: 'ECONNRESET' }))).toBeUndefined();
+    expect(describeConnectError(new McpError(ErrorCode.ConnectionClosed, 'closed'))).toBe('the server exited before it finished starting');
+    expect(describeConnectError(new McpError(ErrorCode.RequestTimeout, 'slow'))).toBe('the server did not answer the MCP handshake in time');
+    expect(describeConnectError(new StreamableHTTPError(-32001, 'odd'))).toBe('Streamable HTTP error: odd');
   });
 });

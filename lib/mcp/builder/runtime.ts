@@ -79,7 +79,7 @@ function projectNodeModules(): string {
  *
  * @example
  * const { node } = await prepareServerRuntime(sandbox, 'mcp-servers/calc', runtime);
- * const transport = stdioTransport(sandboxedStdio(sandbox, { command: node, args: [ENTRY], cwd: 'mcp-servers/calc' }));
+ * const transport = await stdioTransport(sandboxedStdio(sandbox, { command: node, args: [ENTRY], cwd: 'mcp-servers/calc' }));
  */
 export async function prepareServerRuntime(sandbox: Sandbox, dir: string, runtime: McpServerRuntime): Promise<{ node: string }> {
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;

@@ -111,7 +111,7 @@ export function createMcpBuilderTools(deps: McpBuilderDeps): Tool[] {
       const dir = PROJECT_DIR(server);
       const { node } = await prepareServerRuntime(sandbox, dir, runtime);
       let stderr = '';
-      const transport = stdioTransport(sandboxedStdio(sandbox, { command: node, args: [ENTRY], cwd: dir, env: {}, network }), {
+      const transport = await stdioTransport(sandboxedStdio(sandbox, { command: node, args: [ENTRY], cwd: dir, env: {}, network }), {
         onStderr: (d) => {
           stderr = (stderr + d).slice(-3000);
         },

@@ -5,7 +5,6 @@
  * exactly once, exchanges the code and stores the tokens encrypted.
  */
 import { createHash } from 'node:crypto';
-import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import { DeepAgentError, toErrorInfo } from '../../errors/index.js';
 import type { Redactor } from '../../secrets/index.js';
 import type { HttpServerSpec } from '../config.js';
@@ -196,6 +195,7 @@ export class HttpOAuthLogins implements McpOAuthBackend {
 /** What the server's 401 says (resource metadata URL, scope), as the transport would have learnt it. */
 async function probe(spec: HttpServerSpec): Promise<{ resourceMetadataUrl?: URL; scope?: string }> {
   try {
+    const { LATEST_PROTOCOL_VERSION } = await import('@modelcontextprotocol/sdk/types.js');
     const res = await fetch(spec.url, {
       method: 'POST',
       headers: { ...spec.headers, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
