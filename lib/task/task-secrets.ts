@@ -73,10 +73,17 @@ export async function checkTaskSecrets(accountId: string, secrets: readonly Task
 export async function resolveTaskSecrets(record: Pick<TaskRecord, 'accountId' | 'secrets'>, source: AccountCredentials, redactor?: Redactor): Promise<ResolvedTaskSecret[]> {
   const accountId = record.accountId ?? '';
   const gone = (m: string) => DeepAgentError.nonRetryable('invalid_input', `task secret ${m}`);
+  // Each connection is read (and, on AWS, decrypted) once, however many secrets take fields of it.
+  const fields = new Map<string, Promise<readonly string[] | undefined>>();
+  const values = new Map<string, Promise<Record<string, unknown> | undefined>>();
+  const once = <T>(cache: Map<string, Promise<T>>, connection: string, read: () => Promise<T>) => {
+    if (!cache.has(connection)) cache.set(connection, read());
+    return cache.get(connection)!;
+  };
   const out: ResolvedTaskSecret[] = [];
   for (const [i, s] of (record.secrets ?? []).entries()) {
-    const field = pickField(s, i, await source.credentialFields(accountId, s.connection), gone);
-    const value = (await source.credentialValues(accountId, s.connection))?.[field];
+    const field = pickField(s, i, await once(fields, s.connection, () => source.credentialFields(accountId, s.connection)), gone);
+    const value = (await once(values, s.connection, () => source.credentialValues(accountId, s.connection)))?.[field];
     if (typeof value !== 'string' || value === '') throw gone(`${where(s, i)}: MCP connection ${s.connection} has no value for ${field} any more`);
     if (value.length < MIN_SECRET_LENGTH) throw gone(`${where(s, i)}: the value of ${field} is shorter than ${MIN_SECRET_LENGTH} characters, too short to keep out of logs`);
     redactor?.add(value);
