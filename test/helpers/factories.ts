@@ -1,5 +1,7 @@
 /** Builders shared by tests. */
 import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
 import * as z from 'zod';
 import { loadConfig } from '../../lib/config/index.js';
 import { createModelClient, type ModelClientOptions } from '../../lib/model/index.js';
@@ -94,4 +96,17 @@ export function apiGatewayEvent(
     body: options.body === undefined ? null : typeof options.body === 'string' ? options.body : JSON.stringify(options.body),
     isBase64Encoded: false,
   };
+}
+
+/**
+ * Serves a Hono app (`createHttpApp`) on a free loopback port, e.g. a second account's API beside a service.
+ *
+ * @example
+ * const { server, url } = await serveApp(createHttpApp({ service, authenticate }));
+ */
+export async function serveApp(app: { fetch: Parameters<typeof serve>[0]['fetch'] }): Promise<{ server: ServerType; url: string }> {
+  const server = await new Promise<ServerType>((resolve) => {
+    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+  });
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }

@@ -11,7 +11,7 @@
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
-import { S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 
 export interface FauxqsHarness {
@@ -140,4 +140,22 @@ export async function startFauxqsHarness(): Promise<FauxqsHarness> {
     },
   };
   return harness;
+}
+
+/**
+ * Every object of a bucket with its body as text, all pages: what a test searches for a value that must not be
+ * stored in plain text.
+ *
+ * @example
+ * expect((await bucketObjects(aws.s3, 'tasks')).filter((o) => o.body.includes(secret))).toEqual([]);
+ */
+export async function bucketObjects(s3: S3Client, bucket: string): Promise<Array<{ key: string; body: string }>> {
+  const out: Array<{ key: string; body: string }> = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ...(token ? { ContinuationToken: token } : {}) }));
+    for (const o of page.Contents ?? []) out.push({ key: o.Key!, body: await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: o.Key! }))).Body!.transformToString() });
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return out;
 }

@@ -26,11 +26,10 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { App } from 'aws-cdk-lib';
-import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { ChangeMessageVisibilityCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { LocalDurableTestRunner } from '@aws/durable-execution-sdk-js-testing';
 import { DeepAgentStack, REPO_ROOT } from '../../lib/infra/index.js';
-import { startFauxqsHarness, type FauxqsHarness } from '../helpers/fauxqs.js';
+import { bucketObjects, startFauxqsHarness, type FauxqsHarness } from '../helpers/fauxqs.js';
 import { startScriptedModel, type ScriptedModelServer } from '../helpers/scripted-model.js';
 import {
   startKmsStandIn,
@@ -419,11 +418,7 @@ describe('the synthesized bundles, with the template environment', () => {
     const planted = (await e2b.Sandbox.create({ apiKey: E2B_KEY, metadata: { purpose: 'mcp-connection', accountId: 'acct-artifacts', connectionId: id, taskId: `mcp-${id}` } })).sandboxId;
     const deleted = await request('DELETE', `/mcp-connections/${id}`);
     await Promise.all(lambda.events.slice(eventsBefore).map((e) => e.result));
-    const bodies: string[] = [];
-    const bucket = bundles['deep-agent-api']!.env.TASK_BUCKET!;
-    for (const o of (await aws.s3.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []) {
-      bodies.push(await (await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: o.Key! }))).Body!.transformToString());
-    }
+    const bodies = (await bucketObjects(aws.s3, bundles['deep-agent-api']!.env.TASK_BUCKET!)).map((o) => o.body);
     // assess
     expect(definitions.json.definitions.map((d: { id: string }) => d.id)).toEqual(expect.arrayContaining(['github', 'notion']));
     expect(installed).toMatchObject({ status: 201, json: { status: 'pending', credentialFields: ['GITHUB_PERSONAL_ACCESS_TOKEN'] } });
@@ -436,4 +431,5 @@ describe('the synthesized bundles, with the template environment', () => {
     expect(bodies.filter((b) => b.includes(canary))).toEqual([]);
     expect(JSON.stringify([installed, listed, deleted])).not.toContain(canary);
   });
+
 });

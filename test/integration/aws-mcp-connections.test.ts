@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withDurableExecution } from '@aws/durable-execution-sdk-js';
 import { LocalDurableTestRunner } from '@aws/durable-execution-sdk-js-testing';
 import { KMSClient } from '@aws-sdk/client-kms';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { runTask } from '../../lib/agent/index.js';
 import {
   AwsMcpConnections,
@@ -42,7 +42,7 @@ import { Redactor } from '../../lib/secrets/index.js';
 import { newTaskRecord } from '../../lib/task/index.js';
 import { startKmsStandIn, type KmsStandIn } from '../helpers/aws-stand-ins.js';
 import { FakeE2B } from '../helpers/fake-e2b.js';
-import { startFauxqsHarness, type FauxqsHarness } from '../helpers/fauxqs.js';
+import { bucketObjects, startFauxqsHarness, type FauxqsHarness } from '../helpers/fauxqs.js';
 import { ENV_SERVER } from '../helpers/mcp-servers.js';
 import { lastToolResults, startScriptedModel, type ScriptedModelServer } from '../helpers/scripted-model.js';
 import { apiGatewayEvent } from '../helpers/factories.js';
@@ -342,13 +342,7 @@ describe('MCP connections on AWS (fauxqs S3, KMS stand-in, E2B double)', () => {
 
   it('no credential appears in any S3 object, answer or log line', async () => {
     // act
-    const bodies: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await aws.s3.send(new ListObjectsV2Command({ Bucket: BUCKET, ...(token ? { ContinuationToken: token } : {}) }));
-      for (const o of page.Contents ?? []) bodies.push(await (await aws.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: o.Key! }))).Body!.transformToString());
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
+    const bodies = (await bucketObjects(aws.s3, BUCKET)).map((o) => o.body);
     // assess: the bucket holds connection records, sealed credentials, task records and events
     expect(bodies.length).toBeGreaterThan(5);
     expect(bodies.some((b) => b.includes('encryptedDataKey'))).toBe(true);

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withDurableExecution } from '@aws/durable-execution-sdk-js';
 import { LocalDurableTestRunner } from '@aws/durable-execution-sdk-js-testing';
 import { KMSClient } from '@aws-sdk/client-kms';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { runTask } from '../../lib/agent/index.js';
 import {
   attachRemoteConnections,
@@ -33,7 +33,7 @@ import type { SandboxProvider } from '../../lib/sandbox/index.js';
 import { Redactor } from '../../lib/secrets/index.js';
 import { newTaskRecord } from '../../lib/task/index.js';
 import { startKmsStandIn, type KmsStandIn } from '../helpers/aws-stand-ins.js';
-import { startFauxqsHarness, type FauxqsHarness } from '../helpers/fauxqs.js';
+import { bucketObjects, startFauxqsHarness, type FauxqsHarness } from '../helpers/fauxqs.js';
 import { startOAuthMcpServer, type OAuthMcpServer } from '../helpers/oauth-mcp-server.js';
 import { lastToolResults, startScriptedModel, type ScriptedModelServer } from '../helpers/scripted-model.js';
 import { apiGatewayEvent } from '../helpers/factories.js';
@@ -72,16 +72,7 @@ describe('MCP OAuth on AWS (fauxqs S3, KMS stand-in, local OAuth server)', () =>
     answers.push(response.body ?? '');
     return { status: response.statusCode, body: JSON.parse(response.body || 'null') };
   };
-  const objects = async () => {
-    const out: { key: string; body: string }[] = [];
-    let token: string | undefined;
-    do {
-      const page = await aws.s3.send(new ListObjectsV2Command({ Bucket: BUCKET, ...(token ? { ContinuationToken: token } : {}) }));
-      for (const o of page.Contents ?? []) out.push({ key: o.Key!, body: await (await aws.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: o.Key! }))).Body!.transformToString() });
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-    return out;
-  };
+  const objects = () => bucketObjects(aws.s3, BUCKET);
   /** What the browser does: follow the authorization URL and come back to the callback (path and query). */
   const approve = async (authorizationUrl: string) => {
     const res = await fetch(authorizationUrl, { redirect: 'manual' });

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withDurableExecution } from '@aws/durable-execution-sdk-js';
 import { LocalDurableTestRunner } from '@aws/durable-execution-sdk-js-testing';
 import { KMSClient } from '@aws-sdk/client-kms';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { runTask } from '../../lib/agent/index.js';
 import {
   AwsMcpConnections,
@@ -34,7 +34,7 @@ import type { TaskEvent } from '../../lib/task/index.js';
 import { startKmsStandIn, type KmsStandIn } from '../helpers/aws-stand-ins.js';
 import { apiGatewayEvent } from '../helpers/factories.js';
 import { FakeE2B } from '../helpers/fake-e2b.js';
-import { startFauxqsHarness, type FauxqsHarness } from '../helpers/fauxqs.js';
+import { bucketObjects, startFauxqsHarness, type FauxqsHarness } from '../helpers/fauxqs.js';
 import { firstUserText, lastToolResults, startScriptedModel, type ScriptedModelServer } from '../helpers/scripted-model.js';
 
 const BUCKET = 'task-secrets-bucket';
@@ -171,13 +171,7 @@ describe('task secrets on AWS (fauxqs S3, KMS stand-in, E2B double)', () => {
 
   it('no value is in any S3 object or API answer', async () => {
     // act
-    const bodies: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await aws.s3.send(new ListObjectsV2Command({ Bucket: BUCKET, ...(token ? { ContinuationToken: token } : {}) }));
-      for (const o of page.Contents ?? []) bodies.push(await (await aws.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: o.Key! }))).Body!.transformToString());
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
+    const bodies = (await bucketObjects(aws.s3, BUCKET)).map((o) => o.body);
     // assess: records, sealed credentials, task records and events are there; no value
     expect(bodies.some((b) => b.includes('encryptedDataKey'))).toBe(true);
     expect(bodies.some((b) => b.includes('"secrets"'))).toBe(true);

@@ -7,10 +7,9 @@
  * test/helpers/oauth-mcp-server.ts; the wiring is serve's (localHttpOAuthLogins, withAccountConnections).
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { serve, type ServerType } from '@hono/node-server';
+import type { ServerType } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lazyLocalOAuth, localHttpOAuthLogins, withAccountConnections } from '../../lib/cli/oauth.js';
 import { loadConfig } from '../../lib/config/index.js';
@@ -21,7 +20,7 @@ import { openLocalMcpConnections, type LocalMcpConnections, type McpConnection }
 import { BubblewrapSandboxProvider } from '../../lib/sandbox/index.js';
 import { Redactor } from '../../lib/secrets/index.js';
 import type { TaskEvent } from '../../lib/task/index.js';
-import { modelFor } from '../helpers/factories.js';
+import { modelFor, serveApp } from '../helpers/factories.js';
 import { startOAuthMcpServer, type OAuthMcpServer } from '../helpers/oauth-mcp-server.js';
 import { lastToolResults, startScriptedModel, type ScriptedModelServer } from '../helpers/scripted-model.js';
 import { until } from '../helpers/wait.js';
@@ -99,10 +98,7 @@ beforeAll(async () => {
   });
   // A second account on the same manager and logins.
   const app = createHttpApp({ service: svc.service, authenticate: bearerTokenAuth(OTHER_TOKEN, 'other'), mcpConnections: connections.manager, mcpOAuth });
-  otherServer = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
-  });
-  otherUrl = `http://127.0.0.1:${(otherServer.address() as AddressInfo).port}`;
+  ({ server: otherServer, url: otherUrl } = await serveApp(app));
 }, 30_000);
 
 afterAll(async () => {

@@ -1,8 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { serve, type ServerType } from '@hono/node-server';
+import type { ServerType } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config/index.js';
 import { bearerTokenAuth, createHttpApp } from '../../lib/http/index.js';
@@ -16,7 +15,7 @@ import { mcpCommand } from '../../lib/cli/commands/mcp.js';
 import { alive, until } from '../helpers/wait.js';
 import { MemoryJournal, runTask, type ApprovalDecision, type ApprovalRequest } from '../../lib/agent/index.js';
 import { destructiveApprovalPolicy } from '../../lib/mcp/index.js';
-import { memoryStore, modelFor, noSandbox, queuedTask } from '../helpers/factories.js';
+import { memoryStore, modelFor, noSandbox, queuedTask, serveApp } from '../helpers/factories.js';
 import { startScriptedModel } from '../helpers/scripted-model.js';
 
 const TOKEN = 'local-token-0123456789';
@@ -79,10 +78,7 @@ beforeAll(async () => {
   });
   // A second account: the same service and manager behind another token.
   const app = createHttpApp({ service: svc.service, authenticate: bearerTokenAuth(OTHER_TOKEN, 'other'), mcpConnections: connections.manager });
-  otherServer = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
-  });
-  otherUrl = `http://127.0.0.1:${(otherServer.address() as AddressInfo).port}`;
+  ({ server: otherServer, url: otherUrl } = await serveApp(app));
 }, 20_000);
 
 afterAll(async () => {

@@ -5,17 +5,16 @@
  * non-retryably, before any model call, and its message ends in the queue's dead state with the error.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { serve, type ServerType } from '@hono/node-server';
+import type { ServerType } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearerTokenAuth, createHttpApp } from '../../lib/http/index.js';
 import { startLocalService, type LocalService } from '../../lib/local/index.js';
 import { openLocalMcpConnections, type LocalMcpConnections } from '../../lib/mcp-connections/index.js';
 import { BubblewrapSandboxProvider } from '../../lib/sandbox/index.js';
 import type { TaskEvent, TaskRecord } from '../../lib/task/index.js';
-import { modelFor } from '../helpers/factories.js';
+import { modelFor, serveApp } from '../helpers/factories.js';
 import { firstUserText, startScriptedModel, type ScriptedModelServer } from '../helpers/scripted-model.js';
 import { until } from '../helpers/wait.js';
 
@@ -62,10 +61,7 @@ beforeAll(async () => {
   });
   // A second account on the same service and manager, behind another token.
   const app = createHttpApp({ service: svc.service, authenticate: bearerTokenAuth(OTHER_TOKEN, 'other'), mcpConnections: connections.manager });
-  otherServer = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
-  });
-  otherUrl = `http://127.0.0.1:${(otherServer.address() as AddressInfo).port}`;
+  ({ server: otherServer, url: otherUrl } = await serveApp(app));
 }, 30_000);
 
 afterAll(async () => {
