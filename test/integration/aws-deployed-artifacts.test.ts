@@ -432,4 +432,35 @@ describe('the synthesized bundles, with the template environment', () => {
     expect(JSON.stringify([installed, listed, deleted])).not.toContain(canary);
   });
 
+  it('task secrets through the bundles: the API checks the names without decrypting, the agent opens the value once under the connection\'s context', async () => {
+    // prepare: a connection holding a canary credential; the keeper's own start attempt settles first
+    const canary = ['ghp', 'secrets', randomUUID().replaceAll('-', '')].join('_');
+    const eventsBefore = lambda.events.length;
+    const installed = await request('POST', '/mcp-connections/install', { definitionId: 'github', credentials: { GITHUB_PERSONAL_ACCESS_TOKEN: canary } });
+    const id = installed.json.id as string;
+    await Promise.all(lambda.events.slice(eventsBefore).map((e) => e.result));
+    model.setScript([{ text: 'done' }]);
+    const [taskQueueId] = Object.entries(resources).find(([, r]) => r.Type === 'AWS::SQS::Queue' && r.Properties.RedrivePolicy)!;
+    const kmsBefore = kms.calls.length;
+    // act
+    const unknown = await request('POST', '/tasks', { prompt: 'use it', secrets: [{ env: 'GH_TOKEN', connection: 'mcpc_nope', hosts: ['api.github.com'] }] });
+    const kmsAfterRefusal = kms.calls.length;
+    const submitted = await request('POST', '/tasks', { prompt: 'use it', secrets: [{ env: 'GH_TOKEN', connection: id, hosts: ['api.github.com'] }] });
+    await (await load('deep-agent-dispatcher'))(await receiveBatch(taskQueueId), lambdaContext('Dispatcher'));
+    const taskId = submitted.json.taskId as string;
+    const execution = await lambda.executions.get(taskId)!.result;
+    const read = await request('GET', `/tasks/${taskId}`);
+    const bodies = (await bucketObjects(aws.s3, bundles['deep-agent-api']!.env.TASK_BUCKET!)).map((o) => o.body);
+    await request('DELETE', `/mcp-connections/${id}`);
+    // assess
+    expect(unknown).toMatchObject({ status: 400, json: { error: { code: 'invalid_input', message: expect.stringContaining('no MCP connection mcpc_nope') } } });
+    expect(kmsAfterRefusal).toBe(kmsBefore);
+    expect(submitted.status).toBe(202);
+    expect(execution.getStatus()).toBe('SUCCEEDED');
+    expect(read.json).toMatchObject({ status: 'succeeded', secrets: [{ env: 'GH_TOKEN', connection: id, hosts: ['api.github.com'] }] });
+    const decrypts = kms.calls.slice(kmsBefore).filter((c) => c.operation === 'Decrypt');
+    expect(decrypts.map((c) => c.context)).toEqual([{ accountId: 'acct-artifacts', connectionId: id }]);
+    expect(bodies.filter((b) => b.includes(canary))).toEqual([]);
+    expect(JSON.stringify([installed, submitted, read])).not.toContain(canary);
+  });
 });
